@@ -1,0 +1,118 @@
+package ledger
+
+import (
+	"strconv"
+)
+
+// MaxIntegerDigits bounds the integer part of an amount (SPEC §2: at most 12 digits), so that
+// every valid amount at any scale ≤ MaxScale fits an int64 with room for sums.
+const MaxIntegerDigits = 12
+
+// MaxScale is the largest asset scale a policy may set: 10^12 · 10^6 < 2^63 / 1000.
+const MaxScale = 6
+
+// ParseAmount parses a positive amount string of SPEC §2 at the given scale and returns it in
+// minor units. It checks the shape byte by byte before any arithmetic, so hostile input costs
+// its length in steps at most: ^(0|[1-9][0-9]{0,11})(\.[0-9]+)?$, at most scale fractional
+// digits, value > 0. Every failure is *Error invalid_amount.
+func ParseAmount(s string, scale int) (int64, error) {
+	v, ok := parseDecimal(s, scale)
+	if !ok || v <= 0 {
+		return 0, invalidAmount(s, scale)
+	}
+	return v, nil
+}
+
+// parseDecimal parses ^(0|[1-9][0-9]{0,11})(\.[0-9]+)?$ with at most scale fractional
+// digits into minor units at scale. Zero is allowed here; callers decide.
+func parseDecimal(s string, scale int) (int64, bool) {
+	if len(s) == 0 || len(s) > MaxIntegerDigits+1+MaxScale || scale < 0 || scale > MaxScale {
+		return 0, false
+	}
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	intDigits := i
+	if intDigits == 0 || intDigits > MaxIntegerDigits || (s[0] == '0' && intDigits > 1) {
+		return 0, false
+	}
+	frac := ""
+	if i < len(s) {
+		if s[i] != '.' {
+			return 0, false
+		}
+		frac = s[i+1:]
+		if len(frac) == 0 || len(frac) > scale {
+			return 0, false
+		}
+		for j := 0; j < len(frac); j++ {
+			if frac[j] < '0' || frac[j] > '9' {
+				return 0, false
+			}
+		}
+	}
+	var v int64
+	for j := 0; j < intDigits; j++ {
+		v = v*10 + int64(s[j]-'0')
+	}
+	for j := 0; j < scale; j++ {
+		v *= 10
+		if j < len(frac) {
+			v += int64(frac[j] - '0')
+		}
+	}
+	return v, true
+}
+
+func invalidAmount(s string, scale int) *Error {
+	shown := s
+	if len(shown) > 32 {
+		shown = shown[:32] + "…"
+	}
+	return Errorf(CodeInvalidAmount,
+		"Amount %q is not valid: write a positive plain decimal such as \"2.50\", with at most %d decimal places.", shown, scale).
+		With("scale", scale)
+}
+
+// FormatAmount formats minor units v at scale as a plain decimal with exactly scale
+// fractional digits ("2.50", "-3", "0.00").
+func FormatAmount(v int64, scale int) string {
+	if scale < 0 || scale > MaxScale {
+		panic("ledger: FormatAmount scale out of range")
+	}
+	neg := v < 0
+	u := uint64(v)
+	if neg {
+		u = uint64(-v) // two's complement: correct also for math.MinInt64
+	}
+	digits := strconv.FormatUint(u, 10)
+	if scale > 0 {
+		for len(digits) <= scale {
+			digits = "0" + digits
+		}
+		digits = digits[:len(digits)-scale] + "." + digits[len(digits)-scale:]
+	}
+	if neg {
+		return "-" + digits
+	}
+	return digits
+}
+
+// addChecked returns a+b, or false when it overflows.
+func addChecked(a, b int64) (int64, bool) {
+	s := a + b
+	if (b > 0 && s < a) || (b < 0 && s > a) {
+		return 0, false
+	}
+	return s, true
+}
+
+// pow10 returns 10^n for 0 ≤ n ≤ 18.
+func pow10(n int) int64 {
+	v := int64(1)
+	for i := 0; i < n; i++ {
+		v *= 10
+	}
+	return v
+}
