@@ -1,0 +1,92 @@
+package ledger
+
+// release is an amount an entry frees before its postings run: a settle releases its hold.
+type release struct {
+	account AccountID
+	asset   string
+	amount  int64
+}
+
+type acctAsset struct {
+	id    AccountID
+	asset string
+}
+
+// post checks postings against the accounts' balances and, when caps is set, their upper
+// limits, and makes them the entry's postings. Every posting is applied in order to running
+// balances: a non-issuer payer must have the amount available (balance − held, plus rel),
+// and afterwards no non-issuer receiver may be above its upper limit. Funds are checked for
+// all postings before any limit (SPEC §3 orders them so).
+func (d *decider) post(ps []Posting, caps bool, rel *release) error {
+	bal := map[acctAsset]int64{}
+	balance := func(id AccountID, asset string) (int64, error) {
+		k := acctAsset{id, asset}
+		if v, ok := bal[k]; ok {
+			return v, nil
+		}
+		a, err := d.account(id)
+		if err != nil {
+			return 0, err
+		}
+		bal[k] = a.Balances[asset].Balance
+		return bal[k], nil
+	}
+	for _, p := range ps {
+		from, err := balance(p.From, p.Asset)
+		if err != nil {
+			return err
+		}
+		to, err := balance(p.To, p.Asset)
+		if err != nil {
+			return err
+		}
+		if p.From.Kind() != KindIssuer {
+			avail := from - d.accts[p.From].Held(p.Asset, d.now)
+			if rel != nil && rel.account == p.From && rel.asset == p.Asset {
+				avail += rel.amount
+			}
+			if avail < p.Amount {
+				return d.insufficient(p.From, p.Asset, avail, p.Amount)
+			}
+		}
+		newFrom, ok1 := addChecked(from, -p.Amount)
+		newTo, ok2 := addChecked(to, p.Amount)
+		if !ok1 || !ok2 {
+			return Errorf(CodeBalanceCapExceeded, "This entry would overflow the balance of %s or %s.", p.From, p.To)
+		}
+		bal[acctAsset{p.From, p.Asset}] = newFrom
+		bal[acctAsset{p.To, p.Asset}] = newTo
+	}
+	if caps {
+		for _, p := range ps {
+			if err := d.checkCap(p.To, p.Asset, bal[acctAsset{p.To, p.Asset}]); err != nil {
+				return err
+			}
+		}
+	}
+	d.e.Postings = ps
+	return nil
+}
+
+func (d *decider) checkCap(id AccountID, asset string, after int64) error {
+	upper, ok := d.p.UpperLimit(id.Kind(), asset)
+	if !ok || after <= upper {
+		return nil
+	}
+	before := d.accts[id].Balances[asset].Balance
+	return Errorf(CodeBalanceCapExceeded,
+		"%s holds %s %s and may hold at most %s; this entry would bring it to %s.",
+		id, d.fmtAmount(asset, before), asset, d.fmtAmount(asset, upper), d.fmtAmount(asset, after)).
+		With("account", string(id)).With("asset", asset).
+		With("balance", d.fmtAmount(asset, before)).With("upper", d.fmtAmount(asset, upper))
+}
+
+func (d *decider) insufficient(id AccountID, asset string, avail, need int64) *Error {
+	if avail < 0 {
+		avail = 0
+	}
+	return Errorf(CodeInsufficientBalance, "%s has %s %s available; this entry needs %s.",
+		id, d.fmtAmount(asset, avail), asset, d.fmtAmount(asset, need)).
+		With("account", string(id)).With("asset", asset).
+		With("available", d.fmtAmount(asset, avail)).With("required", d.fmtAmount(asset, need))
+}

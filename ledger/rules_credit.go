@@ -1,0 +1,154 @@
+package ledger
+
+import (
+	"math/big"
+	"time"
+)
+
+// futureSlackMicros is how far past now a credited session may end (SPEC §3: 5 minutes).
+const futureSlackMicros = 5 * 60 * microsPerSecond
+
+const microsPerHour = 3600 * microsPerSecond
+
+// creditShape is a credit request once its shape is checked.
+type creditShape struct {
+	body       CreditBody
+	hours      int64
+	start, end int64
+}
+
+func (d *decider) creditShape(b *CreditBody) (*creditShape, error) {
+	c := &creditShape{body: *b}
+	var err error
+	if b.Station != "" {
+		if c.body.Station, err = ref("station", string(b.Station), KindStation); err != nil {
+			return nil, err
+		}
+	} else if d.by.Role == RoleAdmin {
+		return nil, badField("station", "An admin crediting hours must name the crediting station.")
+	}
+	if c.body.Volunteer, err = ref("volunteer", string(b.Volunteer), KindResident); err != nil {
+		return nil, err
+	}
+	if c.hours, c.body.Hours, err = d.amount(AssetHours, b.Hours); err != nil {
+		return nil, err
+	}
+	if err := checkText("activity.id", b.Activity.ID, MaxActivityIDChars, true); err != nil {
+		return nil, err
+	}
+	if !validName(b.Activity.Category) {
+		return nil, badField("activity.category", "activity.category must match ^[a-z0-9][a-z0-9._-]{0,63}$, e.g. elderly-care.")
+	}
+	if c.start, err = ParseTime("activity.started_at", b.Activity.StartedAt); err != nil {
+		return nil, err
+	}
+	if c.end, err = ParseTime("activity.ended_at", b.Activity.EndedAt); err != nil {
+		return nil, err
+	}
+	if c.end <= c.start {
+		return nil, Errorf(CodeInvalidTime, "activity.ended_at must be after activity.started_at.").With("field", "activity.ended_at")
+	}
+	if err := checkText("memo", b.Memo, MaxMemoChars, false); err != nil {
+		return nil, err
+	}
+	c.body.Activity.StartedAt, c.body.Activity.EndedAt = FormatTime(c.start), FormatTime(c.end)
+	return c, nil
+}
+
+func (d *decider) credit(b *CreditBody) (Body, error) {
+	c, err := d.creditShape(b)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.role("credit hours", RoleStation, RoleAdmin); err != nil {
+		return nil, err
+	}
+	if d.by.Role == RoleStation {
+		if c.body.Station != "" && c.body.Station != d.by.Account {
+			return nil, forbidden("A station credits hours as itself only; leave out station or name your own.")
+		}
+		c.body.Station = d.by.Account
+	}
+	vol := c.body.Volunteer
+	if err := d.active(c.body.Station, vol); err != nil {
+		return nil, err
+	}
+	if err := d.creditRules(c); err != nil {
+		return nil, err
+	}
+	ps := []Posting{{From: IssuerOf(AssetHours), To: vol, Asset: AssetHours, Amount: c.hours}}
+	points, _, ok := d.p.PointsPerHour(c.body.Activity.Category).Apply(c.hours, d.p.Assets[AssetHours].Scale, d.p.Assets[AssetPoints].Scale)
+	if !ok {
+		return nil, Errorf(CodeBalanceCapExceeded, "The points for this credit do not fit the ledger's range.")
+	}
+	if points > 0 {
+		ps = append(ps, Posting{From: IssuerOf(AssetPoints), To: vol, Asset: AssetPoints, Amount: points})
+	}
+	if err := d.post(ps, true, nil); err != nil {
+		return nil, err
+	}
+	return &c.body, nil
+}
+
+// creditRules checks SPEC §3's credit rules in their listed order (the balance cap is
+// checked with the postings).
+func (d *decider) creditRules(c *creditShape) error {
+	pc := d.p.mustCompiled()
+	if c.hours > pc.maxPerEntry {
+		return Errorf(CodeEntryCapExceeded, "One credit may carry at most %s hours; this one carries %s.",
+			d.fmtAmount(AssetHours, pc.maxPerEntry), c.body.Hours).With("max_hours_per_entry", d.fmtAmount(AssetHours, pc.maxPerEntry))
+	}
+	if !hoursFit(c.hours, d.p.Assets[AssetHours].Scale, c.end-c.start) {
+		return Errorf(CodeDurationExceeded, "The session lasted %s but credits %s hours; credit at most the time served.",
+			time.Duration(c.end-c.start)*time.Microsecond, c.body.Hours)
+	}
+	if c.end > d.now+futureSlackMicros {
+		return Errorf(CodeFutureTime, "The session ends at %s, in the future; credit sessions once they have ended.", c.body.Activity.EndedAt)
+	}
+	if c.start < d.now-pc.backdateMicros {
+		return Errorf(CodeBackdateWindowExceeded, "Sessions may be credited up to %d days after they start; this one started %s.",
+			d.p.Credit.BackdateDays, c.body.Activity.StartedAt).With("backdate_days", d.p.Credit.BackdateDays)
+	}
+	if err := d.dailyCap(c); err != nil {
+		return err
+	}
+	prev, err := d.v.SessionBefore(c.body.Volunteer, c.end)
+	if err != nil {
+		return err
+	}
+	if prev != nil && prev.End > c.start {
+		return Errorf(CodeOverlappingSession, "%s already has hours credited from %s to %s (entry %d), which overlaps this session.",
+			c.body.Volunteer, FormatTime(prev.Start), FormatTime(prev.End), prev.Seq).With("seq", prev.Seq)
+	}
+	return nil
+}
+
+// dailyCap checks the volunteer's credited hours for the local calendar day of started_at.
+func (d *decider) dailyCap(c *creditShape) error {
+	loc := d.p.Location()
+	t := time.UnixMicro(c.start).In(loc)
+	dayStart := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc)
+	dayEnd := dayStart.AddDate(0, 0, 1)
+	sessions, err := d.v.SessionsIn(c.body.Volunteer, dayStart.UnixMicro(), dayEnd.UnixMicro())
+	if err != nil {
+		return err
+	}
+	total := c.hours
+	for _, s := range sessions {
+		total += s.Hours
+	}
+	max := d.p.mustCompiled().maxPerDay
+	if total > max {
+		return Errorf(CodeDailyCapExceeded, "%s would have %s hours credited for %s; the daily limit is %s.",
+			c.body.Volunteer, d.fmtAmount(AssetHours, total), dayStart.Format("2006-01-02"), d.fmtAmount(AssetHours, max)).
+			With("max_hours_per_day", d.fmtAmount(AssetHours, max)).With("day", dayStart.Format("2006-01-02"))
+	}
+	return nil
+}
+
+// hoursFit reports whether hours (minor units at scale) ≤ the duration durMicros, exactly.
+func hoursFit(hours int64, scale int, durMicros int64) bool {
+	lhs := new(big.Int).Mul(big.NewInt(hours), big.NewInt(microsPerHour))
+	rhs := new(big.Int).Mul(big.NewInt(durMicros), big.NewInt(pow10(scale)))
+	return lhs.Cmp(rhs) <= 0
+}

@@ -1,0 +1,171 @@
+package ledger
+
+// payer returns the acting resident: payments always come from the token's account.
+func (d *decider) payer(what string) (AccountID, error) {
+	if err := d.role(what, RoleResident); err != nil {
+		return "", err
+	}
+	return d.by.Account, nil
+}
+
+func selfPayment(to AccountID) *Error {
+	return badField("to", "An account cannot pay itself (%s).", to)
+}
+
+func (d *decider) redemption(b *RedemptionBody) (Body, error) {
+	n := *b
+	var err error
+	var amt int64
+	if n.Payee, err = ref("payee", string(b.Payee), KindResident, KindStation, KindOutlet, KindPool); err != nil {
+		return nil, err
+	}
+	if amt, n.Amount, err = d.amount(b.Asset, b.Amount); err != nil {
+		return nil, err
+	}
+	if err := checkText("memo", b.Memo, MaxMemoChars, false); err != nil {
+		return nil, err
+	}
+	from, err := d.payer("redeem")
+	if err != nil {
+		return nil, err
+	}
+	if from == n.Payee {
+		return nil, selfPayment(n.Payee)
+	}
+	if err := d.active(from, n.Payee); err != nil {
+		return nil, err
+	}
+	ps := []Posting{{From: from, To: n.Payee, Asset: n.Asset, Amount: amt}}
+	// Funds come before the payee's kind in SPEC §3's order.
+	if err := d.post(ps, false, nil); err != nil {
+		return nil, err
+	}
+	if err := payeeKind(n.Payee); err != nil {
+		return nil, err
+	}
+	return &n, d.post(ps, true, nil)
+}
+
+func payeeKind(payee AccountID) error {
+	if k := payee.Kind(); k != KindStation && k != KindOutlet {
+		return Errorf(CodeInvalidPayee, "%s cannot be paid for services or goods: the payee must be a station or an outlet.", payee).
+			With("payee", string(payee))
+	}
+	return nil
+}
+
+func (d *decider) transfer(b *TransferBody) (Body, error) {
+	n := *b
+	var err error
+	var amt int64
+	if n.To, err = ref("to", string(b.To), KindResident); err != nil {
+		return nil, err
+	}
+	if amt, n.Amount, err = d.amount(b.Asset, b.Amount); err != nil {
+		return nil, err
+	}
+	if err := checkText("memo", b.Memo, MaxMemoChars, false); err != nil {
+		return nil, err
+	}
+	from, err := d.payer("transfer")
+	if err != nil {
+		return nil, err
+	}
+	if from == n.To {
+		return nil, selfPayment(n.To)
+	}
+	if err := d.active(from, n.To); err != nil {
+		return nil, err
+	}
+	switch mode := d.p.Transfer[n.Asset]; mode {
+	case TransferAny:
+	case TransferFamily:
+		linked, err := d.v.Linked(from, n.To)
+		if err != nil {
+			return nil, err
+		}
+		if !linked {
+			return nil, Errorf(CodeTransferNotAllowed, "%s may be transferred only between linked family members, and %s and %s are not linked.",
+				n.Asset, from, n.To).With("asset", n.Asset).With("mode", mode)
+		}
+	default:
+		return nil, Errorf(CodeTransferNotAllowed, "%s cannot be transferred under the current policy.", n.Asset).
+			With("asset", n.Asset).With("mode", mode)
+	}
+	return &n, d.post([]Posting{{From: from, To: n.To, Asset: n.Asset, Amount: amt}}, true, nil)
+}
+
+func (d *decider) donation(b *DonationBody) (Body, error) {
+	n := *b
+	var err error
+	var amt int64
+	if n.Pool, err = ref("pool", string(b.Pool), KindPool); err != nil {
+		return nil, err
+	}
+	if amt, n.Amount, err = d.amount(b.Asset, b.Amount); err != nil {
+		return nil, err
+	}
+	from, err := d.payer("donate")
+	if err != nil {
+		return nil, err
+	}
+	if err := d.active(from, n.Pool); err != nil {
+		return nil, err
+	}
+	return &n, d.post([]Posting{{From: from, To: n.Pool, Asset: n.Asset, Amount: amt}}, true, nil)
+}
+
+func (d *decider) grant(b *GrantBody) (Body, error) {
+	n := *b
+	var err error
+	var amt int64
+	if n.Pool, err = ref("pool", string(b.Pool), KindPool); err != nil {
+		return nil, err
+	}
+	if n.To, err = ref("to", string(b.To), KindResident); err != nil {
+		return nil, err
+	}
+	if amt, n.Amount, err = d.amount(b.Asset, b.Amount); err != nil {
+		return nil, err
+	}
+	if err := checkText("memo", b.Memo, MaxMemoChars, false); err != nil {
+		return nil, err
+	}
+	if err := d.role("make grants", RoleAdmin); err != nil {
+		return nil, err
+	}
+	if err := d.active(n.Pool, n.To); err != nil {
+		return nil, err
+	}
+	return &n, d.post([]Posting{{From: n.Pool, To: n.To, Asset: n.Asset, Amount: amt}}, true, nil)
+}
+
+func (d *decider) conversion(b *ConversionBody) (Body, error) {
+	n := *b
+	var err error
+	var hours int64
+	if hours, n.Hours, err = d.amount(AssetHours, b.Hours); err != nil {
+		return nil, err
+	}
+	from, err := d.payer("convert")
+	if err != nil {
+		return nil, err
+	}
+	if err := d.active(from); err != nil {
+		return nil, err
+	}
+	rate := d.p.mustCompiled().convert
+	if rate.IsZero() {
+		return nil, Errorf(CodeConversionDisabled, "Converting hours into points is disabled by the current policy.")
+	}
+	points, exact, ok := rate.Apply(hours, d.p.Assets[AssetHours].Scale, d.p.Assets[AssetPoints].Scale)
+	if !ok || !exact || points <= 0 {
+		return nil, Errorf(CodeInexactConversion, "%s hours at %s points per hour is not a whole number of points; choose another amount.",
+			n.Hours, d.p.Convert.PointsPerHour).With("points_per_hour", d.p.Convert.PointsPerHour)
+	}
+	ps := []Posting{
+		{From: from, To: IssuerOf(AssetHours), Asset: AssetHours, Amount: hours},
+		{From: IssuerOf(AssetPoints), To: from, Asset: AssetPoints, Amount: points},
+	}
+	return &n, d.post(ps, true, nil)
+}

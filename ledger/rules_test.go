@@ -1,0 +1,214 @@
+package ledger
+
+import (
+	"testing"
+	"time"
+)
+
+type ruleCase struct {
+	name  string
+	setup func(b *book) // after standard()
+	by    Principal
+	body  func(b *book) Body
+	want  Code // "" = accepted
+}
+
+func fixed(body Body) func(*book) Body { return func(*book) Body { return body } }
+
+// withPolicy changes the policy in force through a policy entry.
+func withPolicy(change func(p *Policy)) func(b *book) {
+	return func(b *book) {
+		p := *b.st.Policy()
+		p.Limits = map[Kind]map[string]LimitPolicy{KindResident: {AssetHours: {Upper: "1500"}}}
+		change(&p)
+		b.must(admin, &PolicyBody{Policy: p})
+	}
+}
+
+func linkAliceBob(b *book) { b.must(admin, &LinkBody{A: "resident:alice", B: "resident:bob", Relation: "spouse"}) }
+
+func holdFor(b *book, amount string, ttl int64) uint64 {
+	return b.must(alice, &HoldBody{Payee: "outlet:o1", Asset: AssetHours, Amount: amount, TTLSeconds: ttl}).Seq
+}
+
+var ruleCases = []ruleCase{
+	// open
+	{"open ok by station", nil, s1, fixed(&OpenBody{ID: "resident:dave"}), ""},
+	{"open bad syntax", nil, admin, fixed(&OpenBody{ID: "resident:Dave"}), CodeInvalidAccount},
+	{"open issuer", nil, admin, fixed(&OpenBody{ID: "issuer:HOURS"}), CodeInvalidAccount},
+	{"open resident id number", nil, admin, fixed(&OpenBody{ID: "resident:11010519491231002x"}), CodeInvalidAccount},
+	{"open mobile number", nil, admin, fixed(&OpenBody{ID: "resident:13812345678"}), CodeInvalidAccount},
+	{"open exists", nil, admin, fixed(&OpenBody{ID: "resident:alice"}), CodeAccountExists},
+	{"station opens station", nil, s1, fixed(&OpenBody{ID: "station:s9"}), CodeForbidden},
+	{"resident opens", nil, alice, fixed(&OpenBody{ID: "resident:dave"}), CodeForbidden},
+	{"auditor writes", nil, auditor, fixed(&OpenBody{ID: "resident:dave"}), CodeForbidden},
+	// freeze and link
+	{"freeze unknown", nil, admin, fixed(&FreezeBody{Account: "resident:zed", Reason: "x"}), CodeUnknownAccount},
+	{"freeze by station", nil, s1, fixed(&FreezeBody{Account: "resident:bob"}), CodeForbidden},
+	{"frozen payer", func(b *book) { b.must(admin, &FreezeBody{Account: "resident:alice"}) }, alice,
+		fixed(&RedemptionBody{Payee: "outlet:o1", Asset: AssetHours, Amount: "1"}), CodeAccountFrozen},
+	{"frozen payee", func(b *book) { linkAliceBob(b); b.must(admin, &FreezeBody{Account: "resident:bob"}) }, alice,
+		fixed(&TransferBody{To: "resident:bob", Asset: AssetHours, Amount: "1"}), CodeAccountFrozen},
+	{"unfrozen pays again", func(b *book) {
+		b.must(admin, &FreezeBody{Account: "resident:alice"})
+		b.must(admin, &FreezeBody{Account: "resident:alice", Unfreeze: true})
+	}, alice, fixed(&RedemptionBody{Payee: "outlet:o1", Asset: AssetHours, Amount: "1"}), ""},
+	{"link unknown", nil, admin, fixed(&LinkBody{A: "resident:alice", B: "resident:zed", Relation: "child"}), CodeUnknownAccount},
+	{"link bad relation", nil, admin, fixed(&LinkBody{A: "resident:alice", B: "resident:bob", Relation: "friend"}), CodeInvalidField},
+	{"link self", nil, admin, fixed(&LinkBody{A: "resident:alice", B: "resident:alice", Relation: "other"}), CodeInvalidField},
+	// credit, in SPEC order
+	{"credit ok", nil, s1, fixed(credit("resident:bob", "2.5", -3*time.Hour, -30*time.Minute)), ""},
+	{"credit entry cap", nil, s1, fixed(credit("resident:bob", "13", -15*time.Hour, -1*time.Hour)), CodeEntryCapExceeded},
+	{"credit duration", nil, s1, fixed(credit("resident:bob", "3", -3*time.Hour, -1*time.Hour)), CodeDurationExceeded},
+	{"credit future", nil, s1, fixed(credit("resident:bob", "1", -1*time.Hour, 10*time.Minute)), CodeFutureTime},
+	{"credit backdate", nil, s1, fixed(credit("resident:bob", "1", -31*24*time.Hour, -31*24*time.Hour+time.Hour)), CodeBackdateWindowExceeded},
+	{"credit daily cap", nil, s1, fixed(credit("resident:alice", "3", -32*time.Hour, -29*time.Hour)), CodeDailyCapExceeded},
+	{"credit overlap", nil, s1, fixed(credit("resident:alice", "1", -12*time.Hour, -11*time.Hour)), CodeOverlappingSession},
+	{"credit overlap other station", nil, s2, fixed(credit("resident:alice", "1", -11*time.Hour, -9*time.Hour)), CodeOverlappingSession},
+	{"credit adjacent", nil, s2, fixed(credit("resident:alice", "1", -10*time.Hour, -9*time.Hour)), ""},
+	{"credit balance cap", withPolicy(func(p *Policy) { p.Limits[KindResident][AssetHours] = LimitPolicy{Upper: "15"} }), s1,
+		fixed(credit("resident:alice", "6", -8*time.Hour, -2*time.Hour)), CodeBalanceCapExceeded},
+	{"credit unknown volunteer", nil, s1, fixed(credit("resident:zed", "1", -2*time.Hour, -1*time.Hour)), CodeUnknownAccount},
+	{"credit frozen volunteer", func(b *book) { b.must(admin, &FreezeBody{Account: "resident:bob"}) }, s1,
+		fixed(credit("resident:bob", "1", -2*time.Hour, -1*time.Hour)), CodeAccountFrozen},
+	{"credit as other station", nil, s1, func(*book) Body {
+		c := credit("resident:bob", "1", -2*time.Hour, -1*time.Hour)
+		c.Station = "station:s2"
+		return c
+	}, CodeForbidden},
+	{"credit admin without station", nil, admin, fixed(credit("resident:bob", "1", -2*time.Hour, -1*time.Hour)), CodeInvalidField},
+	{"credit by resident", nil, alice, fixed(credit("resident:bob", "1", -2*time.Hour, -1*time.Hour)), CodeForbidden},
+	{"credit exponent", nil, s1, fixed(credit("resident:bob", "1e1", -2*time.Hour, -1*time.Hour)), CodeInvalidAmount},
+	{"credit too many decimals", nil, s1, fixed(credit("resident:bob", "1.234", -2*time.Hour, -1*time.Hour)), CodeInvalidAmount},
+	{"credit bad time", nil, s1, func(*book) Body {
+		c := credit("resident:bob", "1", -2*time.Hour, -1*time.Hour)
+		c.Activity.StartedAt = "yesterday"
+		return c
+	}, CodeInvalidTime},
+	{"credit ends before start", nil, s1, fixed(credit("resident:bob", "1", -1*time.Hour, -2*time.Hour)), CodeInvalidTime},
+	// redemption
+	{"redeem ok", nil, alice, fixed(&RedemptionBody{Payee: "outlet:o1", Asset: AssetPoints, Amount: "100"}), ""},
+	{"redeem insufficient", nil, alice, fixed(&RedemptionBody{Payee: "outlet:o1", Asset: AssetHours, Amount: "10.01"}), CodeInsufficientBalance},
+	{"redeem to resident", nil, alice, fixed(&RedemptionBody{Payee: "resident:bob", Asset: AssetHours, Amount: "1"}), CodeInvalidPayee},
+	{"redeem to pool", nil, alice, fixed(&RedemptionBody{Payee: "pool:public", Asset: AssetHours, Amount: "1"}), CodeInvalidPayee},
+	{"redeem to self", nil, alice, fixed(&RedemptionBody{Payee: "resident:alice", Asset: AssetHours, Amount: "1"}), CodeInvalidField},
+	{"redeem unknown payee", nil, alice, fixed(&RedemptionBody{Payee: "outlet:o9", Asset: AssetHours, Amount: "1"}), CodeUnknownAccount},
+	{"redeem by station", nil, s1, fixed(&RedemptionBody{Payee: "outlet:o1", Asset: AssetHours, Amount: "1"}), CodeForbidden},
+	{"redeem unknown asset", nil, alice, fixed(&RedemptionBody{Payee: "outlet:o1", Asset: "GOLD", Amount: "1"}), CodeInvalidField},
+	// holds
+	{"hold insufficient", nil, alice, fixed(&HoldBody{Payee: "outlet:o1", Asset: AssetHours, Amount: "11"}), CodeInsufficientBalance},
+	{"hold ttl too long", nil, alice, fixed(&HoldBody{Payee: "outlet:o1", Asset: AssetHours, Amount: "1", TTLSeconds: 86401}), CodeInvalidField},
+	{"held is not available", func(b *book) { holdFor(b, "8", 0) }, alice,
+		fixed(&RedemptionBody{Payee: "outlet:o1", Asset: AssetHours, Amount: "3"}), CodeInsufficientBalance},
+	{"expired hold frees funds", func(b *book) { holdFor(b, "8", 1); b.now += 2_000_000 }, alice,
+		fixed(&RedemptionBody{Payee: "outlet:o1", Asset: AssetHours, Amount: "3"}), ""},
+	{"settle ok", func(b *book) { holdFor(b, "8", 0) }, o1, func(b *book) Body { return &SettleBody{HoldID: b.seq, Amount: "5"} }, ""},
+	{"settle by resident", func(b *book) { holdFor(b, "8", 0) }, alice, func(b *book) Body { return &SettleBody{HoldID: b.seq, Amount: "5"} }, CodeForbidden},
+	{"settle by stranger", func(b *book) { holdFor(b, "8", 0) }, s2, func(b *book) Body { return &SettleBody{HoldID: b.seq, Amount: "5"} }, CodeNotFound},
+	{"settle missing hold", nil, o1, fixed(&SettleBody{HoldID: 999, Amount: "5"}), CodeNotFound},
+	{"settle voided", func(b *book) { id := holdFor(b, "8", 0); b.must(alice, &VoidBody{HoldID: id}) }, o1,
+		func(b *book) Body { return &SettleBody{HoldID: b.seq - 1, Amount: "5"} }, CodeHoldNotOpen},
+	{"settle expired", func(b *book) { holdFor(b, "8", 60); b.now += 61_000_000 }, o1,
+		func(b *book) Body { return &SettleBody{HoldID: b.seq, Amount: "5"} }, CodeHoldExpired},
+	{"settle exceeds", func(b *book) { holdFor(b, "8", 0) }, o1, func(b *book) Body { return &SettleBody{HoldID: b.seq, Amount: "8.01"} }, CodeSettleExceedsHold},
+	{"void expired", func(b *book) { holdFor(b, "8", 60); b.now += 61_000_000 }, alice,
+		func(b *book) Body { return &VoidBody{HoldID: b.seq} }, CodeHoldNotOpen},
+	{"void by payee", func(b *book) { holdFor(b, "8", 0) }, o1, func(b *book) Body { return &VoidBody{HoldID: b.seq} }, ""},
+	{"void by auditor", func(b *book) { holdFor(b, "8", 0) }, auditor, func(b *book) Body { return &VoidBody{HoldID: b.seq} }, CodeForbidden},
+	// transfers, donations, grants
+	{"transfer unlinked", nil, alice, fixed(&TransferBody{To: "resident:bob", Asset: AssetHours, Amount: "1"}), CodeTransferNotAllowed},
+	{"transfer linked", linkAliceBob, bob, func(b *book) Body {
+		b.must(s1, credit("resident:bob", "2", -3*time.Hour, -1*time.Hour))
+		return &TransferBody{To: "resident:alice", Asset: AssetHours, Amount: "1"} // links are symmetric
+	}, ""},
+	{"transfer points none", linkAliceBob, alice, fixed(&TransferBody{To: "resident:bob", Asset: AssetPoints, Amount: "1"}), CodeTransferNotAllowed},
+	{"transfer any", withPolicy(func(p *Policy) { p.Transfer[AssetPoints] = TransferAny }), alice,
+		fixed(&TransferBody{To: "resident:carol", Asset: AssetPoints, Amount: "1"}), ""},
+	{"transfer insufficient", linkAliceBob, alice, fixed(&TransferBody{To: "resident:bob", Asset: AssetHours, Amount: "11"}), CodeInsufficientBalance},
+	{"transfer receiver cap", func(b *book) {
+		linkAliceBob(b)
+		b.must(s1, credit("resident:bob", "10", -20*time.Hour, -10*time.Hour))
+		withPolicy(func(p *Policy) { p.Limits[KindResident][AssetHours] = LimitPolicy{Upper: "15"} })(b)
+	}, alice, fixed(&TransferBody{To: "resident:bob", Asset: AssetHours, Amount: "6"}), CodeBalanceCapExceeded},
+	{"transfer to station", nil, alice, fixed(&TransferBody{To: "station:s1", Asset: AssetHours, Amount: "1"}), CodeInvalidField},
+	{"donate ok", nil, alice, fixed(&DonationBody{Pool: "pool:public", Asset: AssetHours, Amount: "4"}), ""},
+	{"donate insufficient", nil, alice, fixed(&DonationBody{Pool: "pool:public", Asset: AssetHours, Amount: "40"}), CodeInsufficientBalance},
+	{"donate to outlet", nil, alice, fixed(&DonationBody{Pool: "outlet:o1", Asset: AssetHours, Amount: "4"}), CodeInvalidField},
+	{"grant pool empty", nil, admin, fixed(&GrantBody{Pool: "pool:public", To: "resident:bob", Asset: AssetHours, Amount: "1"}), CodeInsufficientBalance},
+	{"grant ok", func(b *book) { b.must(alice, &DonationBody{Pool: "pool:public", Asset: AssetHours, Amount: "4"}) }, admin,
+		fixed(&GrantBody{Pool: "pool:public", To: "resident:bob", Asset: AssetHours, Amount: "3"}), ""},
+	{"grant by resident", nil, alice, fixed(&GrantBody{Pool: "pool:public", To: "resident:bob", Asset: AssetHours, Amount: "1"}), CodeForbidden},
+	// conversions
+	{"convert ok", nil, alice, fixed(&ConversionBody{Hours: "1.5"}), ""},
+	{"convert disabled", withPolicy(func(p *Policy) { p.Convert.PointsPerHour = "0" }), alice, fixed(&ConversionBody{Hours: "1"}), CodeConversionDisabled},
+	{"convert inexact", nil, alice, fixed(&ConversionBody{Hours: "0.05"}), CodeInexactConversion},
+	{"convert insufficient", nil, alice, fixed(&ConversionBody{Hours: "11"}), CodeInsufficientBalance},
+	// reversals
+	{"reverse credit by its station", nil, s1, fixed(&ReversalBody{Seq: 9, Reason: "typo"}), ""},
+	{"reverse not reversible", nil, admin, fixed(&ReversalBody{Seq: 2, Reason: "x"}), CodeNotReversible},
+	{"reverse twice", func(b *book) { b.must(admin, &ReversalBody{Seq: 9, Reason: "x"}) }, admin, fixed(&ReversalBody{Seq: 9, Reason: "again"}), CodeAlreadyReversed},
+	{"reverse window passed", func(b *book) { b.now += 8 * 24 * 3600 * 1_000_000 }, s1, fixed(&ReversalBody{Seq: 9, Reason: "late"}), CodeReversalWindowPassed},
+	{"reverse admin after window", func(b *book) { b.now += 8 * 24 * 3600 * 1_000_000 }, admin, fixed(&ReversalBody{Seq: 9, Reason: "late"}), ""},
+	{"reverse spent credit", func(b *book) {
+		b.must(alice, &RedemptionBody{Payee: "outlet:o1", Asset: AssetHours, Amount: "5"})
+	}, admin, fixed(&ReversalBody{Seq: 9, Reason: "x"}), CodeInsufficientBalance},
+	{"reverse other station's credit", nil, s2, fixed(&ReversalBody{Seq: 9, Reason: "x"}), CodeNotFound},
+	{"station reverses a payment to it", func(b *book) {
+		b.must(alice, &RedemptionBody{Payee: "station:s1", Asset: AssetHours, Amount: "1"})
+	}, s1, func(b *book) Body { return &ReversalBody{Seq: b.seq, Reason: "x"} }, CodeForbidden},
+	{"reverse unknown", nil, admin, fixed(&ReversalBody{Seq: 999, Reason: "x"}), CodeNotFound},
+	{"reverse without reason", nil, admin, fixed(&ReversalBody{Seq: 9}), CodeInvalidField},
+	{"reversed credit frees its session", func(b *book) { b.must(s1, &ReversalBody{Seq: 9, Reason: "x"}) }, s1,
+		fixed(credit("resident:alice", "10", -20*time.Hour, -10*time.Hour)), ""},
+	// policy
+	{"policy scale change", nil, admin, func(b *book) Body {
+		p := *b.st.Policy()
+		p.Assets = Assets{AssetHours: {Scale: 3}, AssetPoints: {Scale: 0}}
+		return &PolicyBody{Policy: p}
+	}, CodeInvalidPolicy},
+	{"policy bad timezone", nil, admin, func(b *book) Body {
+		p := *b.st.Policy()
+		p.Timezone = "Mars/Base"
+		return &PolicyBody{Policy: p}
+	}, CodeInvalidPolicy},
+	{"policy by station", nil, s1, func(b *book) Body { return &PolicyBody{Policy: *b.st.Policy()} }, CodeForbidden},
+}
+
+func TestRules(t *testing.T) {
+	seen := map[Code]bool{}
+	for _, tc := range ruleCases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := standard(t)
+			if tc.setup != nil {
+				tc.setup(b)
+			}
+			before := b.seq
+			_, err := b.try(tc.by, tc.body(b))
+			got := Code("")
+			if err != nil {
+				got = CodeOf(err)
+				if _, ok := err.(*Error); !ok {
+					t.Fatalf("non-coded error: %v", err)
+				}
+			}
+			if got != tc.want {
+				t.Fatalf("got %q (%v), want %q", got, err, tc.want)
+			}
+			if err != nil && b.seq != before {
+				t.Fatalf("a rejected request appended entry %d", b.seq)
+			}
+			seen[got] = true
+		})
+	}
+	// Every 4xx rule code the engine can give must have a row.
+	for _, c := range []Code{CodeInvalidAccount, CodeAccountExists, CodeForbidden, CodeUnknownAccount, CodeAccountFrozen,
+		CodeInvalidField, CodeEntryCapExceeded, CodeDurationExceeded, CodeFutureTime, CodeBackdateWindowExceeded,
+		CodeDailyCapExceeded, CodeOverlappingSession, CodeBalanceCapExceeded, CodeInvalidAmount, CodeInvalidTime,
+		CodeInsufficientBalance, CodeInvalidPayee, CodeNotFound, CodeHoldNotOpen, CodeHoldExpired, CodeSettleExceedsHold,
+		CodeTransferNotAllowed, CodeConversionDisabled, CodeInexactConversion, CodeNotReversible, CodeAlreadyReversed,
+		CodeReversalWindowPassed, CodeInvalidPolicy} {
+		if !seen[c] {
+			t.Errorf("no rule case answers %s", c)
+		}
+	}
+}

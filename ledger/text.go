@@ -1,0 +1,55 @@
+package ledger
+
+import (
+	"unicode"
+	"unicode/utf8"
+)
+
+// Text limits of SPEC §7, in characters.
+const (
+	MaxMemoChars       = 200
+	MaxReasonChars     = 500
+	MaxActivityIDChars = 128
+	MaxIdempotencyKey  = 128
+)
+
+// checkText checks a free-text field: valid UTF-8, no control characters, at most max
+// characters, and non-empty when required. Errors are *Error invalid_field.
+func checkText(field, s string, max int, required bool) error {
+	if len(s) > 4*max || !utf8.ValidString(s) || utf8.RuneCountInString(s) > max {
+		return Errorf(CodeInvalidField, "%s must be valid text of at most %d characters.", field, max).
+			With("field", field).With("max_chars", max)
+	}
+	if required && s == "" {
+		return Errorf(CodeInvalidField, "%s is required.", field).With("field", field)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return Errorf(CodeInvalidField, "%s must not contain control characters such as line breaks.", field).
+				With("field", field)
+		}
+	}
+	return nil
+}
+
+// ValidIdempotencyKey reports whether k is 1–128 printable ASCII characters (SPEC §3).
+func ValidIdempotencyKey(k string) bool {
+	if len(k) == 0 || len(k) > MaxIdempotencyKey {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x20 || k[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func missingKey() *Error {
+	return Errorf(CodeMissingIdempotencyKey,
+		"Send an Idempotency-Key header of 1 to %d printable ASCII characters with every write.", MaxIdempotencyKey)
+}
+
+func badField(field, format string, args ...any) *Error {
+	return Errorf(CodeInvalidField, format, args...).With("field", field)
+}
