@@ -2,18 +2,24 @@ package ledger
 
 import (
 	"fmt"
-	"testing"
 	"time"
 )
 
 // book is a test ledger: a MemState with a sequencer of its own and a controllable clock.
 type book struct {
-	t   testing.TB
+	t   tb
 	st  *MemState
 	rp  *Replayer
 	seq uint64
 	now int64
 	key int
+}
+
+// tb is what book needs of *testing.T, *testing.F and *rapid.T.
+type tb interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
 }
 
 var t0 = time.Date(2026, 11, 29, 2, 0, 0, 0, time.UTC)
@@ -29,7 +35,7 @@ var (
 	carol   = Principal{Role: RoleResident, Account: "resident:carol"}
 )
 
-func newBook(t testing.TB) *book {
+func newBook(t tb) *book {
 	b := &book{t: t, st: NewMemState(nil), now: t0.UnixMicro()}
 	b.rp = &Replayer{St: b.st}
 	g, err := Decide(b.st, Request{Principal: Principal{Role: RoleSystem}, IdempotencyKey: "genesis",
@@ -89,7 +95,7 @@ func credit(vol AccountID, hours string, start, end time.Duration) *CreditBody {
 }
 
 // standard opens the accounts most tests use and credits alice 10 hours (and 100 points).
-func standard(t testing.TB) *book {
+func standard(t tb) *book {
 	b := newBook(t)
 	for _, id := range []AccountID{"station:s1", "station:s2", "outlet:o1", "resident:alice", "resident:bob",
 		"resident:carol", "pool:public"} {

@@ -25,7 +25,9 @@ func withPolicy(change func(p *Policy)) func(b *book) {
 	}
 }
 
-func linkAliceBob(b *book) { b.must(admin, &LinkBody{A: "resident:alice", B: "resident:bob", Relation: "spouse"}) }
+func linkAliceBob(b *book) {
+	b.must(admin, &LinkBody{A: "resident:alice", B: "resident:bob", Relation: "spouse"})
+}
 
 func holdFor(b *book, amount string, ttl int64) uint64 {
 	return b.must(alice, &HoldBody{Payee: "outlet:o1", Asset: AssetHours, Amount: amount, TTLSeconds: ttl}).Seq

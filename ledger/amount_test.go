@@ -1,0 +1,117 @@
+package ledger
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseAmount(t *testing.T) {
+	cases := []struct {
+		in    string
+		scale int
+		want  int64
+		ok    bool
+	}{
+		{"2.50", 2, 250, true}, {"2.5", 2, 250, true}, {"10", 0, 10, true}, {"0.01", 2, 1, true},
+		{"999999999999.99", 2, 99999999999999, true}, {"0.5", 1, 5, true},
+		{"0", 2, 0, false}, {"0.00", 2, 0, false}, {"1e3", 2, 0, false}, {"-1", 2, 0, false}, {"+1", 2, 0, false},
+		{".5", 2, 0, false}, {"1.", 2, 0, false}, {"NaN", 2, 0, false}, {"1,5", 2, 0, false}, {"01", 2, 0, false},
+		{"1.234", 2, 0, false}, {"1.5", 0, 0, false}, {"1000000000000", 2, 0, false}, {"", 2, 0, false},
+		{" 1", 2, 0, false}, {"1 ", 2, 0, false}, {"１", 2, 0, false}, {"1.2.3", 2, 0, false}, {"−1", 2, 0, false},
+		{strings.Repeat("9", 10000), 2, 0, false},
+	}
+	for _, c := range cases {
+		got, err := ParseAmount(c.in, c.scale)
+		if c.ok != (err == nil) || got != c.want {
+			t.Errorf("ParseAmount(%q, %d) = %d, %v; want %d ok=%v", c.in, c.scale, got, err, c.want, c.ok)
+		}
+		if err != nil && CodeOf(err) != CodeInvalidAmount {
+			t.Errorf("ParseAmount(%q) code %s", c.in, CodeOf(err))
+		}
+	}
+}
+
+func TestFormatAmount(t *testing.T) {
+	cases := []struct {
+		v     int64
+		scale int
+		want  string
+	}{{250, 2, "2.50"}, {1, 2, "0.01"}, {0, 2, "0.00"}, {-250, 2, "-2.50"}, {-1, 2, "-0.01"}, {10, 0, "10"}, {-7, 0, "-7"},
+		{-9223372036854775808, 2, "-92233720368547758.08"}}
+	for _, c := range cases {
+		if got := FormatAmount(c.v, c.scale); got != c.want {
+			t.Errorf("FormatAmount(%d, %d) = %q, want %q", c.v, c.scale, got, c.want)
+		}
+	}
+}
+
+func TestRateApply(t *testing.T) {
+	r, ok := ParseRate("15")
+	if !ok {
+		t.Fatal("15 is a rate")
+	}
+	// 2.50 h × 15 = 37.5 points: floor 37, inexact.
+	if got, exact, ok := r.Apply(250, 2, 0); got != 37 || exact || !ok {
+		t.Fatalf("2.50 × 15 = %d exact=%v ok=%v", got, exact, ok)
+	}
+	if got, exact, _ := r.Apply(200, 2, 0); got != 30 || !exact {
+		t.Fatalf("2.00 × 15 = %d exact=%v", got, exact)
+	}
+	if _, ok := ParseRate("1.0000001"); ok {
+		t.Fatal("seven decimals accepted")
+	}
+}
+
+// FuzzParseAmount checks that whatever parses formats back to an equivalent string, and that
+// the parser never panics nor accepts a shape SPEC §2 forbids.
+func FuzzParseAmount(f *testing.F) {
+	for _, s := range []string{"2.50", "0.01", "1e3", "-1", "999999999999.99", ".5", "1.", "00", "１"} {
+		f.Add(s, 2)
+	}
+	f.Fuzz(func(t *testing.T, s string, scale int) {
+		scale = ((scale % (MaxScale + 1)) + MaxScale + 1) % (MaxScale + 1)
+		v, err := ParseAmount(s, scale)
+		if err != nil {
+			return
+		}
+		if v <= 0 {
+			t.Fatalf("%q parsed to %d", s, v)
+		}
+		back, err := ParseAmount(FormatAmount(v, scale), scale)
+		if err != nil || back != v {
+			t.Fatalf("%q → %d → %q → %d, %v", s, v, FormatAmount(v, scale), back, err)
+		}
+		for _, c := range s {
+			if !(c >= '0' && c <= '9') && c != '.' {
+				t.Fatalf("%q accepted with %q", s, c)
+			}
+		}
+	})
+}
+
+func TestAccountIDs(t *testing.T) {
+	ok := []string{"resident:alice", "station:s-1", "outlet:o.1", "pool:public", "resident:0", "resident:13812345678x",
+		"resident:11010519491231002y", "resident:1381234567"}
+	bad := []string{"alice", "resident:", "resident:Alice", "resident:_a", "citizen:a", "issuer:HOURS", "resident:a b",
+		"resident:11010519491231002x", "resident:13812345678", "resident:19912345678", "resident:" + strings.Repeat("a", 65)}
+	for _, s := range ok {
+		if _, err := ParseAccountID(s, false); err != nil {
+			t.Errorf("%q refused: %v", s, err)
+		}
+	}
+	for _, s := range bad {
+		if _, err := ParseAccountID(s, false); CodeOf(err) != CodeInvalidAccount {
+			t.Errorf("%q: got %v, want invalid_account", s, err)
+		}
+	}
+	if _, err := ParseAccountID("issuer:HOURS", true); err != nil {
+		t.Errorf("issuer refused where allowed: %v", err)
+	}
+	// A resident identity number whose check digit is wrong is not personal data by this rule.
+	if IsPRCResidentID("110105194912310021") {
+		t.Error("wrong check digit accepted as identity number")
+	}
+	if !IsPRCResidentID("11010519491231002x") {
+		t.Error("valid identity number not recognised")
+	}
+}

@@ -1,0 +1,5 @@
+package ledger
+
+import "reflect"
+
+func deepEqual(a, b any) bool { return reflect.DeepEqual(a, b) }
