@@ -1,0 +1,449 @@
+package api
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/timebank/timebank/ledger"
+)
+
+// Paging limits of SPEC §4.
+const (
+	defaultPageLimit = 100
+	maxPageLimit     = 500
+)
+
+// page reads ?after_seq= (default 0) and ?limit= (1–500, default 100): 400 invalid_field.
+func page(c echo.Context) (afterSeq uint64, limit int, err error) {
+	if v := c.QueryParam("after_seq"); v != "" {
+		if afterSeq, err = parseUint("after_seq", v); err != nil {
+			return 0, 0, err
+		}
+	}
+	limit = defaultPageLimit
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := parseUint("limit", v)
+		if err != nil || n < 1 || n > maxPageLimit {
+			return 0, 0, invalidField("limit", "limit must be 1 to %d.", maxPageLimit).With("max", maxPageLimit)
+		}
+		limit = int(n)
+	}
+	return afterSeq, limit, nil
+}
+
+// pathAccount reads the {id} path parameter as an account id (400 invalid_account).
+func pathAccount(c echo.Context) (ledger.AccountID, error) {
+	return ledger.ParseAccountID(pathParam(c, "id"), true)
+}
+
+type balanceJSON struct {
+	Balance   string `json:"balance"`
+	Held      string `json:"held"`
+	Available string `json:"available"`
+	Earned    string `json:"earned"`
+}
+
+type accountJSON struct {
+	ID       ledger.AccountID       `json:"id"`
+	Kind     ledger.Kind            `json:"kind"`
+	Status   string                 `json:"status"`
+	OpenedAt string                 `json:"opened_at"`
+	Balances map[string]balanceJSON `json:"balances"`
+}
+
+// visibleAccount returns account id if p may see it; else 404 exactly as if missing.
+func (s *Server) visibleAccount(p ledger.Principal, id ledger.AccountID) (*ledger.Account, error) {
+	if !canSeeAccount(p, id) {
+		return nil, errNotFound("account")
+	}
+	a, err := s.svc.Account(id)
+	if err != nil {
+		return nil, err
+	}
+	if a == nil {
+		return nil, errNotFound("account")
+	}
+	return a, nil
+}
+
+func (s *Server) getAccount(c echo.Context, g gate) error {
+	id, err := pathAccount(c)
+	if err != nil {
+		return err
+	}
+	p, err := g.check(s, c)
+	if err != nil {
+		return err
+	}
+	a, err := s.visibleAccount(p, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, s.accountView(a, time.Now().UnixMicro()))
+}
+
+// accountView shows every asset of the ledger, held and available as of now.
+func (s *Server) accountView(a *ledger.Account, now int64) accountJSON {
+	status := "active"
+	if a.Frozen {
+		status = "frozen"
+	}
+	out := accountJSON{ID: a.ID, Kind: a.ID.Kind(), Status: status, OpenedAt: ledger.FormatTime(a.OpenedAt),
+		Balances: map[string]balanceJSON{}}
+	for code, spec := range s.svc.Assets() {
+		b := a.Balances[code]
+		held := a.Held(code, now)
+		out.Balances[code] = balanceJSON{
+			Balance:   ledger.FormatAmount(b.Balance, spec.Scale),
+			Held:      ledger.FormatAmount(held, spec.Scale),
+			Available: ledger.FormatAmount(b.Balance-held, spec.Scale),
+			Earned:    ledger.FormatAmount(b.Earned, spec.Scale),
+		}
+	}
+	return out
+}
+
+type postingJSON struct {
+	From   ledger.AccountID `json:"from"`
+	To     ledger.AccountID `json:"to"`
+	Asset  string           `json:"asset"`
+	Amount string           `json:"amount"`
+}
+
+type statementLineJSON struct {
+	Seq           uint64            `json:"seq"`
+	Time          string            `json:"time"`
+	Type          ledger.Type       `json:"type"`
+	Actor         string            `json:"actor"`
+	Postings      []postingJSON     `json:"postings"`
+	BalancesAfter map[string]string `json:"balances_after"`
+}
+
+type statementJSON struct {
+	Entries      []statementLineJSON `json:"entries"`
+	NextAfterSeq *uint64             `json:"next_after_seq"`
+}
+
+func (s *Server) getStatement(c echo.Context, g gate) error {
+	id, err := pathAccount(c)
+	if err != nil {
+		return err
+	}
+	after, limit, err := page(c)
+	if err != nil {
+		return err
+	}
+	p, err := g.check(s, c)
+	if err != nil {
+		return err
+	}
+	if _, err := s.visibleAccount(p, id); err != nil {
+		return err
+	}
+	// One more than the page tells whether there is a next page.
+	lines, err := s.svc.AccountEntries(id, after, limit+1)
+	if err != nil {
+		return err
+	}
+	out := statementJSON{Entries: make([]statementLineJSON, 0, min(len(lines), limit))}
+	assets := s.svc.Assets()
+	for i, l := range lines {
+		if i == limit {
+			next := lines[limit-1].Entry.Seq
+			out.NextAfterSeq = &next
+			break
+		}
+		out.Entries = append(out.Entries, statementLine(l, assets))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func statementLine(l ledger.StatementLine, assets ledger.Assets) statementLineJSON {
+	e := l.Entry
+	out := statementLineJSON{Seq: e.Seq, Time: ledger.FormatTime(e.TimeMicros), Type: e.Type, Actor: e.Actor,
+		Postings: make([]postingJSON, len(e.Postings)), BalancesAfter: map[string]string{}}
+	for i, p := range e.Postings {
+		scale, _ := assets.Scale(p.Asset)
+		out.Postings[i] = postingJSON{From: p.From, To: p.To, Asset: p.Asset, Amount: ledger.FormatAmount(p.Amount, scale)}
+	}
+	for asset, v := range l.BalancesAfter {
+		scale, _ := assets.Scale(asset)
+		out.BalancesAfter[asset] = ledger.FormatAmount(v, scale)
+	}
+	return out
+}
+
+func (s *Server) getEntries(c echo.Context, g gate) error {
+	after, limit, err := page(c)
+	if err != nil {
+		return err
+	}
+	if _, err := g.check(s, c); err != nil {
+		return err
+	}
+	entries, err := s.svc.Entries(after, limit+1)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	buf.WriteString(`{"entries":[`)
+	for i, e := range entries {
+		if i == limit {
+			break
+		}
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		b, err := s.entryJSON(e)
+		if err != nil {
+			return err
+		}
+		buf.Write(b)
+	}
+	buf.WriteString(`],"next_after_seq":`)
+	if len(entries) > limit {
+		buf.WriteString(strconv.FormatUint(entries[limit-1].Seq, 10))
+	} else {
+		buf.WriteString("null")
+	}
+	buf.WriteByte('}')
+	return c.JSONBlob(http.StatusOK, buf.Bytes())
+}
+
+// visibleEntry returns entry seq if p may see it: admins and auditors see every entry, the
+// others those they are party to (ledger.Parties). Else 404 exactly as if missing.
+func (s *Server) visibleEntry(p ledger.Principal, seq uint64) (*ledger.Entry, error) {
+	e, err := s.svc.Entry(seq)
+	if err != nil {
+		return nil, err
+	}
+	if e == nil {
+		return nil, errNotFound("entry")
+	}
+	if p.Role == ledger.RoleAdmin || p.Role == ledger.RoleAuditor {
+		return e, nil
+	}
+	parties, err := ledger.Parties(serviceView{s.svc}, e)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range parties {
+		if id == p.Account {
+			return e, nil
+		}
+	}
+	return nil, errNotFound("entry")
+}
+
+func (s *Server) getEntry(c echo.Context, g gate) error {
+	seq, err := parseUint("seq", c.Param("seq"))
+	if err != nil {
+		return err
+	}
+	p, err := g.check(s, c)
+	if err != nil {
+		return err
+	}
+	e, err := s.visibleEntry(p, seq)
+	if err != nil {
+		return err
+	}
+	b, err := s.entryJSON(e)
+	if err != nil {
+		return err
+	}
+	return c.JSONBlob(http.StatusOK, b)
+}
+
+type holdJSON struct {
+	HoldID    uint64            `json:"hold_id"`
+	Resident  ledger.AccountID  `json:"resident"`
+	Payee     ledger.AccountID  `json:"payee"`
+	Asset     string            `json:"asset"`
+	Amount    string            `json:"amount"`
+	Status    ledger.HoldStatus `json:"status"`
+	ExpiresAt string            `json:"expires_at"`
+}
+
+func (s *Server) getHold(c echo.Context, g gate) error {
+	id, err := parseUint("hold id", c.Param("id"))
+	if err != nil {
+		return err
+	}
+	p, err := g.check(s, c)
+	if err != nil {
+		return err
+	}
+	h, err := s.svc.Hold(id)
+	if err != nil {
+		return err
+	}
+	if h == nil || !ledger.CanSeeHold(p, h) {
+		return errNotFound("hold")
+	}
+	scale, _ := s.svc.Assets().Scale(h.Asset)
+	return c.JSON(http.StatusOK, holdJSON{HoldID: h.ID, Resident: h.Resident, Payee: h.Payee, Asset: h.Asset,
+		Amount: ledger.FormatAmount(h.Amount, scale), Status: h.StatusAt(time.Now().UnixMicro()),
+		ExpiresAt: ledger.FormatTime(h.ExpiresAt)})
+}
+
+const textPlain = "text/plain; charset=utf-8"
+
+func (s *Server) getCheckpoint(c echo.Context, g gate) error {
+	if _, err := g.check(s, c); err != nil {
+		return err
+	}
+	b, err := s.svc.Checkpoint()
+	if err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, textPlain, b)
+}
+
+func (s *Server) getCheckpointKey(c echo.Context, g gate) error {
+	if _, err := g.check(s, c); err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, textPlain, []byte(s.svc.VerifierKey()+"\n"))
+}
+
+type inclusionJSON struct {
+	Seq      uint64   `json:"seq"`
+	TreeSize uint64   `json:"tree_size"`
+	LeafHash string   `json:"leaf_hash"`
+	Proof    []string `json:"proof"`
+}
+
+type consistencyJSON struct {
+	OldSize uint64   `json:"old_size"`
+	NewSize uint64   `json:"new_size"`
+	Proof   []string `json:"proof"`
+}
+
+// querySize reads a tree size query parameter; absent means the current tree size.
+func (s *Server) querySize(c echo.Context, name string) (uint64, bool, error) {
+	v := c.QueryParam(name)
+	if v == "" {
+		return 0, false, nil
+	}
+	n, err := parseUint(name, v)
+	return n, true, err
+}
+
+func (s *Server) getInclusion(c echo.Context, g gate) error {
+	seq, err := parseUint("seq", c.QueryParam("seq"))
+	if err != nil {
+		return err
+	}
+	size, given, err := s.querySize(c, "tree_size")
+	if err != nil {
+		return err
+	}
+	if seq == 0 || (given && size < seq) {
+		return invalidField("tree_size", "seq must be 1 to tree_size.")
+	}
+	p, err := g.check(s, c)
+	if err != nil {
+		return err
+	}
+	if _, err := s.visibleEntry(p, seq); err != nil {
+		return err
+	}
+	if !given {
+		size = s.svc.TreeSize()
+	}
+	if size > s.svc.TreeSize() {
+		return invalidField("tree_size", "tree_size is larger than the ledger (%d entries).", s.svc.TreeSize())
+	}
+	leaf, proof, err := s.svc.InclusionProof(seq, size)
+	if err != nil {
+		return err
+	}
+	out := inclusionJSON{Seq: seq, TreeSize: size, LeafHash: base64.StdEncoding.EncodeToString(leaf[:]),
+		Proof: make([]string, len(proof))}
+	for i, h := range proof {
+		out.Proof[i] = base64.StdEncoding.EncodeToString(h[:])
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) getConsistency(c echo.Context, g gate) error {
+	oldSize, err := parseUint("old_size", c.QueryParam("old_size"))
+	if err != nil {
+		return err
+	}
+	newSize, given, err := s.querySize(c, "new_size")
+	if err != nil {
+		return err
+	}
+	if oldSize == 0 || (given && newSize < oldSize) {
+		return invalidField("old_size", "old_size must be 1 to new_size.")
+	}
+	if _, err := g.check(s, c); err != nil {
+		return err
+	}
+	size := s.svc.TreeSize()
+	if !given {
+		newSize = size
+	}
+	if newSize > size || oldSize > newSize {
+		return invalidField("new_size", "new_size must be old_size to the ledger's size (%d entries).", size)
+	}
+	proof, err := s.svc.ConsistencyProof(oldSize, newSize)
+	if err != nil {
+		return err
+	}
+	out := consistencyJSON{OldSize: oldSize, NewSize: newSize, Proof: make([]string, len(proof))}
+	for i, h := range proof {
+		out.Proof[i] = base64.StdEncoding.EncodeToString(h[:])
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) getExport(c echo.Context, g gate) error {
+	var after uint64
+	if v := c.QueryParam("after_seq"); v != "" {
+		var err error
+		if after, err = parseUint("after_seq", v); err != nil {
+			return err
+		}
+	}
+	if _, err := g.check(s, c); err != nil {
+		return err
+	}
+	res := c.Response()
+	res.Header().Set(echo.HeaderContentType, "application/x-ndjson")
+	res.WriteHeader(http.StatusOK)
+	// Streamed: the store writes line by line; a failure half-way cuts the stream (the
+	// client sees a short body without a final newline) and is logged by handleError.
+	return s.svc.Export(c.Request().Context(), after, res)
+}
+
+func (s *Server) getBackup(c echo.Context, g gate) error {
+	if _, err := g.check(s, c); err != nil {
+		return err
+	}
+	res := c.Response()
+	res.Header().Set(echo.HeaderContentType, echo.MIMEOctetStream)
+	res.Header().Set(echo.HeaderContentDisposition, `attachment; filename="timebank-backup.db"`)
+	res.WriteHeader(http.StatusOK)
+	_, err := s.svc.Backup(res)
+	return err
+}
+
+func (s *Server) getPolicy(c echo.Context, g gate) error {
+	if _, err := g.check(s, c); err != nil {
+		return err
+	}
+	b, err := json.Marshal(s.svc.Policy())
+	if err != nil {
+		return err
+	}
+	return c.JSONBlob(http.StatusOK, b)
+}

@@ -1,0 +1,188 @@
+// Package api is the HTTP face of the ledger: Echo routes, authentication and roles, strict
+// decoding of request bodies, the error → status table, metrics and the OpenAPI description.
+// It knows the ledger only through ledger.Service; cmd/timebank wires in the bbolt store.
+package api
+
+import (
+	_ "embed"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+
+	"github.com/timebank/timebank/ledger"
+)
+
+//go:embed openapi.yaml
+var openapiYAML []byte
+
+// OpenAPI returns the embedded OpenAPI 3 description of every route.
+func OpenAPI() []byte { return openapiYAML }
+
+// Options configure a Server. The zero value is usable.
+type Options struct {
+	// Logger gets one JSON line per request and the detail of every internal error.
+	// Default: slog.Default().
+	Logger *slog.Logger
+	// Registry receives the HTTP metrics and serves /metrics; the store may register its own
+	// collectors in it too. Default: a new registry with the Go and process collectors.
+	Registry *prometheus.Registry
+	// RateLimit is the steady number of requests per second one client address may make;
+	// 0 turns rate limiting off. RateBurst is the burst above it (default: RateLimit).
+	RateLimit float64
+	RateBurst int
+}
+
+// Server is the HTTP API over one ledger.Service.
+type Server struct {
+	svc      ledger.Service
+	log      *slog.Logger
+	e        *echo.Echo
+	metrics  *metrics
+	inflight inflight
+}
+
+// New builds the server and its routes. It does not listen: use Echo() or Handler().
+func New(svc ledger.Service, opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Registry == nil {
+		opts.Registry = NewRegistry()
+	}
+	s := &Server{svc: svc, log: opts.Logger, metrics: newMetrics(opts.Registry)}
+	s.inflight.keys = map[string]struct{}{}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	// The service listens directly (127.0.0.1 by default, or a port a station's network
+	// reaches); no proxy in front is assumed. ExtractIPDirect uses the TCP peer address, so
+	// a client cannot forge X-Forwarded-For / X-Real-IP to dodge the per-address rate limit
+	// or to write someone else's address into the log. Behind a trusted proxy, change this
+	// to echo.ExtractIPFromXFFHeader with that proxy's range trusted.
+	e.IPExtractor = echo.ExtractIPDirect()
+	e.HTTPErrorHandler = s.handleError
+	e.Use(requestIDMiddleware, s.logAndMeasure(), middleware.Recover())
+	if opts.RateLimit > 0 {
+		e.Use(rateLimiter(opts.RateLimit, opts.RateBurst))
+	}
+	s.e = e
+	s.routes()
+	return s
+}
+
+// Echo returns the Echo instance (for Start, Shutdown and its http.Server settings).
+func (s *Server) Echo() *echo.Echo { return s.e }
+
+// Handler returns the server as an http.Handler.
+func (s *Server) Handler() http.Handler { return s.e }
+
+// requestIDKey is where the request id lives in the Echo context.
+const requestIDKey = "request_id"
+
+var (
+	ridPrefix  = strconv.FormatInt(time.Now().UnixNano()&0xffffffffff, 36)
+	ridCounter atomic.Uint64
+)
+
+// requestIDMiddleware gives every request an id, answered in X-Request-Id and written in
+// its log line. Ids are made here, never taken from the client: a log is only useful if
+// its ids cannot be forged. A process-start prefix and a counter are unique enough and cost
+// nothing, unlike 32 random characters per request.
+func requestIDMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		rid := ridPrefix + "-" + strconv.FormatUint(ridCounter.Add(1), 36)
+		c.Set(requestIDKey, rid)
+		c.Response().Header().Set(echo.HeaderXRequestID, rid)
+		return next(c)
+	}
+}
+
+func requestID(c echo.Context) string {
+	rid, _ := c.Get(requestIDKey).(string)
+	return rid
+}
+
+// logAndMeasure writes one slog line per request and records the request metrics. It
+// handles the error itself (HandleError) so that the status it logs is the one answered.
+func (s *Server) logAndMeasure() echo.MiddlewareFunc {
+	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		HandleError:  true,
+		LogLatency:   true,
+		LogStatus:    true,
+		LogMethod:    true,
+		LogURIPath:   true,
+		LogRoutePath: true,
+		LogRemoteIP:  true,
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			route := v.RoutePath
+			if route == "" || v.Status == http.StatusNotFound && c.Path() == "" {
+				route = "unmatched"
+			}
+			s.metrics.observe(route, v.Method, v.Status, v.Latency)
+			level := slog.LevelInfo
+			if v.Status >= 500 {
+				level = slog.LevelError
+			}
+			s.log.LogAttrs(c.Request().Context(), level, "request",
+				slog.String("request_id", requestID(c)),
+				slog.String("method", v.Method),
+				slog.String("path", v.URIPath),
+				slog.String("route", route),
+				slog.Int("status", v.Status),
+				slog.Int64("latency_us", v.Latency.Microseconds()),
+				slog.String("remote_ip", v.RemoteIP),
+			)
+			return nil
+		},
+	})
+}
+
+// rateLimiter answers 429 rate_limited past perSecond requests per client address.
+func rateLimiter(perSecond float64, burst int) echo.MiddlewareFunc {
+	if burst <= 0 {
+		burst = max(1, int(perSecond))
+	}
+	store := middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
+		Rate: rate.Limit(perSecond), Burst: burst, ExpiresIn: 3 * time.Minute,
+	})
+	return middleware.RateLimiterWithConfig(middleware.RateLimiterConfig{
+		Skipper: func(c echo.Context) bool { return c.Path() == "/healthz" || c.Path() == "/metrics" },
+		Store:   store,
+		IdentifierExtractor: func(c echo.Context) (string, error) {
+			return c.RealIP(), nil
+		},
+		ErrorHandler: func(c echo.Context, err error) error { return errRateLimited() },
+		DenyHandler:  func(c echo.Context, id string, err error) error { return errRateLimited() },
+	})
+}
+
+// inflight remembers the (actor, Idempotency-Key) pairs being processed, so that a duplicate
+// arriving meanwhile answers 409 request_in_progress instead of racing the first one.
+type inflight struct {
+	mu   sync.Mutex
+	keys map[string]struct{}
+}
+
+// acquire marks key busy; it returns false when it already was.
+func (f *inflight) acquire(key string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, busy := f.keys[key]; busy {
+		return false
+	}
+	f.keys[key] = struct{}{}
+	return true
+}
+
+func (f *inflight) release(key string) {
+	f.mu.Lock()
+	delete(f.keys, key)
+	f.mu.Unlock()
+}

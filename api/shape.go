@@ -1,0 +1,218 @@
+package api
+
+import (
+	"strconv"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/timebank/timebank/ledger"
+)
+
+// The shape checks of SPEC §3 run before authentication, so a request's own faults answer
+// first (400) whoever sends it. They mirror the engine's shape checks (same codes, same
+// fields, same order); the engine checks again when it decides, which is harmless. Every
+// check looks at lengths before doing work, so hostile input costs microseconds.
+
+// relations are the family relations a link may name.
+var relations = map[string]bool{"spouse": true, "parent": true, "child": true, "sibling": true,
+	"grandparent": true, "grandchild": true, "other": true}
+
+// checkText checks a free-text field: valid UTF-8, at most max characters, no control
+// characters, non-empty when required (400 invalid_field).
+func checkText(field, s string, max int, required bool) error {
+	if len(s) > 4*max || !utf8.ValidString(s) || utf8.RuneCountInString(s) > max {
+		return invalidField(field, "%s must be valid text of at most %d characters.", field, max).With("max_chars", max)
+	}
+	if required && s == "" {
+		return invalidField(field, "%s is required.", field)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return invalidField(field, "%s must not contain control characters such as line breaks.", field)
+		}
+	}
+	return nil
+}
+
+// ref checks an account id a body names: its syntax (400 invalid_account), then its kind
+// (400 invalid_field).
+func ref(field string, id ledger.AccountID, kinds ...ledger.Kind) error {
+	if _, err := ledger.ParseAccountID(string(id), false); err != nil {
+		return err
+	}
+	for _, k := range kinds {
+		if id.Kind() == k {
+			return nil
+		}
+	}
+	return invalidField(field, "%s must be a %v account, not %s.", field, kinds, id)
+}
+
+// amount checks an amount string of asset: a known asset (invalid_field), then the amount
+// syntax at the asset's scale (invalid_amount).
+func (s *Server) amount(asset, amount string) error {
+	scale, ok := s.svc.Assets().Scale(asset)
+	if !ok {
+		shown := asset
+		if len(shown) > 20 {
+			shown = shown[:20] + "…"
+		}
+		return invalidField("asset", "Asset %q is not one of %v.", shown, s.svc.Assets().Codes())
+	}
+	_, err := ledger.ParseAmount(amount, scale)
+	return err
+}
+
+var payeeKinds = []ledger.Kind{ledger.KindResident, ledger.KindStation, ledger.KindOutlet, ledger.KindPool}
+
+// shape checks body as its entry type requires. It reads only the asset table and policy.
+func (s *Server) shape(body ledger.Body) error {
+	switch b := body.(type) {
+	case *ledger.OpenBody:
+		_, err := ledger.ParseAccountID(string(b.ID), false)
+		return err
+	case *ledger.FreezeBody:
+		if _, err := ledger.ParseAccountID(string(b.Account), false); err != nil {
+			return err
+		}
+		return checkText("reason", b.Reason, ledger.MaxReasonChars, false)
+	case *ledger.LinkBody:
+		return shapeLink(b)
+	case *ledger.CreditBody:
+		return s.shapeCredit(b)
+	case *ledger.RedemptionBody:
+		return firstErr(ref("payee", b.Payee, payeeKinds...), s.amount(b.Asset, b.Amount),
+			checkText("memo", b.Memo, ledger.MaxMemoChars, false))
+	case *ledger.HoldBody:
+		return s.shapeHold(b)
+	case *ledger.SettleBody:
+		_, err := ledger.ParseAmount(b.Amount, ledger.MaxScale)
+		return err
+	case *ledger.VoidBody:
+		return nil
+	case *ledger.TransferBody:
+		return firstErr(ref("to", b.To, ledger.KindResident), s.amount(b.Asset, b.Amount),
+			checkText("memo", b.Memo, ledger.MaxMemoChars, false))
+	case *ledger.DonationBody:
+		return firstErr(ref("pool", b.Pool, ledger.KindPool), s.amount(b.Asset, b.Amount))
+	case *ledger.GrantBody:
+		return firstErr(ref("pool", b.Pool, ledger.KindPool), ref("to", b.To, ledger.KindResident),
+			s.amount(b.Asset, b.Amount), checkText("memo", b.Memo, ledger.MaxMemoChars, false))
+	case *ledger.ConversionBody:
+		return s.amount(ledger.AssetHours, b.Hours)
+	case *ledger.ReversalBody:
+		if b.Seq == 0 {
+			return invalidField("seq", "seq must be the number of the entry to reverse.")
+		}
+		return checkText("reason", b.Reason, ledger.MaxReasonChars, true)
+	case *ledger.PolicyBody:
+		return b.Policy.Compile(s.svc.Assets())
+	}
+	return invalidField("body", "This request has no shape check (%T).", body)
+}
+
+// firstErr returns the first non-nil error. Its arguments are all evaluated, which is fine
+// for checks that cost nanoseconds; their order is the order errors answer in.
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func shapeLink(b *ledger.LinkBody) error {
+	if err := ref("a", b.A, ledger.KindResident); err != nil {
+		return err
+	}
+	if err := ref("b", b.B, ledger.KindResident); err != nil {
+		return err
+	}
+	if b.A == b.B {
+		return invalidField("b", "A resident cannot be linked to itself.")
+	}
+	if !relations[b.Relation] {
+		return invalidField("relation", "relation must be one of spouse, parent, child, sibling, grandparent, grandchild, other.")
+	}
+	return nil
+}
+
+func (s *Server) shapeCredit(b *ledger.CreditBody) error {
+	if b.Station != "" {
+		if err := ref("station", b.Station, ledger.KindStation); err != nil {
+			return err
+		}
+	}
+	if err := ref("volunteer", b.Volunteer, ledger.KindResident); err != nil {
+		return err
+	}
+	if err := s.amount(ledger.AssetHours, b.Hours); err != nil {
+		return err
+	}
+	if err := checkText("activity.id", b.Activity.ID, ledger.MaxActivityIDChars, true); err != nil {
+		return err
+	}
+	if !validCategory(b.Activity.Category) {
+		return invalidField("activity.category", "activity.category must match ^[a-z0-9][a-z0-9._-]{0,63}$, e.g. elderly-care.")
+	}
+	start, err := ledger.ParseTime("activity.started_at", b.Activity.StartedAt)
+	if err != nil {
+		return err
+	}
+	end, err := ledger.ParseTime("activity.ended_at", b.Activity.EndedAt)
+	if err != nil {
+		return err
+	}
+	if end <= start {
+		return ledger.Errorf(ledger.CodeInvalidTime, "activity.ended_at must be after activity.started_at.").
+			With("field", "activity.ended_at")
+	}
+	return checkText("memo", b.Memo, ledger.MaxMemoChars, false)
+}
+
+func (s *Server) shapeHold(b *ledger.HoldBody) error {
+	if err := ref("payee", b.Payee, payeeKinds...); err != nil {
+		return err
+	}
+	if err := s.amount(b.Asset, b.Amount); err != nil {
+		return err
+	}
+	max := s.svc.Policy().Hold.MaxTTLSeconds
+	if b.TTLSeconds < 0 || b.TTLSeconds > max {
+		return invalidField("ttl_seconds", "ttl_seconds must be 1 to %d.", max).With("max_ttl_seconds", max)
+	}
+	return nil
+}
+
+// validCategory reports whether s matches ^[a-z0-9][a-z0-9._-]{0,63}$.
+func validCategory(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+		if !alnum && (i == 0 || (c != '.' && c != '_' && c != '-')) {
+			return false
+		}
+	}
+	return true
+}
+
+// parseUint parses a decimal path or query number of at most 19 digits (400 invalid_field).
+func parseUint(field, s string) (uint64, error) {
+	if len(s) == 0 || len(s) > 19 {
+		return 0, invalidField(field, "%s must be a whole number.", field)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, invalidField(field, "%s must be a whole number.", field)
+		}
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, invalidField(field, "%s must be a whole number.", field)
+	}
+	return v, nil
+}

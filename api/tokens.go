@@ -1,0 +1,135 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/timebank/timebank/ledger"
+)
+
+// Tokens are credentials, not entries: no Idempotency-Key (one sent is ignored).
+
+// tokenRequest is the body of POST /v1/tokens.
+type tokenRequest struct {
+	Role    ledger.Role      `json:"role"`
+	Account ledger.AccountID `json:"account"`
+	Label   string           `json:"label"`
+}
+
+// tokenJSON is a token as the API shows it; Token (the secret) only when it is created.
+type tokenJSON struct {
+	ID        string            `json:"id"`
+	Token     string            `json:"token,omitempty"`
+	Role      ledger.Role       `json:"role"`
+	Account   *ledger.AccountID `json:"account"`
+	Label     string            `json:"label"`
+	CreatedAt string            `json:"created_at"`
+}
+
+func tokenView(t ledger.Token, secret string) tokenJSON {
+	out := tokenJSON{ID: t.ID, Token: secret, Role: t.Role, Label: t.Label, CreatedAt: ledger.FormatTime(t.CreatedAt)}
+	if t.Account != "" {
+		a := t.Account
+		out.Account = &a
+	}
+	return out
+}
+
+// maxLabelChars bounds a token's label.
+const maxLabelChars = 200
+
+// shapeToken checks a token request: a role, an account of that role's kind for station,
+// outlet and resident tokens, none for admin and auditor tokens.
+func shapeToken(r *tokenRequest) error {
+	switch r.Role {
+	case ledger.RoleAdmin, ledger.RoleAuditor:
+		if r.Account != "" {
+			return invalidField("account", "An %s token is bound to no account; leave out account.", r.Role)
+		}
+	case ledger.RoleStation, ledger.RoleOutlet, ledger.RoleResident:
+		if r.Account == "" {
+			return invalidField("account", "A %s token must name its %s account.", r.Role, r.Role)
+		}
+		if _, err := ledger.ParseAccountID(string(r.Account), false); err != nil {
+			return err
+		}
+		if string(r.Account.Kind()) != string(r.Role) {
+			return invalidField("account", "A %s token must name a %s: account, not %s.", r.Role, r.Role, r.Account)
+		}
+	default:
+		return invalidField("role", "role must be admin, station, outlet, resident or auditor.")
+	}
+	return checkText("label", r.Label, maxLabelChars, false)
+}
+
+func (s *Server) postToken(c echo.Context, g gate) error {
+	if err := checkMediaType(c); err != nil {
+		return err
+	}
+	raw, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	var r tokenRequest
+	if err := decodeStrict(raw, &r, plainBody); err != nil {
+		return err
+	}
+	if err := shapeToken(&r); err != nil {
+		return err
+	}
+	if _, err := g.check(s, c); err != nil {
+		return err
+	}
+	if r.Account != "" {
+		a, err := s.svc.Account(r.Account)
+		if err != nil {
+			return err
+		}
+		if a == nil {
+			return ledger.Errorf(ledger.CodeUnknownAccount, "Account %s does not exist; open it first.", r.Account).
+				With("account", string(r.Account))
+		}
+	}
+	t, secret, err := s.svc.CreateToken(r.Role, r.Account, r.Label)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, tokenView(t, secret))
+}
+
+type tokenListJSON struct {
+	Tokens []tokenJSON `json:"tokens"`
+}
+
+func (s *Server) listTokens(c echo.Context, g gate) error {
+	if _, err := g.check(s, c); err != nil {
+		return err
+	}
+	ts, err := s.svc.ListTokens()
+	if err != nil {
+		return err
+	}
+	out := tokenListJSON{Tokens: make([]tokenJSON, len(ts))}
+	for i, t := range ts {
+		out.Tokens[i] = tokenView(t, "")
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// maxTokenIDLength bounds a token id in a path.
+const maxTokenIDLength = 64
+
+func (s *Server) deleteToken(c echo.Context, g gate) error {
+	id := c.Param("id")
+	if len(id) == 0 || len(id) > maxTokenIDLength {
+		return invalidField("id", "The token id is not valid.")
+	}
+	if _, err := g.check(s, c); err != nil {
+		return err
+	}
+	if err := s.svc.RevokeToken(id); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
