@@ -38,8 +38,7 @@ func (a *applier) account(id AccountID) (*Account, error) {
 	if acc == nil {
 		return nil, fmt.Errorf("ledger: apply entry %d: account %s does not exist", a.e.Seq, id)
 	}
-	acc = acc.Clone()
-	a.touched[id] = acc
+	a.touched[id] = acc // a View hands out copies
 	a.order = append(a.order, id)
 	return acc, nil
 }

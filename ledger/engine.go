@@ -97,7 +97,7 @@ func notFound(what string) *Error {
 	return Errorf(CodeNotFound, "%s was not found.", what)
 }
 
-// account returns a copy of account id, or unknown_account.
+// account returns account id (a View hands out copies), or unknown_account.
 func (d *decider) account(id AccountID) (*Account, error) {
 	if a, ok := d.accts[id]; ok {
 		return a, nil
@@ -109,7 +109,6 @@ func (d *decider) account(id AccountID) (*Account, error) {
 	if a == nil {
 		return nil, Errorf(CodeUnknownAccount, "Account %s does not exist; open it first.", id).With("account", string(id))
 	}
-	a = a.Clone()
 	if d.accts == nil {
 		d.accts = map[AccountID]*Account{}
 	}

@@ -1,0 +1,240 @@
+// Package verify replays a timebank ledger from genesis and checks it: the Merkle tree
+// against a signed checkpoint, every entry against the rules with the policy in force at its
+// seq, and (for a data directory) every stored balance, hold and index against the replay.
+// It runs the same ledger.Decide and ledger.Apply as the server.
+package verify
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/timebank/timebank/ledger"
+)
+
+// MaxLineBytes bounds one export line; a canonical entry is far smaller (bodies ≤ 64 KiB).
+const MaxLineBytes = 1 << 20
+
+// Checkpoint is a verified signed tree head.
+type Checkpoint struct {
+	Origin string
+	Size   uint64
+	Root   tlog.Hash
+}
+
+// OpenCheckpoint verifies a signed note with the verifier key vkey and parses its C2SP
+// tlog-checkpoint text (origin, size, base64 root; extension lines are ignored).
+func OpenCheckpoint(msg []byte, vkey string) (*Checkpoint, error) {
+	v, err := note.NewVerifier(strings.TrimSpace(vkey))
+	if err != nil {
+		return nil, fmt.Errorf("verifier key: %w", err)
+	}
+	n, err := note.Open(msg, note.VerifierList(v))
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint signature: %w", err)
+	}
+	lines := strings.SplitN(n.Text, "\n", 4)
+	if len(lines) < 4 {
+		return nil, errors.New("checkpoint text has fewer than three lines")
+	}
+	size, err := strconv.ParseUint(lines[1], 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint size %q: %w", lines[1], err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(lines[2])
+	if err != nil || len(raw) != tlog.HashSize {
+		return nil, fmt.Errorf("checkpoint root %q is not a base64 SHA-256 hash", lines[2])
+	}
+	var root tlog.Hash
+	copy(root[:], raw)
+	return &Checkpoint{Origin: lines[0], Size: size, Root: root}, nil
+}
+
+// frontier computes RFC 6962 tree heads incrementally with tlog's hash functions, keeping
+// only the roots of the complete subtrees on the right edge (at most 64 hashes): memory does
+// not grow with the log.
+type frontier struct {
+	n     uint64
+	stack []tlog.Hash
+}
+
+func (f *frontier) add(leaf tlog.Hash) {
+	h := leaf
+	for k := f.n; k&1 == 1; k >>= 1 {
+		h = tlog.NodeHash(f.stack[len(f.stack)-1], h)
+		f.stack = f.stack[:len(f.stack)-1]
+	}
+	f.stack = append(f.stack, h)
+	f.n++
+}
+
+func (f *frontier) root() tlog.Hash {
+	if len(f.stack) == 0 {
+		return tlog.Hash{} // callers never ask for the empty tree: every ledger has genesis
+	}
+	h := f.stack[len(f.stack)-1]
+	for i := len(f.stack) - 2; i >= 0; i-- {
+		h = tlog.NodeHash(f.stack[i], h)
+	}
+	return h
+}
+
+// Summary is what a verification found; Print writes it as one screen.
+type Summary struct {
+	Source     string
+	Entries    uint64
+	Root       tlog.Hash
+	Checkpoint *Checkpoint
+	Accounts   int
+	Holds      int
+	ByType     map[ledger.Type]uint64
+	Supply     map[string]int64 // outstanding: the negated issuer balance
+	Assets     ledger.Assets
+	Compared   []string // what was compared with stored or served state
+	Elapsed    time.Duration
+}
+
+// Print writes the summary.
+func (s *Summary) Print(w io.Writer) {
+	fmt.Fprintf(w, "timebank verify: OK (%s)\n", s.Source)
+	rate := float64(s.Entries) / s.Elapsed.Seconds()
+	fmt.Fprintf(w, "  entries      %d replayed in %s (%.0f entries/s)\n", s.Entries, s.Elapsed.Round(time.Millisecond), rate)
+	fmt.Fprintf(w, "  tree root    %s\n", base64.StdEncoding.EncodeToString(s.Root[:]))
+	if s.Checkpoint != nil {
+		fmt.Fprintf(w, "  checkpoint   %q size %d: signature and root match\n", s.Checkpoint.Origin, s.Checkpoint.Size)
+	} else {
+		fmt.Fprintf(w, "  checkpoint   none given: tree checked against the stored hashes only\n")
+	}
+	types := make([]string, 0, len(s.ByType))
+	for t, n := range s.ByType {
+		types = append(types, fmt.Sprintf("%s %d", t, n))
+	}
+	sort.Strings(types)
+	fmt.Fprintf(w, "  by type      %s\n", strings.Join(types, ", "))
+	fmt.Fprintf(w, "  accounts     %d, holds %d\n", s.Accounts, s.Holds)
+	for _, code := range s.Assets.Codes() {
+		fmt.Fprintf(w, "  supply       %s %s outstanding\n", ledger.FormatAmount(s.Supply[code], s.Assets[code].Scale), code)
+	}
+	for _, c := range s.Compared {
+		fmt.Fprintf(w, "  compared     %s\n", c)
+	}
+}
+
+// Lines yields canonical entry lines in order; Next returns io.EOF at the end. The slice is
+// valid until the next call.
+type Lines interface {
+	Next() ([]byte, error)
+}
+
+// readerLines reads newline-terminated lines from an io.Reader.
+type readerLines struct {
+	br *bufio.Reader
+	n  uint64
+}
+
+// NewLines reads export lines (each ending in "\n") from r.
+func NewLines(r io.Reader) Lines { return &readerLines{br: bufio.NewReaderSize(r, 1<<20)} }
+
+func (l *readerLines) Next() ([]byte, error) {
+	line, err := l.br.ReadSlice('\n')
+	if err == bufio.ErrBufferFull || len(line) > MaxLineBytes {
+		return nil, fmt.Errorf("line %d is longer than %d bytes", l.n+1, MaxLineBytes)
+	}
+	if err == io.EOF && len(line) > 0 {
+		return nil, fmt.Errorf("line %d does not end in a newline (truncated export?)", l.n+1)
+	}
+	if err != nil {
+		return nil, err
+	}
+	l.n++
+	return bytes.TrimSuffix(line, []byte("\n")), nil
+}
+
+// replay is one run over a log: the replayer, the tree and the counters.
+type replay struct {
+	st       *ledger.MemState
+	rp       *ledger.Replayer
+	tree     frontier
+	sum      *Summary
+	ckpt     *Checkpoint
+	ckptRoot *tlog.Hash
+	progress func(n uint64)
+	// after, when set, runs after each entry is applied (comparisons with stored state).
+	after func(e *ledger.Entry, raw []byte) error
+}
+
+func newReplay(src ledger.EntrySource, ckpt *Checkpoint, progress func(uint64)) *replay {
+	st := ledger.NewMemState(src)
+	return &replay{st: st, rp: &ledger.Replayer{St: st}, ckpt: ckpt, progress: progress,
+		sum: &Summary{ByType: map[ledger.Type]uint64{}, Checkpoint: ckpt}}
+}
+
+// step checks one line: canonical decoding, the rules, the tree.
+func (r *replay) step(raw []byte) error {
+	assets := r.rp.Assets
+	if assets == nil {
+		assets = ledger.Assets{} // genesis has no postings; its own assets apply from then on
+	}
+	e, err := ledger.DecodeEntry(raw, assets)
+	if err != nil {
+		return fmt.Errorf("entry %d: %w", r.rp.LastSeq+1, err)
+	}
+	if err := r.rp.Step(e, raw); err != nil {
+		return err
+	}
+	r.tree.add(tlog.RecordHash(raw))
+	if r.ckpt != nil && r.tree.n == r.ckpt.Size {
+		root := r.tree.root()
+		r.ckptRoot = &root
+	}
+	r.sum.ByType[e.Type]++
+	if r.after != nil {
+		if err := r.after(e, raw); err != nil {
+			return err
+		}
+	}
+	if r.progress != nil && r.tree.n%4096 == 0 {
+		r.progress(r.tree.n)
+	}
+	return nil
+}
+
+// finish checks the checkpoint and fills the summary.
+func (r *replay) finish() error {
+	if r.tree.n == 0 {
+		return errors.New("the log is empty: no genesis entry")
+	}
+	if r.ckpt != nil {
+		if r.ckpt.Size > r.tree.n {
+			return fmt.Errorf("the checkpoint covers %d entries but the log has only %d: entries are missing", r.ckpt.Size, r.tree.n)
+		}
+		if *r.ckptRoot != r.ckpt.Root {
+			return fmt.Errorf("the tree of the first %d entries has root %s, but the signed checkpoint says %s: the log was changed",
+				r.ckpt.Size, base64.StdEncoding.EncodeToString(r.ckptRoot[:]), base64.StdEncoding.EncodeToString(r.ckpt.Root[:]))
+		}
+	}
+	s := r.sum
+	s.Entries, s.Root, s.Assets = r.tree.n, r.tree.root(), r.rp.Assets
+	s.Supply = map[string]int64{}
+	accts := r.st.Accounts()
+	s.Accounts, s.Holds = len(accts), len(r.st.Holds())
+	for _, a := range accts {
+		if a.Kind == ledger.KindIssuer {
+			for code, b := range a.Balances {
+				s.Supply[code] = -b.Balance
+			}
+		}
+	}
+	return nil
+}
+
