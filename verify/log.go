@@ -237,4 +237,3 @@ func (r *replay) finish() error {
 	}
 	return nil
 }
-

@@ -144,4 +144,3 @@ func (c *client) moved(entries uint64) (bool, error) {
 	fmt.Sscan(lines[1], &n)
 	return n > entries, nil
 }
-
