@@ -1,9 +1,173 @@
 package main
 
-import "errors"
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
 
-// tokenCmd is a placeholder until its issue lands.
-type tokenCmd struct{}
+// tokenCmd creates, lists and revokes API tokens on a running server (admin).
+type tokenCmd struct {
+	Create tokenCreateCmd `cmd:"" help:"Create a token; its secret is printed once."`
+	List   tokenListCmd   `cmd:"" help:"List tokens (without secrets)."`
+	Revoke tokenRevokeCmd `cmd:"" help:"Revoke a token at once."`
+}
 
-// Run is not implemented yet.
-func (c *tokenCmd) Run() error { return errors.New("token: not implemented yet") }
+// clientFlags are the flags of every command that talks to a running server.
+type clientFlags struct {
+	URL   string `default:"http://127.0.0.1:8080" help:"Base URL of the server."`
+	Token string `required:"" help:"Bearer token (admin for tokens and backups)."`
+}
+
+// apiClient is a small client of the HTTP API for the command line.
+type apiClient struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+func (f clientFlags) client(timeout time.Duration) *apiClient {
+	return &apiClient{base: strings.TrimRight(f.URL, "/"), token: f.Token, http: &http.Client{Timeout: timeout}}
+}
+
+// do sends a request and returns the response when its status is want; otherwise it returns
+// the server's error message as an error.
+func (a *apiClient) do(method, path string, body any, want int) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, a.base+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := a.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if res.StatusCode != want {
+		defer res.Body.Close()
+		return nil, serverError(res)
+	}
+	return res, nil
+}
+
+// serverError turns an error answer into an error naming its code and message.
+func serverError(res *http.Response) error {
+	var e struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+	if json.Unmarshal(b, &e) == nil && e.Error.Code != "" {
+		return fmt.Errorf("server answered %d %s: %s", res.StatusCode, e.Error.Code, e.Error.Message)
+	}
+	return fmt.Errorf("server answered %s", res.Status)
+}
+
+// tokenCreateCmd is `timebank token create`.
+type tokenCreateCmd struct {
+	clientFlags `embed:""`
+	Role        string `required:"" enum:"admin,station,outlet,resident,auditor" help:"Role of the new token."`
+	Account     string `help:"Account the token acts as (station, outlet and resident tokens), e.g. station:s01."`
+	Label       string `help:"A note for whoever lists tokens later."`
+}
+
+// Run creates the token and prints the server's answer (with the secret) as JSON.
+func (c *tokenCreateCmd) Run() error {
+	body := map[string]string{"role": c.Role}
+	if c.Account != "" {
+		body["account"] = c.Account
+	}
+	if c.Label != "" {
+		body["label"] = c.Label
+	}
+	res, err := c.client(30*time.Second).do(http.MethodPost, "/v1/tokens", body, http.StatusCreated)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	var out bytes.Buffer
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return err
+	}
+	if err := json.Indent(&out, b, "", "  "); err != nil {
+		return err
+	}
+	out.WriteByte('\n')
+	_, err = out.WriteTo(os.Stdout)
+	return err
+}
+
+// tokenListCmd is `timebank token list`.
+type tokenListCmd struct {
+	clientFlags `embed:""`
+	JSON        bool `help:"Print the server's JSON instead of a table."`
+}
+
+// Run prints the tokens as a table (or JSON).
+func (c *tokenListCmd) Run() error {
+	res, err := c.client(30*time.Second).do(http.MethodGet, "/v1/tokens", nil, http.StatusOK)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if c.JSON {
+		_, err := io.Copy(os.Stdout, res.Body)
+		return err
+	}
+	var list struct {
+		Tokens []struct {
+			ID, Role, Label, CreatedAt string
+			Account                    *string
+		} `json:"tokens"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&list); err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tROLE\tACCOUNT\tCREATED\tLABEL")
+	for _, t := range list.Tokens {
+		acct := "-"
+		if t.Account != nil {
+			acct = *t.Account
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Role, acct, t.CreatedAt, t.Label)
+	}
+	return w.Flush()
+}
+
+// tokenRevokeCmd is `timebank token revoke ID`.
+type tokenRevokeCmd struct {
+	clientFlags `embed:""`
+	ID          string `arg:"" help:"Id of the token to revoke (see token list)."`
+}
+
+// Run revokes the token.
+func (c *tokenRevokeCmd) Run() error {
+	res, err := c.client(30*time.Second).do(http.MethodDelete, "/v1/tokens/"+url.PathEscape(c.ID), nil, http.StatusNoContent)
+	if err != nil {
+		return err
+	}
+	res.Body.Close()
+	fmt.Printf("revoked %s\n", c.ID)
+	return nil
+}
