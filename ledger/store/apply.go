@@ -1,0 +1,153 @@
+package store
+
+import (
+	"fmt"
+	"runtime/debug"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/timebank/timebank/ledger"
+)
+
+// submit runs one request inside the batch's transaction. A rejected request (a *ledger.Error,
+// or a failure while deciding, which only reads) comes back in the result and has written
+// nothing. A non-nil error means the request failed after it began writing: the transaction
+// is dirty and must be rolled back.
+func (st *txState) submit(req ledger.Request, nowMicros int64) (result, error) {
+	fp, err := fingerprint(req)
+	if err != nil {
+		return result{err: err}, nil
+	}
+	ik := idemKey(req.Principal.Actor(), req.IdempotencyKey)
+	if v := st.state.Get(ik); v != nil {
+		return st.replay(v, fp, req.IdempotencyKey), nil
+	}
+	seq, t := st.lastSeq+1, max(nowMicros, st.lastTime+1) // entry times strictly increase
+	e, err := decide(st, req, seq, t)
+	if err != nil {
+		return result{err: err}, nil
+	}
+	if err := st.append(e, seq, t, ik, fp); err != nil {
+		return result{}, err
+	}
+	return result{e: e}, nil
+}
+
+// replay answers a request whose (actor, key) is already stored: the original entry when
+// the fingerprints agree, else idempotency_key_reused.
+func (st *txState) replay(v []byte, fp [32]byte, key string) result {
+	seq, stored, err := decodeIdem(v)
+	if err != nil {
+		return result{err: err}
+	}
+	if stored != fp {
+		return result{err: ledger.Errorf(ledger.CodeIdempotencyKeyReused,
+			"Idempotency-Key %q was already used for a different request (entry %d); use a new key for a new request.", key, seq).
+			With("seq", seq)}
+	}
+	e, err := st.Entry(seq)
+	if err == nil && e == nil {
+		err = fmt.Errorf("%w: idempotency record names entry %d, which is missing", ErrCorrupt, seq)
+	}
+	if err != nil {
+		return result{err: err}
+	}
+	return result{e: e, replayed: true}
+}
+
+// append applies e and writes everything it makes, all in this transaction: the entry, its
+// Merkle hashes, a statement line per party, the idempotency record.
+func (st *txState) append(e *ledger.Entry, seq uint64, t int64, ik []byte, fp [32]byte) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("store: entry %d: panic: %v\n%s", seq, p, debug.Stack())
+		}
+	}()
+	if e == nil || e.Seq != seq || e.TimeMicros != t {
+		return fmt.Errorf("store: Decide returned an entry other than seq %d at %d", seq, t)
+	}
+	if err := ledger.Apply(st, e); err != nil {
+		return fmt.Errorf("store: apply entry %d: %w", seq, err)
+	}
+	if st.table == nil {
+		return fmt.Errorf("store: entry %d: no policy after applying it (genesis must set one)", seq)
+	}
+	b, err := ledger.EncodeEntry(e, st.assets)
+	if err != nil {
+		return fmt.Errorf("store: encode entry %d: %w", seq, err)
+	}
+	if err := st.entries.Put(seqKey(seq), b); err != nil {
+		return err
+	}
+	if err := st.putHashes(seq, b); err != nil {
+		return err
+	}
+	parties, err := ledger.Parties(st, e)
+	if err != nil {
+		return err
+	}
+	for _, id := range parties {
+		if err := st.putStatement(id, seq); err != nil {
+			return err
+		}
+	}
+	if err := st.state.Put(ik, encodeIdem(seq, fp)); err != nil {
+		return err
+	}
+	st.lastSeq, st.lastTime = seq, t
+	st.appended++
+	return nil
+}
+
+// putHashes stores the Merkle hashes that appending leaf seq−1 completes.
+func (st *txState) putHashes(seq uint64, b []byte) error {
+	n := int64(seq - 1)
+	hashes, err := tlog.StoredHashes(n, b, hashReader{st.tlog})
+	if err != nil {
+		return fmt.Errorf("store: stored hashes of entry %d: %w", seq, err)
+	}
+	base := uint64(tlog.StoredHashIndex(0, n))
+	for i := range hashes {
+		if err := st.tlog.Put(seqKey(base+uint64(i)), hashes[i][:]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// putStatement writes the statement line of account id for entry seq: its balances after it.
+func (st *txState) putStatement(id ledger.AccountID, seq uint64) error {
+	a, err := st.peekAccount(id)
+	if err != nil {
+		return err
+	}
+	var balances map[string]ledger.Balance
+	if a != nil {
+		balances = a.Balances
+	}
+	v, err := st.value(func(dst []byte) ([]byte, error) { return encodeStatement(dst, st.table, balances) })
+	if err != nil {
+		return err
+	}
+	return st.state.Put(statementKey(id, seq), v)
+}
+
+// decide is ledger.Decide with a panic turned into an error: Decide only reads, so a panic
+// leaves nothing half-written and the batch goes on.
+func decide(v ledger.View, req ledger.Request, seq uint64, t int64) (e *ledger.Entry, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			e, err = nil, fmt.Errorf("store: deciding entry %d: panic: %v\n%s", seq, p, debug.Stack())
+		}
+	}()
+	return ledger.Decide(v, req, seq, t)
+}
+
+func fingerprint(req ledger.Request) (fp [32]byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("store: fingerprint: panic: %v", p)
+		}
+	}()
+	return ledger.Fingerprint(req), nil
+}

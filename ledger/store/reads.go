@@ -1,0 +1,177 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"maps"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/timebank/timebank/ledger"
+)
+
+// MaxPageLimit is the largest page of Entries and AccountEntries (SPEC §4: limit 1–500).
+const MaxPageLimit = 500
+
+// Export reads the log in chunks of at most exportChunkEntries entries or about
+// exportChunkBytes bytes, each in its own short read transaction: a slow reader never holds
+// a transaction open (which would pin old pages and block remaps), nor the whole log in memory.
+const (
+	exportChunkEntries = 4096
+	exportChunkBytes   = 2 << 20
+)
+
+// readView runs fn with a view of the committed state in a read transaction.
+func (l *Ledger) readView(fn func(v *view) error) error {
+	return l.db.View(func(tx *bbolt.Tx) error {
+		return fn(newView(tx, l.assets, l.table, l.head.Load().policy))
+	})
+}
+
+// View runs fn with a read-only ledger.View of the committed state (for ledger.Parties and
+// the like on read paths). The view is valid only during fn; keep fn short.
+func (l *Ledger) View(fn func(ledger.View) error) error {
+	return l.readView(func(v *view) error { return fn(v) })
+}
+
+// Assets returns the asset scales fixed at genesis.
+func (l *Ledger) Assets() ledger.Assets { return maps.Clone(l.assets) }
+
+// Policy returns the policy in force for the next entry. It is shared: do not change it.
+func (l *Ledger) Policy() *ledger.Policy { return l.head.Load().policy }
+
+// Account returns the committed state of account id, or nil when it does not exist.
+func (l *Ledger) Account(id ledger.AccountID) (a *ledger.Account, err error) {
+	err = l.readView(func(v *view) error { a, err = v.Account(id); return err })
+	return a, err
+}
+
+// Hold returns hold id, or nil when there is none.
+func (l *Ledger) Hold(id uint64) (h *ledger.Hold, err error) {
+	err = l.readView(func(v *view) error { h, err = v.Hold(id); return err })
+	return h, err
+}
+
+// Entry returns entry seq, or nil when there is none.
+func (l *Ledger) Entry(seq uint64) (e *ledger.Entry, err error) {
+	err = l.readView(func(v *view) error { e, err = v.Entry(seq); return err })
+	return e, err
+}
+
+func checkLimit(limit int) error {
+	if limit < 1 || limit > MaxPageLimit {
+		return ledger.Errorf(ledger.CodeInvalidField, "The limit must be 1 to %d.", MaxPageLimit).With("field", "limit")
+	}
+	return nil
+}
+
+// Entries returns up to limit (1–500) entries with seq > afterSeq, oldest first.
+func (l *Ledger) Entries(afterSeq uint64, limit int) ([]*ledger.Entry, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	var out []*ledger.Entry
+	err := l.readView(func(v *view) error {
+		c := v.entries.Cursor()
+		for k, b := c.Seek(seqKey(afterSeq + 1)); k != nil && len(out) < limit; k, b = c.Next() {
+			e, err := ledger.DecodeEntry(b, v.assets)
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// AccountEntries returns up to limit (1–500) of the account's statement lines with
+// seq > afterSeq, oldest first; none for an account that does not exist.
+func (l *Ledger) AccountEntries(id ledger.AccountID, afterSeq uint64, limit int) ([]ledger.StatementLine, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	var out []ledger.StatementLine
+	err := l.readView(func(v *view) error {
+		prefix := statementPrefix(id)
+		c := v.state.Cursor()
+		for k, b := c.Seek(statementKey(id, afterSeq+1)); k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, b = c.Next() {
+			line, err := v.statementLine(k[len(prefix):], b)
+			if err != nil {
+				return err
+			}
+			out = append(out, line)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// statementLine decodes a statement line (rest is the key after the statement prefix) and
+// reads its entry.
+func (v *view) statementLine(rest, b []byte) (ledger.StatementLine, error) {
+	seq, err := parseSeqKey(rest)
+	if err != nil {
+		return ledger.StatementLine{}, err
+	}
+	balances, err := decodeStatement(v.table, b)
+	if err != nil {
+		return ledger.StatementLine{}, err
+	}
+	e, err := v.Entry(seq)
+	if err == nil && e == nil {
+		err = fmt.Errorf("%w: statement line names entry %d, which is missing", ErrCorrupt, seq)
+	}
+	return ledger.StatementLine{Entry: e, BalancesAfter: balances}, err
+}
+
+// Export writes the canonical bytes and a newline of every entry with afterSeq < seq ≤ the
+// tree size when Export began, in seq order, streaming (see exportChunkEntries). It stops
+// with ctx's error between chunks, and reports a gap in the log as ErrCorrupt.
+func (l *Ledger) Export(ctx context.Context, afterSeq uint64, w io.Writer) error {
+	end := l.TreeSize()
+	buf := make([]byte, 0, exportChunkBytes+64<<10)
+	for next := afterSeq + 1; next <= end; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		buf = buf[:0]
+		err := l.db.View(func(tx *bbolt.Tx) error {
+			c := tx.Bucket(bucketEntries).Cursor()
+			for k, v := c.Seek(seqKey(next)); k != nil && next <= end; k, v = c.Next() {
+				if binary.BigEndian.Uint64(k) != next {
+					break
+				}
+				buf = append(append(buf, v...), '\n')
+				next++
+				if len(buf) >= exportChunkBytes || next%exportChunkEntries == 0 {
+					break
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("store: export: %w", err)
+		}
+		if len(buf) == 0 {
+			return fmt.Errorf("%w: entry %d is missing", ErrCorrupt, next)
+		}
+		if _, err := w.Write(buf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Backup writes a consistent copy of the database file, taken in one read transaction
+// (Tx.WriteTo), while the sequencer goes on committing.
+func (l *Ledger) Backup(w io.Writer) (n int64, err error) {
+	err = l.db.View(func(tx *bbolt.Tx) error {
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	return n, err
+}

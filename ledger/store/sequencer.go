@@ -1,0 +1,317 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/bbolt"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/timebank/timebank/ledger"
+)
+
+// The sequencer: one goroutine owns the order of writes. It takes the first waiting
+// request, drains up to MaxBatch−1 more that are already waiting, runs them all in one
+// bbolt Update (group commit: one fsync pair for the batch) and answers each caller only
+// after Commit returned. While it commits, the next batch gathers in the queue.
+
+var backgroundCtx = context.Background()
+
+// maxKeyLength is SPEC §3's limit on an Idempotency-Key (1–128 printable ASCII characters).
+const maxKeyLength = 128
+
+type waiter struct {
+	ctx context.Context
+	req ledger.Request
+	key string      // in-flight key: actor 0x00 idempotency key; "" for genesis
+	res chan result // buffered: the sequencer never blocks on a caller that left
+}
+
+type result struct {
+	e        *ledger.Entry
+	replayed bool
+	err      error
+}
+
+func newWaiter(ctx context.Context, req ledger.Request) *waiter {
+	return &waiter{ctx: ctx, req: req, res: make(chan result, 1)}
+}
+
+// inflightSet holds the (actor, key) pairs submitted and not yet answered.
+type inflightSet struct {
+	mu sync.Mutex
+	m  map[string]struct{}
+}
+
+func (s *inflightSet) add(k string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.m[k]; ok {
+		return false
+	}
+	s.m[k] = struct{}{}
+	return true
+}
+
+func (s *inflightSet) remove(k string) {
+	s.mu.Lock()
+	delete(s.m, k)
+	s.mu.Unlock()
+}
+
+// counters are the sequencer's running totals (Stats).
+type counters struct {
+	entries, batches, commits, rejects, replays, failures atomic.Uint64
+	commitNanos                                           atomic.Int64
+}
+
+// Stats are running totals since Open, for metrics.
+type Stats struct {
+	Entries     uint64        // entries appended
+	Batches     uint64        // batches taken from the queue
+	Commits     uint64        // bbolt transactions committed
+	Rejects     uint64        // requests answered with a *ledger.Error
+	Replays     uint64        // idempotent replays
+	Failures    uint64        // requests answered with an internal error
+	CommitTotal time.Duration // time spent in Update, over all commits
+}
+
+// Stats returns the running totals.
+func (l *Ledger) Stats() Stats {
+	c := &l.stats
+	return Stats{Entries: c.entries.Load(), Batches: c.batches.Load(), Commits: c.commits.Load(),
+		Rejects: c.rejects.Load(), Replays: c.replays.Load(), Failures: c.failures.Load(),
+		CommitTotal: time.Duration(c.commitNanos.Load())}
+}
+
+func (l *Ledger) startSequencer() {
+	l.queue = make(chan *waiter, l.opts.MaxBatch)
+	l.seqDone = make(chan struct{})
+	l.inflight.m = map[string]struct{}{}
+	go l.run()
+}
+
+// Submit decides req and appends its entry durably (ledger.Service). A request whose ctx
+// is done before the sequencer takes it is never written; once taken, it is committed or
+// rejected whole even if the caller has left, and a retry with the same key replays it.
+// A duplicate (actor, key) still in flight gets request_in_progress.
+func (l *Ledger) Submit(ctx context.Context, req ledger.Request) (*ledger.Entry, bool, error) {
+	if err := checkRequest(req); err != nil {
+		return nil, false, err
+	}
+	if l.queue == nil {
+		return nil, false, ledger.Errorf(ledger.CodeUnavailable, "The ledger is open read-only.")
+	}
+	w := newWaiter(ctx, req)
+	w.key = req.Principal.Actor() + "\x00" + req.IdempotencyKey
+	if !l.inflight.add(w.key) {
+		return nil, false, ledger.Errorf(ledger.CodeRequestInProgress,
+			"A request with Idempotency-Key %q is still being processed; retry shortly to get its result.", req.IdempotencyKey)
+	}
+	if err := l.enqueue(w); err != nil {
+		l.inflight.remove(w.key)
+		return nil, false, err
+	}
+	select {
+	case r := <-w.res:
+		return r.e, r.replayed, r.err
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	}
+}
+
+func checkRequest(req ledger.Request) error {
+	if req.Body == nil {
+		return ledger.Errorf(ledger.CodeInvalidField, "The request has no body.").With("field", "body")
+	}
+	if req.Principal.Role == ledger.RoleSystem || req.Body.EntryType() == ledger.TypeGenesis {
+		return ledger.Errorf(ledger.CodeForbidden, "Only the ledger itself writes the genesis entry.")
+	}
+	k := req.IdempotencyKey
+	if k == "" {
+		return ledger.Errorf(ledger.CodeMissingIdempotencyKey, "Send an Idempotency-Key header with every write.")
+	}
+	if len(k) > maxKeyLength {
+		return badKey()
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x20 || k[i] > 0x7e {
+			return badKey()
+		}
+	}
+	return nil
+}
+
+func badKey() *ledger.Error {
+	return ledger.Errorf(ledger.CodeInvalidField, "The Idempotency-Key must be 1 to %d printable ASCII characters.", maxKeyLength).
+		With("field", "Idempotency-Key")
+}
+
+// enqueue hands w to the sequencer, unless the ledger is closing or w's context ends first.
+func (l *Ledger) enqueue(w *waiter) error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return errUnavailable()
+	}
+	select {
+	case l.queue <- w:
+		return nil
+	case <-w.ctx.Done():
+		return w.ctx.Err()
+	}
+}
+
+// run is the sequencer goroutine. It ends when Close has closed the queue and every request
+// queued before has been answered.
+func (l *Ledger) run() {
+	defer close(l.seqDone)
+	batch := make([]*waiter, 0, l.opts.MaxBatch)
+	for w := range l.queue {
+		batch = append(batch[:0], w)
+	gather:
+		for len(batch) < l.opts.MaxBatch {
+			select {
+			case w, ok := <-l.queue:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, w)
+			default:
+				break gather
+			}
+		}
+		l.process(batch)
+		clear(batch) // drop references to answered requests
+	}
+}
+
+// process commits one batch and answers every request in it.
+func (l *Ledger) process(batch []*waiter) {
+	l.stats.batches.Add(1)
+	live := make([]*waiter, 0, len(batch))
+	for _, w := range batch {
+		if err := w.ctx.Err(); err != nil {
+			l.answer(w, result{err: err}) // the caller left before we took it: never written
+			continue
+		}
+		live = append(live, w)
+	}
+	for len(live) > 0 {
+		res, bad, err := l.commit(live)
+		switch {
+		case bad >= 0:
+			// This request failed after it began writing (Apply, encode, a Put): the
+			// transaction is dirty and was rolled back. Fail it alone and run the others
+			// again in a fresh transaction; nobody was answered yet.
+			l.log.Error("store: request failed while writing; retrying its batch without it",
+				"actor", live[bad].req.Principal.Actor(), "key", live[bad].req.IdempotencyKey, "err", err)
+			l.answer(live[bad], result{err: err})
+			live = append(live[:bad], live[bad+1:]...)
+		case err != nil:
+			l.commitFailed(err, live)
+			return
+		default:
+			for i, w := range live {
+				l.answer(w, res[i])
+			}
+			return
+		}
+	}
+}
+
+// errNothingToCommit rolls back a batch in which every request was rejected or replayed:
+// there is nothing to make durable, so no fsync.
+var errNothingToCommit = errors.New("store: nothing to commit")
+
+// commit runs ws in one write transaction. bad is the index of a request whose failure
+// dirtied the transaction (then err is its error), else −1.
+func (l *Ledger) commit(ws []*waiter) (res []result, bad int, err error) {
+	h := l.head.Load()
+	res = make([]result, len(ws))
+	bad = -1
+	var next *head
+	start := time.Now()
+	err = l.db.Update(func(tx *bbolt.Tx) error {
+		st := newTxState(tx, l, h)
+		for i, w := range ws {
+			r, err := st.submit(w.req, l.opts.Now().UnixMicro())
+			if err != nil {
+				bad = i
+				return err
+			}
+			res[i] = r
+		}
+		if st.appended == 0 {
+			return errNothingToCommit
+		}
+		if err := st.flush(); err != nil {
+			return err
+		}
+		root, err := tlog.TreeHash(int64(st.lastSeq), hashReader{st.tlog})
+		if err != nil {
+			return err
+		}
+		next = &head{size: st.lastSeq, lastTime: st.lastTime, root: root, policy: st.policy}
+		if l.assets == nil { // genesis fixed them; no reader can run before Open returns
+			l.assets, l.table = st.assets, st.table
+		}
+		return nil
+	})
+	if errors.Is(err, errNothingToCommit) {
+		return res, -1, nil
+	}
+	if err == nil {
+		l.stats.commits.Add(1)
+		l.stats.commitNanos.Add(int64(time.Since(start)))
+		l.stats.entries.Add(next.size - h.size)
+		l.head.Store(next)
+		if l.health.Load() != nil {
+			l.health.Store(nil)
+		}
+	}
+	return res, bad, err
+}
+
+// commitFailed answers every request of a failed commit with an internal error, marks the
+// store unhealthy until a commit succeeds, and reloads the head from disk.
+func (l *Ledger) commitFailed(err error, ws []*waiter) {
+	l.log.Error("store: commit failed", "requests", len(ws), "err", err)
+	herr := fmt.Errorf("store: the last commit failed: %w", err)
+	l.health.Store(&herr)
+	for _, w := range ws {
+		l.answer(w, result{err: herr})
+	}
+	err = l.db.View(func(tx *bbolt.Tx) error {
+		h, err := readHead(tx)
+		if err == nil {
+			l.head.Store(h)
+		}
+		return err
+	})
+	if err != nil {
+		l.log.Error("store: reloading the head after a failed commit", "err", err)
+	}
+}
+
+// answer frees w's key and hands it its result. The key is freed first, so that a caller
+// retrying at once gets the replay rather than request_in_progress.
+func (l *Ledger) answer(w *waiter, r result) {
+	if w.key != "" {
+		l.inflight.remove(w.key)
+	}
+	switch {
+	case r.err == nil && r.replayed:
+		l.stats.replays.Add(1)
+	case r.err == nil:
+	case ledger.CodeOf(r.err) != ledger.CodeInternal:
+		l.stats.rejects.Add(1)
+	default:
+		l.stats.failures.Add(1)
+	}
+	w.res <- r
+}

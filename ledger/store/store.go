@@ -1,0 +1,309 @@
+// Package store is the durable ledger: a ledger.Service over one bbolt file, with a
+// sequencer that group-commits writes, a Merkle log of the entries (golang.org/x/mod/sumdb/tlog)
+// and signed checkpoints. It is the only package that imports go.etcd.io/bbolt.
+package store
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/timebank/timebank/ledger"
+)
+
+var _ ledger.Service = (*Ledger)(nil)
+
+// DBFile is the name of the bbolt file inside the data directory.
+const DBFile = "timebank.db"
+
+// Limits and defaults of Options.
+const (
+	DefaultName     = "timebank"
+	DefaultMaxBatch = 2048
+	maxMaxBatch     = 1 << 16
+	lockTimeout     = time.Second
+	// initialMmapBytes is reserved address space, not memory: long reads (exports,
+	// backups) then rarely block the writer's remaps while the file is under 1 GiB.
+	initialMmapBytes = 1 << 30
+)
+
+// Options configure Open. The zero value is usable.
+type Options struct {
+	// Name is the checkpoint origin and the signing key's name. Default "timebank"; when
+	// opening an existing directory, empty means the name of its key.
+	Name string
+	// MaxBatch bounds the requests committed in one bbolt transaction. Default 2048.
+	MaxBatch int
+	// Logger receives the store's own log lines. Default: discard.
+	Logger *slog.Logger
+	// Now is the clock for entry times. Default time.Now; tests set it.
+	Now func() time.Time
+	// ReadOnly opens a stopped server's directory, or a backup, for reading: no sequencer,
+	// no genesis, no key made; Submit answers unavailable.
+	ReadOnly bool
+}
+
+// Ledger is the bbolt-backed ledger.Service. All methods are safe for concurrent use.
+type Ledger struct {
+	dir    string
+	opts   Options
+	log    *slog.Logger
+	db     *bbolt.DB
+	name   string
+	signer note.Signer // nil when read-only and the directory has no key
+	vkey   string
+
+	assets ledger.Assets // fixed at genesis; nil before it
+	table  *assetTable
+
+	head   atomic.Pointer[head]
+	health atomic.Pointer[error] // last commit failure; nil when healthy
+
+	// mu guards closed and every send on queue, so that Close can close queue safely.
+	mu       sync.RWMutex
+	closed   bool
+	queue    chan *waiter
+	seqDone  chan struct{}
+	inflight inflightSet
+	stats    counters
+
+	tokens tokenIndex
+	ckpt   checkpointCache
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// head is what the last commit left: published after each commit, read without locks.
+type head struct {
+	size     uint64 // entries committed; the last seq; the tree size
+	lastTime int64  // time of the last entry, µs
+	root     tlog.Hash
+	policy   *ledger.Policy // in force for the next entry
+}
+
+// Open opens (creating when missing) the ledger in dir: the bbolt file DIR/timebank.db and
+// the signing key DIR/checkpoint.key with its verifier key DIR/checkpoint.vkey. A fresh
+// ledger gets its genesis entry with the default policy. Open fails within about a second
+// when another process holds the file.
+func Open(dir string, opts Options) (*Ledger, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	l := &Ledger{dir: dir, opts: opts, log: opts.Logger}
+	if opts.ReadOnly {
+		if _, err := os.Stat(filepath.Join(dir, DBFile)); err != nil {
+			return nil, fmt.Errorf("store: no ledger in %s: %w", dir, err)
+		}
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if l.db, err = openBolt(dir, opts); err != nil {
+		return nil, err
+	}
+	if err := l.init(); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.MaxBatch == 0 {
+		o.MaxBatch = DefaultMaxBatch
+	}
+	if o.MaxBatch < 1 || o.MaxBatch > maxMaxBatch {
+		return o, fmt.Errorf("store: MaxBatch %d is not between 1 and %d", o.MaxBatch, maxMaxBatch)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o, nil
+}
+
+func openBolt(dir string, opts Options) (*bbolt.DB, error) {
+	path := filepath.Join(dir, DBFile)
+	bo := &bbolt.Options{
+		Timeout:         lockTimeout,
+		FreelistType:    bbolt.FreelistMapType,
+		InitialMmapSize: initialMmapBytes,
+		ReadOnly:        opts.ReadOnly,
+	}
+	db, err := bbolt.Open(path, 0o600, bo)
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("store: %s is in use by another process (its file lock was not released within %v)", path, lockTimeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// init runs under the file lock: the key, the buckets, genesis, the in-memory head and
+// tokens, then the sequencer.
+func (l *Ledger) init() error {
+	if err := l.loadKey(); err != nil {
+		return err
+	}
+	if !l.opts.ReadOnly {
+		if err := l.db.Update(createBuckets); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+	}
+	h, err := l.loadHead()
+	if err != nil {
+		return err
+	}
+	if h == nil && l.opts.ReadOnly {
+		return fmt.Errorf("store: %s holds no ledger (no genesis entry)", filepath.Join(l.dir, DBFile))
+	}
+	if h != nil {
+		l.head.Store(h)
+	} else {
+		l.head.Store(&head{})
+	}
+	if err := l.loadTokens(); err != nil {
+		return err
+	}
+	if l.opts.ReadOnly {
+		return nil
+	}
+	l.startSequencer()
+	if h == nil {
+		return l.genesis()
+	}
+	return nil
+}
+
+func createBuckets(tx *bbolt.Tx) error {
+	for _, name := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return err
+		}
+	}
+	meta := tx.Bucket(bucketMeta)
+	v := meta.Get(metaFormat)
+	if v == nil {
+		return meta.Put(metaFormat, encodeUvarint(formatVersion))
+	}
+	if n, err := decodeUvarint(v); err != nil || n != formatVersion {
+		return fmt.Errorf("the file has storage format %x, this program reads format %d", v, formatVersion)
+	}
+	return nil
+}
+
+// genesis appends entry 1 through the sequencer, like any entry.
+func (l *Ledger) genesis() error {
+	req := ledger.Request{
+		Principal:      ledger.Principal{Role: ledger.RoleSystem},
+		IdempotencyKey: "genesis",
+		Body:           &ledger.GenesisBody{Policy: *ledger.DefaultPolicy()},
+	}
+	w := newWaiter(backgroundCtx, req)
+	if err := l.enqueue(w); err != nil {
+		return err
+	}
+	if r := <-w.res; r.err != nil {
+		return fmt.Errorf("store: genesis: %w", r.err)
+	}
+	return nil
+}
+
+// loadHead reads the meta bucket: nil when the file has no genesis entry yet. It also
+// loads the asset table.
+func (l *Ledger) loadHead() (*head, error) {
+	var h *head
+	err := l.db.View(func(tx *bbolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil || meta.Get(metaLastSeq) == nil {
+			return nil
+		}
+		var err error
+		if h, err = readHead(tx); err == nil {
+			l.assets, _, err = readPolicy(meta)
+			l.table = newAssetTable(l.assets)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", filepath.Join(l.dir, DBFile), err)
+	}
+	return h, nil
+}
+
+// readHead reads the head from the meta bucket and the tree, checking the pair invariant
+// last_seq == tree_size.
+func readHead(tx *bbolt.Tx) (*head, error) {
+	meta := tx.Bucket(bucketMeta)
+	_, policy, err := readPolicy(meta)
+	if err != nil {
+		return nil, err
+	}
+	h := &head{policy: policy}
+	if h.size, err = decodeUvarint(meta.Get(metaLastSeq)); err != nil {
+		return nil, fmt.Errorf("meta last_seq: %w", err)
+	}
+	if h.lastTime, err = decodeVarint(meta.Get(metaLastTime)); err != nil {
+		return nil, fmt.Errorf("meta last_time: %w", err)
+	}
+	size, err := decodeUvarint(meta.Get(metaTreeSize))
+	if err != nil || size != h.size {
+		return nil, fmt.Errorf("%w: meta tree_size %d does not equal last_seq %d", ErrCorrupt, size, h.size)
+	}
+	if h.root, err = tlog.TreeHash(int64(h.size), hashReader{tx.Bucket(bucketTlog)}); err != nil {
+		return nil, fmt.Errorf("tree hash: %w", err)
+	}
+	return h, nil
+}
+
+// Close stops accepting writes, commits and answers every request already queued, stops the
+// sequencer and closes the file. Later calls return the first call's result.
+func (l *Ledger) Close() error {
+	l.closeOnce.Do(func() {
+		if l.queue != nil {
+			l.mu.Lock()
+			l.closed = true
+			close(l.queue)
+			l.mu.Unlock()
+			<-l.seqDone
+		}
+		l.closeErr = l.db.Close()
+	})
+	return l.closeErr
+}
+
+// Healthy returns nil when the store is writable: open, not read-only, and the last commit
+// succeeded. Otherwise an error saying why.
+func (l *Ledger) Healthy() error {
+	if l.opts.ReadOnly {
+		return ledger.Errorf(ledger.CodeUnavailable, "The ledger is open read-only.")
+	}
+	l.mu.RLock()
+	closed := l.closed
+	l.mu.RUnlock()
+	if closed {
+		return errUnavailable()
+	}
+	if p := l.health.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func errUnavailable() *ledger.Error {
+	return ledger.Errorf(ledger.CodeUnavailable, "The ledger is shutting down; try again shortly.")
+}

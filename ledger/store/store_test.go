@@ -1,0 +1,127 @@
+package store
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/timebank/timebank/ledger"
+)
+
+func TestOpenWritesGenesisAndKeys(t *testing.T) {
+	l, dir := openTest(t, Options{})
+	if l.TreeSize() != 1 {
+		t.Fatalf("tree size %d after open, want 1 (genesis)", l.TreeSize())
+	}
+	e, err := l.Entry(1)
+	if err != nil || e == nil || e.Type != ledger.TypeGenesis || e.TimeMicros != t0.UnixMicro() {
+		t.Fatalf("entry 1 = %+v, %v", e, err)
+	}
+	for _, id := range []ledger.AccountID{"issuer:HOURS", "issuer:POINTS"} {
+		if a, err := l.Account(id); err != nil || a == nil || a.Kind != ledger.KindIssuer {
+			t.Fatalf("%s = %+v, %v", id, a, err)
+		}
+	}
+	if got := l.Assets(); got["HOURS"].Scale != 2 || got["POINTS"].Scale != 0 || len(got) != 2 {
+		t.Fatalf("assets %v", got)
+	}
+	checkMode(t, filepath.Join(dir, KeyFile), 0o600)
+	checkMode(t, filepath.Join(dir, VerifierKeyFile), 0o644)
+	checkMode(t, dir, 0o700|os.ModeDir)
+	vk, _ := os.ReadFile(filepath.Join(dir, VerifierKeyFile))
+	if string(vk) != l.VerifierKey()+"\n" || !strings.HasPrefix(l.VerifierKey(), "timebank+") {
+		t.Fatalf("vkey file %q, VerifierKey %q", vk, l.VerifierKey())
+	}
+
+	// Reopening keeps the key and the ledger, and writes no second genesis.
+	must(t, l, admin, &ledger.OpenBody{ID: "station:s1"})
+	size, root := l.Root()
+	vkey := l.VerifierKey()
+	l.Close()
+	l2, err := Open(dir, Options{Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if s2, r2 := l2.Root(); s2 != size || r2 != root || l2.VerifierKey() != vkey {
+		t.Fatalf("after reopen: size %d root %v vkey %q; want %d %v %q", s2, r2, l2.VerifierKey(), size, root, vkey)
+	}
+	e3 := must(t, l2, admin, &ledger.OpenBody{ID: "resident:alice"})
+	if e3.Seq != 3 || e3.TimeMicros != t0.UnixMicro()+2 {
+		t.Fatalf("entry after reopen: seq %d time %d", e3.Seq, e3.TimeMicros)
+	}
+}
+
+func checkMode(t *testing.T, path string, want os.FileMode) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode() != want {
+		t.Errorf("%s: mode %v, want %v", path, fi.Mode(), want)
+	}
+}
+
+func TestOpenNameMismatch(t *testing.T) {
+	l, dir := openTest(t, Options{Name: "ledger.example/one"})
+	l.Close()
+	if _, err := Open(dir, Options{Name: "other"}); err == nil || !strings.Contains(err.Error(), "ledger.example/one") {
+		t.Fatalf("open with another name: %v", err)
+	}
+	l2, err := Open(dir, Options{}) // empty name: the key's
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if l2.Name() != "ledger.example/one" {
+		t.Fatalf("name %q", l2.Name())
+	}
+}
+
+func TestOpenLockedFailsFast(t *testing.T) {
+	_, dir := openTest(t, Options{})
+	start := time.Now()
+	_, err := Open(dir, Options{})
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, DBFile)+" is in use by another process") {
+		t.Fatalf("second open: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("second open took %v", d)
+	}
+	if _, err := Open(dir, Options{ReadOnly: true}); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("read-only open of a locked file: %v", err)
+	}
+}
+
+func TestReadOnly(t *testing.T) {
+	l, dir := openTest(t, Options{})
+	standard(t, l)
+	size, root := l.Root()
+	l.Close()
+
+	ro, err := Open(dir, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if s, r := ro.Root(); s != size || r != root {
+		t.Fatalf("read-only root %d %v, want %d %v", s, r, size, root)
+	}
+	if got := balance(t, ro, "resident:alice", "HOURS"); got != 1000 {
+		t.Fatalf("alice %d", got)
+	}
+	_, err = submit(ro, admin, &ledger.OpenBody{ID: "resident:carol"})
+	wantCode(t, err, ledger.CodeUnavailable)
+	if ro.Healthy() == nil {
+		t.Fatal("a read-only store reports healthy")
+	}
+	if _, err := ro.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(t.TempDir(), Options{ReadOnly: true}); err == nil {
+		t.Fatal("read-only open of an empty directory succeeded")
+	}
+}

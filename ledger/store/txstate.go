@@ -1,0 +1,170 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/timebank/timebank/ledger"
+)
+
+// txState is the ledger.State of one batch: a view over the sequencer's write transaction
+// with a write-back cache of account records. The issuer accounts are touched by every
+// credit; the cache decodes each account once per batch and encodes and puts it once, at
+// flush, instead of once per entry. Every other change goes to its bucket at once, where
+// later reads of the same transaction see it.
+type txState struct {
+	*view
+	accounts map[ledger.AccountID]*cachedAccount
+	dirty    []ledger.AccountID // accounts to put at flush, in first-change order
+	arena    []byte             // value bytes handed to Put (bbolt keeps them until commit)
+	lastSeq  uint64
+	lastTime int64
+	appended int // entries appended in this transaction
+}
+
+type cachedAccount struct {
+	acc   *ledger.Account // nil: known not to exist
+	dirty bool
+}
+
+var _ ledger.State = (*txState)(nil)
+
+func newTxState(tx *bbolt.Tx, l *Ledger, h *head) *txState {
+	v := newView(tx, l.assets, l.table, h.policy)
+	// FillPercent lives in the Bucket value of one transaction: set it every time. The
+	// append-only buckets only ever grow at their right edge, so pages can be filled whole.
+	v.entries.FillPercent = 1.0
+	v.tlog.FillPercent = 1.0
+	v.rev.FillPercent = 0.9 // almost append-only: reversals are of recent entries
+	v.holds.FillPercent = 1.0
+	return &txState{view: v, accounts: map[ledger.AccountID]*cachedAccount{},
+		lastSeq: h.size, lastTime: h.lastTime}
+}
+
+// Account returns a copy of the account as this batch last left it.
+func (st *txState) Account(id ledger.AccountID) (*ledger.Account, error) {
+	a, err := st.peekAccount(id)
+	if a == nil || err != nil {
+		return nil, err
+	}
+	return a.Clone(), nil
+}
+
+// peekAccount is Account without the copy: the caller must not change the result.
+func (st *txState) peekAccount(id ledger.AccountID) (*ledger.Account, error) {
+	if c, ok := st.accounts[id]; ok {
+		return c.acc, nil
+	}
+	a, err := st.view.Account(id)
+	if err != nil {
+		return nil, err
+	}
+	st.accounts[id] = &cachedAccount{acc: a}
+	return a, nil
+}
+
+func (st *txState) PutAccount(a *ledger.Account) error {
+	c, ok := st.accounts[a.ID]
+	if !ok {
+		c = &cachedAccount{}
+		st.accounts[a.ID] = c
+	}
+	if !c.dirty {
+		c.dirty = true
+		st.dirty = append(st.dirty, a.ID)
+	}
+	c.acc = a.Clone()
+	return nil
+}
+
+func (st *txState) PutHold(h *ledger.Hold) error {
+	v, err := encodeHold(st.table, h)
+	if err != nil {
+		return err
+	}
+	return st.holds.Put(seqKey(h.ID), v)
+}
+
+func (st *txState) AddSession(volunteer ledger.AccountID, s ledger.Session) error {
+	return st.state.Put(sessionKey(volunteer, s.Start, s.Seq), encodeSession(nil, s))
+}
+
+func (st *txState) DeleteSession(volunteer ledger.AccountID, s ledger.Session) error {
+	return st.state.Delete(sessionKey(volunteer, s.Start, s.Seq))
+}
+
+// PutLink records the relation both ways, so that Linked is one Get either way round.
+func (st *txState) PutLink(a, b ledger.AccountID, relation string) error {
+	if err := st.state.Put(linkKey(a, b), []byte(relation)); err != nil {
+		return err
+	}
+	return st.state.Put(linkKey(b, a), []byte(relation))
+}
+
+func (st *txState) SetReversed(seq, by uint64) error {
+	return st.rev.Put(seqKey(seq), encodeUvarint(by))
+}
+
+// SetPolicy stores p as the policy in force for the next entry. The first call (genesis)
+// also fixes the asset table.
+func (st *txState) SetPolicy(p *ledger.Policy) error {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("store: encode policy: %w", err)
+	}
+	if st.assets == nil {
+		ab, err := json.Marshal(p.Assets)
+		if err != nil {
+			return fmt.Errorf("store: encode assets: %w", err)
+		}
+		if err := st.meta.Put(metaAssets, ab); err != nil {
+			return err
+		}
+		st.assets = p.Assets
+		st.table = newAssetTable(p.Assets)
+	}
+	st.policy = p
+	return st.meta.Put(metaPolicy, b)
+}
+
+// value returns the bytes fn appends, built in the batch's arena. bbolt keeps a Put value
+// until commit, so a value buffer may never be reused within a transaction; the arena makes
+// one allocation serve many values.
+func (st *txState) value(fn func([]byte) ([]byte, error)) ([]byte, error) {
+	if cap(st.arena)-len(st.arena) < 256 {
+		st.arena = make([]byte, 0, 64<<10)
+	}
+	start := len(st.arena)
+	out, err := fn(st.arena)
+	if err != nil {
+		return nil, err
+	}
+	if cap(out) == cap(st.arena) {
+		st.arena = out
+	} // else fn outgrew the arena: out is a new array of its own, the arena is unchanged
+	return out[start:len(out):len(out)], nil
+}
+
+// flush puts every changed account record and the meta counters.
+func (st *txState) flush() error {
+	for _, id := range st.dirty {
+		a := st.accounts[id].acc
+		v, err := encodeAccount(nil, st.table, a)
+		if err != nil {
+			return err
+		}
+		if err := st.state.Put(accountKey(id), v); err != nil {
+			return err
+		}
+	}
+	st.dirty = st.dirty[:0]
+	if err := st.meta.Put(metaLastSeq, encodeUvarint(st.lastSeq)); err != nil {
+		return err
+	}
+	if err := st.meta.Put(metaTreeSize, encodeUvarint(st.lastSeq)); err != nil {
+		return err
+	}
+	return st.meta.Put(metaLastTime, encodeVarint(st.lastTime))
+}
