@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -85,7 +84,7 @@ func (s *Server) getAccount(c echo.Context, g gate) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, s.accountView(a, time.Now().UnixMicro()))
+	return c.JSON(http.StatusOK, s.accountView(a, s.now().UnixMicro()))
 }
 
 // accountView shows every asset of the ledger, held and available as of now.
@@ -289,7 +288,7 @@ func (s *Server) getHold(c echo.Context, g gate) error {
 	}
 	scale, _ := s.svc.Assets().Scale(h.Asset)
 	return c.JSON(http.StatusOK, holdJSON{HoldID: h.ID, Resident: h.Resident, Payee: h.Payee, Asset: h.Asset,
-		Amount: ledger.FormatAmount(h.Amount, scale), Status: h.StatusAt(time.Now().UnixMicro()),
+		Amount: ledger.FormatAmount(h.Amount, scale), Status: h.StatusAt(s.now().UnixMicro()),
 		ExpiresAt: ledger.FormatTime(h.ExpiresAt)})
 }
 

@@ -38,12 +38,16 @@ type Options struct {
 	// 0 turns rate limiting off. RateBurst is the burst above it (default: RateLimit).
 	RateLimit float64
 	RateBurst int
+	// Now is the clock for what reads derive from time: held and available amounts, a
+	// hold's expired status. Default time.Now; tests set the store's clock here too.
+	Now func() time.Time
 }
 
 // Server is the HTTP API over one ledger.Service.
 type Server struct {
 	svc      ledger.Service
 	log      *slog.Logger
+	now      func() time.Time
 	e        *echo.Echo
 	metrics  *metrics
 	inflight inflight
@@ -57,7 +61,10 @@ func New(svc ledger.Service, opts Options) *Server {
 	if opts.Registry == nil {
 		opts.Registry = NewRegistry()
 	}
-	s := &Server{svc: svc, log: opts.Logger, metrics: newMetrics(opts.Registry)}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{svc: svc, log: opts.Logger, now: opts.Now, metrics: newMetrics(opts.Registry)}
 	s.inflight.keys = map[string]struct{}{}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -68,7 +75,7 @@ func New(svc ledger.Service, opts Options) *Server {
 	// to echo.ExtractIPFromXFFHeader with that proxy's range trusted.
 	e.IPExtractor = echo.ExtractIPDirect()
 	e.HTTPErrorHandler = s.handleError
-	e.Use(requestIDMiddleware, s.logAndMeasure(), middleware.Recover())
+	e.Use(handledOnce, requestIDMiddleware, s.logAndMeasure(), middleware.Recover())
 	if opts.RateLimit > 0 {
 		e.Use(rateLimiter(opts.RateLimit, opts.RateBurst))
 	}
@@ -101,6 +108,17 @@ func requestIDMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set(requestIDKey, rid)
 		c.Response().Header().Set(echo.HeaderXRequestID, rid)
 		return next(c)
+	}
+}
+
+// handledOnce stops an error that the request logger has already answered (it calls
+// c.Error itself, to log the status answered) from reaching the error handler twice.
+func handledOnce(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if err := next(c); err != nil && !c.Response().Committed {
+			return err
+		}
+		return nil
 	}
 }
 

@@ -36,11 +36,12 @@ func tokenView(t ledger.Token, secret string) tokenJSON {
 	return out
 }
 
-// maxLabelChars bounds a token's label.
-const maxLabelChars = 200
+// maxLabelChars bounds a token's label (the store's limit).
+const maxLabelChars = 100
 
-// shapeToken checks a token request: a role, an account of that role's kind for station,
-// outlet and resident tokens, none for admin and auditor tokens.
+// shapeToken checks a token request: a role, a well-formed account for station, outlet and
+// resident tokens (that it exists and has the role's kind is checked after authentication:
+// 422 unknown_account), none for admin and auditor tokens.
 func shapeToken(r *tokenRequest) error {
 	switch r.Role {
 	case ledger.RoleAdmin, ledger.RoleAuditor:
@@ -53,9 +54,6 @@ func shapeToken(r *tokenRequest) error {
 		}
 		if _, err := ledger.ParseAccountID(string(r.Account), false); err != nil {
 			return err
-		}
-		if string(r.Account.Kind()) != string(r.Role) {
-			return invalidField("account", "A %s token must name a %s: account, not %s.", r.Role, r.Role, r.Account)
 		}
 	default:
 		return invalidField("role", "role must be admin, station, outlet, resident or auditor.")
@@ -86,9 +84,9 @@ func (s *Server) postToken(c echo.Context, g gate) error {
 		if err != nil {
 			return err
 		}
-		if a == nil {
-			return ledger.Errorf(ledger.CodeUnknownAccount, "Account %s does not exist; open it first.", r.Account).
-				With("account", string(r.Account))
+		if a == nil || string(a.Kind) != string(r.Role) {
+			return ledger.Errorf(ledger.CodeUnknownAccount, "A %s token needs an existing %s: account; %s is not one.",
+				r.Role, r.Role, r.Account).With("account", string(r.Account))
 		}
 	}
 	t, secret, err := s.svc.CreateToken(r.Role, r.Account, r.Label)

@@ -1,9 +1,196 @@
 package main
 
-import "errors"
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
 
-// serveCmd is a placeholder until its issue lands.
-type serveCmd struct{}
+	"github.com/prometheus/client_golang/prometheus"
 
-// Run is not implemented yet.
-func (c *serveCmd) Run() error { return errors.New("serve: not implemented yet") }
+	"github.com/timebank/timebank/api"
+	"github.com/timebank/timebank/ledger/store"
+)
+
+// serveCmd runs the HTTP API over the ledger in --data.
+type serveCmd struct {
+	Data      string  `default:"./timebank-data" help:"Data directory (created on first start)."`
+	Addr      string  `default:"127.0.0.1:8080" help:"Address to listen on, HOST:PORT (port 0 picks a free one)."`
+	Name      string  `help:"Ledger name: the checkpoint origin and signing key name (default timebank; an existing ledger keeps its own)."`
+	LogLevel  string  `default:"info" enum:"debug,info,warn,error" help:"Lowest log level written (JSON on stderr)."`
+	RateLimit float64 `default:"0" help:"Requests per second allowed per client address; 0 turns the limit off."`
+}
+
+// Time limits of the server. Shutdown must end within SPEC §6's 15 seconds: in-flight
+// requests get shutdownGrace, then connections are cut and the store closes.
+const (
+	shutdownGrace     = 10 * time.Second
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 64 << 10
+)
+
+// adminTokenFile is where a generated admin token is kept, in the data directory.
+const adminTokenFile = "admin.token"
+
+// Run opens the store, makes sure an admin token exists, serves until SIGINT or SIGTERM,
+// then stops gracefully: in-flight requests finish, the store commits and closes.
+func (c *serveCmd) Run() error {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: parseLevel(c.LogLevel)}))
+	led, err := store.Open(c.Data, store.Options{Name: c.Name, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := led.Close(); err != nil {
+			log.Error("closing the store", "err", err)
+		}
+	}()
+	if err := c.ensureAdmin(led); err != nil {
+		return err
+	}
+	reg := api.NewRegistry()
+	registerStoreMetrics(reg, led)
+	srv := api.New(led, api.Options{Logger: log, Registry: reg, RateLimit: c.RateLimit})
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
+		IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	fmt.Printf("timebank: ledger %q in %s\n", led.Name(), c.Data)
+	fmt.Printf("timebank: checkpoint verifier key: %s\n", led.VerifierKey())
+	fmt.Printf("timebank: serving on http://%s\n", ln.Addr())
+	return serveUntilSignal(hs, ln, log)
+}
+
+// serveUntilSignal serves on ln until SIGINT or SIGTERM, then shuts hs down gracefully.
+func serveUntilSignal(hs *http.Server, ln net.Listener, log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		// Long streams (export, backup) may outlast the grace period: cut them. Every
+		// acknowledged write was committed before its answer, so nothing is lost.
+		log.Warn("in-flight requests cut at the end of the grace period", "err", err)
+		hs.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// ensureAdmin makes sure an admin can log in: the token of TIMEBANK_ADMIN_TOKEN when it is
+// set, else the one in DIR/admin.token, else (first start) a random one written there with
+// mode 0600. It runs at every start, so the operator's token always works.
+func (c *serveCmd) ensureAdmin(led *store.Ledger) error {
+	if secret := os.Getenv("TIMEBANK_ADMIN_TOKEN"); secret != "" {
+		if err := led.EnsureAdminToken(secret); err != nil {
+			return fmt.Errorf("TIMEBANK_ADMIN_TOKEN: %w", err)
+		}
+		fmt.Println("timebank: admin token from TIMEBANK_ADMIN_TOKEN")
+		return nil
+	}
+	path := filepath.Join(c.Data, adminTokenFile)
+	if b, err := os.ReadFile(path); err == nil {
+		// Every start: the file is the operator's key to the server; deleting the file and
+		// revoking its token is how to retire it.
+		if err := led.EnsureAdminToken(strings.TrimSpace(string(b))); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		fmt.Printf("timebank: admin token in %s\n", path)
+		return nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	secret, err := randomToken()
+	if err != nil {
+		return err
+	}
+	// The token is stored before its file is written: a crash in between leaves an unusable
+	// token and no file, and the next start makes another.
+	if err := led.EnsureAdminToken(secret); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(secret + "\n"); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Printf("timebank: admin token written to %s\n", path)
+	return nil
+}
+
+// randomToken returns 32 random bytes in URL-safe base64: 256 bits, printable.
+func randomToken() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return "tb_" + base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+func parseLevel(s string) slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}
+
+// registerStoreMetrics exports the store's running totals (entries appended, batches,
+// commits and their time) next to the API's request metrics.
+func registerStoreMetrics(reg *prometheus.Registry, led *store.Ledger) {
+	counter := func(name, help string, f func(store.Stats) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return f(led.Stats()) })
+	}
+	reg.MustRegister(
+		counter("timebank_entries_appended_total", "Entries appended to the log.",
+			func(s store.Stats) float64 { return float64(s.Entries) }),
+		counter("timebank_batches_total", "Batches of requests the sequencer took (entries per batch = entries / batches).",
+			func(s store.Stats) float64 { return float64(s.Batches) }),
+		counter("timebank_commits_total", "bbolt transactions committed by the sequencer.",
+			func(s store.Stats) float64 { return float64(s.Commits) }),
+		counter("timebank_commit_seconds_total", "Time spent committing (mean commit latency = this / commits).",
+			func(s store.Stats) float64 { return s.CommitTotal.Seconds() }),
+		counter("timebank_requests_rejected_total", "Write requests the rules rejected.",
+			func(s store.Stats) float64 { return float64(s.Rejects) }),
+		counter("timebank_requests_replayed_total", "Write requests answered as idempotent replays.",
+			func(s store.Stats) float64 { return float64(s.Replays) }),
+		counter("timebank_requests_failed_total", "Write requests that failed internally.",
+			func(s store.Stats) float64 { return float64(s.Failures) }),
+	)
+}
