@@ -69,6 +69,9 @@ func (st *txState) append(e *ledger.Entry, seq uint64, t int64, ik []byte, fp [3
 	if err := ledger.Apply(st, e); err != nil {
 		return fmt.Errorf("store: apply entry %d: %w", seq, err)
 	}
+	if testHookAfterApply != nil {
+		testHookAfterApply(e)
+	}
 	if st.table == nil {
 		return fmt.Errorf("store: entry %d: no policy after applying it (genesis must set one)", seq)
 	}
@@ -98,6 +101,10 @@ func (st *txState) append(e *ledger.Entry, seq uint64, t int64, ik []byte, fp [3
 	st.appended++
 	return nil
 }
+
+// testHookAfterApply, when set by a test, runs after each Apply: a panic there stands for
+// an Apply that failed half-way through its writes.
+var testHookAfterApply func(e *ledger.Entry)
 
 // putHashes stores the Merkle hashes that appending leaf seq−1 completes.
 func (st *txState) putHashes(seq uint64, b []byte) error {

@@ -19,9 +19,10 @@ const MaxPageLimit = 500
 // Export reads the log in chunks of at most exportChunkEntries entries or about
 // exportChunkBytes bytes, each in its own short read transaction: a slow reader never holds
 // a transaction open (which would pin old pages and block remaps), nor the whole log in memory.
-const (
-	exportChunkEntries = 4096
-	exportChunkBytes   = 2 << 20
+// Variables only so that a test can make chunks small.
+var (
+	exportChunkEntries uint64 = 4096
+	exportChunkBytes          = 2 << 20
 )
 
 // readView runs fn with a view of the committed state in a read transaction.

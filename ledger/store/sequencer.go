@@ -103,6 +103,9 @@ func (l *Ledger) Submit(ctx context.Context, req ledger.Request) (*ledger.Entry,
 	if err := checkRequest(req); err != nil {
 		return nil, false, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
 	if l.queue == nil {
 		return nil, false, ledger.Errorf(ledger.CodeUnavailable, "The ledger is open read-only.")
 	}

@@ -1,0 +1,234 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/timebank/timebank/ledger"
+)
+
+var o1 = ledger.Principal{Role: ledger.RoleOutlet, Account: "outlet:o1"}
+
+// everything writes at least one entry of every type on top of standard.
+func everything(t testing.TB, l *Ledger) {
+	standard(t, l)
+	must(t, l, admin, &ledger.LinkBody{A: "resident:alice", B: "resident:bob", Relation: "spouse"})
+	must(t, l, alice, &ledger.TransferBody{To: "resident:bob", Asset: "HOURS", Amount: "1"})
+	h1 := must(t, l, alice, &ledger.HoldBody{Payee: "outlet:o1", Asset: "HOURS", Amount: "2", TTLSeconds: 600})
+	must(t, l, o1, &ledger.SettleBody{HoldID: h1.Seq, Amount: "1.5"})
+	h2 := must(t, l, alice, &ledger.HoldBody{Payee: "outlet:o1", Asset: "POINTS", Amount: "5"})
+	must(t, l, alice, &ledger.VoidBody{HoldID: h2.Seq})
+	must(t, l, alice, &ledger.HoldBody{Payee: "outlet:o1", Asset: "POINTS", Amount: "3"}) // stays open
+	must(t, l, alice, &ledger.DonationBody{Pool: "pool:public", Asset: "HOURS", Amount: "1"})
+	must(t, l, admin, &ledger.GrantBody{Pool: "pool:public", To: "resident:bob", Asset: "HOURS", Amount: "0.5", Memo: "winter"})
+	must(t, l, alice, &ledger.ConversionBody{Hours: "1"})
+	c := must(t, l, s1, credit("resident:bob", "2", -8*time.Hour, -6*time.Hour))
+	must(t, l, admin, &ledger.ReversalBody{Seq: c.Seq, Reason: "entered twice"})
+	must(t, l, s1, credit("resident:bob", "1", -8*time.Hour, -7*time.Hour)) // the freed interval
+	must(t, l, alice, &ledger.RedemptionBody{Payee: "station:s1", Asset: "POINTS", Amount: "10"})
+	p := ledger.DefaultPolicy()
+	p.Credit.BackdateDays = 10
+	must(t, l, admin, &ledger.PolicyBody{Policy: *p})
+	must(t, l, admin, &ledger.FreezeBody{Account: "resident:bob", Reason: "lost card"})
+	must(t, l, admin, &ledger.FreezeBody{Account: "resident:bob", Reason: "found", Unfreeze: true})
+}
+
+func TestEntriesAndStatements(t *testing.T) {
+	l, _ := openTest(t, Options{})
+	everything(t, l)
+	size := l.TreeSize()
+	var got []uint64
+	for after := uint64(0); ; {
+		page, err := l.Entries(after, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, e := range page {
+			got = append(got, e.Seq)
+		}
+		after = page[len(page)-1].Seq
+	}
+	if len(got) != int(size) || got[0] != 1 || got[len(got)-1] != size {
+		t.Fatalf("paged seqs %v, tree size %d", got, size)
+	}
+	for _, limit := range []int{0, -1, MaxPageLimit + 1} {
+		_, err := l.Entries(0, limit)
+		wantCode(t, err, ledger.CodeInvalidField)
+		_, err = l.AccountEntries("resident:alice", 0, limit)
+		wantCode(t, err, ledger.CodeInvalidField)
+	}
+
+	lines, err := l.AccountEntries("resident:alice", 0, MaxPageLimit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Replay alice's balances from the postings and compare each line.
+	run := map[string]int64{}
+	for _, line := range lines {
+		for _, p := range line.Entry.Postings {
+			if p.From == "resident:alice" {
+				run[p.Asset] -= p.Amount
+			}
+			if p.To == "resident:alice" {
+				run[p.Asset] += p.Amount
+			}
+		}
+		for asset, v := range run {
+			if line.BalancesAfter[asset] != v {
+				t.Fatalf("entry %d: alice's %s after it is %d in the statement, %d by the postings", line.Entry.Seq, asset, line.BalancesAfter[asset], v)
+			}
+		}
+	}
+	if a, _ := l.Account("resident:alice"); !reflect.DeepEqual(lines[len(lines)-1].BalancesAfter, balancesOf(a)) {
+		t.Fatalf("last statement line %v, account %v", lines[len(lines)-1].BalancesAfter, balancesOf(a))
+	}
+	page, _ := l.AccountEntries("resident:alice", lines[2].Entry.Seq, 2)
+	if len(page) != 2 || page[0].Entry.Seq != lines[3].Entry.Seq {
+		t.Fatalf("second page starts at %d, want %d", page[0].Entry.Seq, lines[3].Entry.Seq)
+	}
+	if none, err := l.AccountEntries("resident:nobody", 0, 10); err != nil || len(none) != 0 {
+		t.Fatalf("statement of a missing account: %v %v", none, err)
+	}
+	// The outlet is party to the settle of a hold made to it, though no posting of the
+	// hold entry names it: its statement lists the hold entry (Parties) too.
+	ol, _ := l.AccountEntries("outlet:o1", 0, MaxPageLimit)
+	types := map[ledger.Type]bool{}
+	for _, line := range ol {
+		types[line.Entry.Type] = true
+	}
+	if !types[ledger.TypeHold] || !types[ledger.TypeSettle] || !types[ledger.TypeVoid] {
+		t.Fatalf("outlet statement types %v", types)
+	}
+}
+
+func balancesOf(a *ledger.Account) map[string]int64 {
+	m := map[string]int64{}
+	for k, v := range a.Balances {
+		m[k] = v.Balance
+	}
+	return m
+}
+
+func TestHoldRead(t *testing.T) {
+	l, _ := openTest(t, Options{})
+	standard(t, l)
+	e := must(t, l, alice, &ledger.HoldBody{Payee: "outlet:o1", Asset: "HOURS", Amount: "2", TTLSeconds: 60})
+	h, err := l.Hold(e.Seq)
+	if err != nil || h == nil || h.Status != ledger.HoldOpen || h.Amount != 200 || h.Resident != "resident:alice" ||
+		h.ExpiresAt != e.TimeMicros+60_000_000 {
+		t.Fatalf("hold: %+v %v", h, err)
+	}
+	s := must(t, l, o1, &ledger.SettleBody{HoldID: e.Seq, Amount: "1"})
+	if h, _ = l.Hold(e.Seq); h.Status != ledger.HoldSettled || h.ClosedSeq != s.Seq {
+		t.Fatalf("settled hold: %+v", h)
+	}
+	if h, err := l.Hold(9999); h != nil || err != nil {
+		t.Fatalf("missing hold: %+v %v", h, err)
+	}
+}
+
+type countingWriter struct {
+	bytes.Buffer
+	writes int
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.writes++
+	return w.Buffer.Write(p)
+}
+
+func TestExport(t *testing.T) {
+	l, _ := openTest(t, Options{})
+	everything(t, l)
+	defer func(n uint64) { exportChunkEntries = n }(exportChunkEntries)
+	exportChunkEntries = 4
+	entries, _ := l.Entries(0, MaxPageLimit)
+	for _, after := range []uint64{0, 5, l.TreeSize()} {
+		var w countingWriter
+		if err := l.Export(context.Background(), after, &w); err != nil {
+			t.Fatal(err)
+		}
+		var want bytes.Buffer
+		for _, e := range entries[after:] {
+			b, err := ledger.EncodeEntry(e, l.Assets())
+			if err != nil {
+				t.Fatal(err)
+			}
+			want.Write(append(b, '\n'))
+		}
+		if !bytes.Equal(w.Bytes(), want.Bytes()) {
+			t.Fatalf("export after %d:\n%s\nwant\n%s", after, w.Bytes(), want.Bytes())
+		}
+		if n := len(entries) - int(after); n > 8 && w.writes < n/4 {
+			t.Fatalf("export of %d entries in %d writes: not chunked", n, w.writes)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := l.Export(ctx, 0, &bytes.Buffer{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("export with a cancelled context: %v", err)
+	}
+}
+
+func TestBackup(t *testing.T) {
+	l, dir := openTest(t, Options{})
+	everything(t, l)
+	size, root := l.Root()
+	bdir := filepath.Join(t.TempDir(), "restore")
+	os.MkdirAll(bdir, 0o700)
+	f, err := os.Create(filepath.Join(bdir, DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := l.Backup(f)
+	if err != nil || f.Close() != nil || n == 0 {
+		t.Fatalf("backup: %d bytes, %v", n, err)
+	}
+	// A backup directory has no signing key: reads and proofs work, checkpoints do not.
+	b, err := Open(bdir, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if s, r := b.Root(); s != size || r != root {
+		t.Fatalf("backup root %d %v, want %d %v", s, r, size, root)
+	}
+	if a, _ := b.Account("resident:alice"); a == nil || !reflect.DeepEqual(balancesOf(a), balancesOf(mustAccount(t, l, "resident:alice"))) {
+		t.Fatalf("alice in the backup: %+v", a)
+	}
+	if _, err := b.Checkpoint(); err == nil {
+		t.Fatal("checkpoint without a key")
+	}
+	// With the vkey copied along, VerifierKey names the ledger's key.
+	vk, _ := os.ReadFile(filepath.Join(dir, VerifierKeyFile))
+	os.WriteFile(filepath.Join(bdir, VerifierKeyFile), vk, 0o644)
+	b2, err := Open(bdir, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b2.Close()
+	if b2.VerifierKey() != l.VerifierKey() || b2.Name() != "timebank" {
+		t.Fatalf("vkey %q name %q", b2.VerifierKey(), b2.Name())
+	}
+	if !strings.HasPrefix(l.VerifierKey(), "timebank+") {
+		t.Fatalf("vkey %q", l.VerifierKey())
+	}
+}
+
+func mustAccount(t testing.TB, l *Ledger, id ledger.AccountID) *ledger.Account {
+	a, err := l.Account(id)
+	if err != nil || a == nil {
+		t.Fatalf("account %s: %v %v", id, a, err)
+	}
+	return a
+}

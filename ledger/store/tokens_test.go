@@ -1,0 +1,150 @@
+package store
+
+import (
+	"crypto/rand"
+	"regexp"
+	"strings"
+	"testing"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/timebank/timebank/ledger"
+)
+
+func TestTokens(t *testing.T) {
+	l, dir := openTest(t, Options{})
+	standard(t, l)
+	tok, secret, err := l.CreateToken(ledger.RoleStation, "station:s1", "front desk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^tok_[0-9a-f]{16}$`).MatchString(tok.ID) || !regexp.MustCompile(`^tb_[A-Za-z0-9_-]{43}$`).MatchString(secret) {
+		t.Fatalf("id %q secret %q", tok.ID, secret)
+	}
+	if tok.CreatedAt != t0.UnixMicro() || tok.Label != "front desk" {
+		t.Fatalf("token %+v", tok)
+	}
+	p, ok := l.Authenticate(secret)
+	if !ok || p != (ledger.Principal{Role: ledger.RoleStation, Account: "station:s1", TokenID: tok.ID}) {
+		t.Fatalf("authenticate: %+v %v", p, ok)
+	}
+	for _, wrong := range []string{"", secret + "x", secret[:len(secret)-1], strings.ToUpper(secret), string(tok.SecretSHA256[:])} {
+		if _, ok := l.Authenticate(wrong); ok {
+			t.Fatalf("authenticated %q", wrong)
+		}
+	}
+	adm, adminSecret, err := l.CreateToken(ledger.RoleAdmin, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, _ := l.ListTokens()
+	if len(list) != 2 || list[0].ID > list[1].ID && list[0].CreatedAt == list[1].CreatedAt {
+		t.Fatalf("list %+v", list)
+	}
+
+	// Tokens survive a restart; a revoked one fails at once and stays revoked.
+	if err := l.RevokeToken(adm.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := l.Authenticate(adminSecret); ok {
+		t.Fatal("a revoked token authenticates")
+	}
+	wantCode(t, l.RevokeToken(adm.ID), ledger.CodeNotFound)
+	l.Close()
+	l2, err := Open(dir, Options{Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if _, ok := l2.Authenticate(secret); !ok {
+		t.Fatal("token lost across a restart")
+	}
+	if _, ok := l2.Authenticate(adminSecret); ok {
+		t.Fatal("revoked token back after a restart")
+	}
+	if list, _ := l2.ListTokens(); len(list) != 1 || list[0] != tok {
+		t.Fatalf("list after restart %+v, want [%+v]", list, tok)
+	}
+}
+
+func TestCreateTokenRules(t *testing.T) {
+	l, _ := openTest(t, Options{})
+	standard(t, l)
+	cases := []struct {
+		role    ledger.Role
+		account ledger.AccountID
+		label   string
+		code    ledger.Code
+	}{
+		{ledger.RoleResident, "resident:alice", strings.Repeat("中", 100), ""},
+		{ledger.RoleOutlet, "outlet:o1", "", ""},
+		{ledger.RoleAuditor, "", "civil affairs", ""},
+		{ledger.RoleAdmin, "", strings.Repeat("a", 101), ledger.CodeInvalidField},
+		{ledger.RoleAdmin, "resident:alice", "", ledger.CodeInvalidField},
+		{ledger.RoleAuditor, "station:s1", "", ledger.CodeInvalidField},
+		{"superuser", "", "", ledger.CodeInvalidField},
+		{ledger.RoleSystem, "", "", ledger.CodeInvalidField},
+		{ledger.RoleStation, "", "", ledger.CodeUnknownAccount},
+		{ledger.RoleStation, "resident:alice", "", ledger.CodeUnknownAccount},
+		{ledger.RoleResident, "resident:nobody", "", ledger.CodeUnknownAccount},
+		{ledger.RoleOutlet, "station:s1", "", ledger.CodeUnknownAccount},
+	}
+	for _, c := range cases {
+		_, secret, err := l.CreateToken(c.role, c.account, c.label)
+		if c.code == "" {
+			if err != nil {
+				t.Fatalf("%s %s: %v", c.role, c.account, err)
+			}
+			if p, ok := l.Authenticate(secret); !ok || p.Role != c.role || p.Account != c.account {
+				t.Fatalf("%s %s: authenticates as %+v %v", c.role, c.account, p, ok)
+			}
+			continue
+		}
+		wantCode(t, err, c.code)
+	}
+	if list, _ := l.ListTokens(); len(list) != 3 {
+		t.Fatalf("%d tokens, want the 3 valid ones", len(list))
+	}
+}
+
+func TestEnsureAdminToken(t *testing.T) {
+	l, _ := openTest(t, Options{})
+	const secret = "bootstrap-secret-from-env"
+	for i := 0; i < 2; i++ {
+		if err := l.EnsureAdminToken(secret); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, _ := l.ListTokens()
+	if len(list) != 1 || list[0].Label != "bootstrap" || list[0].Role != ledger.RoleAdmin {
+		t.Fatalf("tokens %+v", list)
+	}
+	if p, ok := l.Authenticate(secret); !ok || p.Role != ledger.RoleAdmin || p.TokenID != list[0].ID {
+		t.Fatalf("bootstrap token: %+v %v", p, ok)
+	}
+	wantCode(t, l.EnsureAdminToken(""), ledger.CodeInvalidField)
+}
+
+// TestVerifierOf: the verifier derived from a signer key is the one GenerateKey made, also
+// when the key's base64 holds '+'.
+func TestVerifierOf(t *testing.T) {
+	plus := false
+	for i := 0; i < 200; i++ {
+		skey, vkey, err := note.GenerateKey(rand.Reader, "timebank")
+		if err != nil {
+			t.Fatal(err)
+		}
+		plus = plus || strings.Count(skey, "+") > 4
+		if got, err := verifierOf(skey, "timebank"); err != nil || got != vkey {
+			t.Fatalf("verifierOf(%s) = %q, %v; want %q", skey, got, err, vkey)
+		}
+	}
+	if !plus {
+		t.Fatal("no key with '+' in its base64 among 200")
+	}
+	for _, bad := range []string{"", "PRIVATE+KEY+x", "PRIVATE+KEY+x+00000000+AAAA"} {
+		if _, err := verifierOf(bad, "x"); err == nil {
+			t.Fatalf("verifierOf(%q) succeeded", bad)
+		}
+	}
+}
