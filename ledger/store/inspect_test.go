@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/timebank/timebank/ledger"
 )
 
@@ -37,10 +39,20 @@ func TestStoredStateEqualsReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ro.Close()
+	c := compareWithReplay(t, ro)
+	if c.Holds != 3 || c.Reversals != 1 || c.Links != 2 {
+		t.Fatalf("counts %+v: the workload did not write what it should", c)
+	}
+}
+
+// compareWithReplay replays ro's log into a MemState and fails t on the first stored record
+// that differs from the replay's. It returns the store's counts.
+func compareWithReplay(t testing.TB, ro *Ledger) Counts {
+	t.Helper()
 
 	mem := ledger.NewMemState(nil)
 	rp := &ledger.Replayer{St: mem}
-	var entries []*ledger.Entry
+	entries, lines := 0, 0
 	for _, raw := range allEntries(t, ro) {
 		e, err := ledger.DecodeEntry(raw, ro.Assets())
 		if err != nil {
@@ -49,7 +61,8 @@ func TestStoredStateEqualsReplay(t *testing.T) {
 		if err := rp.Step(e, raw); err != nil {
 			t.Fatal(err)
 		}
-		entries = append(entries, e)
+		entries++
+		lines += checkIndexes(t, ro, mem, e)
 	}
 
 	var accounts []*ledger.Account
@@ -61,7 +74,7 @@ func TestStoredStateEqualsReplay(t *testing.T) {
 
 	var holds []ledger.Hold
 	ro.ForEachHold(func(h *ledger.Hold) error { holds = append(holds, *h); return nil })
-	if !reflect.DeepEqual(holds, mem.Holds()) || len(holds) != 3 {
+	if len(holds) != 0 && !reflect.DeepEqual(holds, mem.Holds()) {
 		t.Fatalf("holds differ:\n stored %+v\n replay %+v", holds, mem.Holds())
 	}
 
@@ -80,42 +93,48 @@ func TestStoredStateEqualsReplay(t *testing.T) {
 		}
 		return nil
 	})
-	if !reflect.DeepEqual(links, mem.Links()) || len(links) != 1 {
+	if !reflect.DeepEqual(links, mem.Links()) {
 		t.Fatalf("links differ: %v %v", links, mem.Links())
 	}
 
 	revs := map[uint64]uint64{}
 	ro.ForEachReversal(func(seq, by uint64) error { revs[seq] = by; return nil })
-	if !reflect.DeepEqual(revs, mem.Reversals()) || len(revs) != 1 {
+	if !reflect.DeepEqual(revs, mem.Reversals()) {
 		t.Fatalf("reversals differ: %v %v", revs, mem.Reversals())
 	}
 
-	lines := 0
-	for _, e := range entries {
-		parties, err := ledger.Parties(mem, e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines += len(parties)
-		for _, id := range parties {
-			if _, ok, err := ro.StatementLine(id, e.Seq); !ok || err != nil {
-				t.Fatalf("no statement line of %s for entry %d: %v", id, e.Seq, err)
-			}
-		}
-		// The fingerprint is of the body as sent, before normalisation: the log cannot
-		// reproduce it, so only the seq is checked here.
-		seq, _, ok, err := ro.IdempotencyRecord(e.Actor, e.IdempotencyKey)
-		if !ok || err != nil || seq != e.Seq {
-			t.Fatalf("idempotency record of entry %d: %d %v %v", e.Seq, seq, ok, err)
-		}
-	}
 	c, err := ro.Count()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.StatementLines != lines || c.IdempotencyRecords != len(entries) || c.Entries != len(entries) ||
-		c.Accounts != len(want) || c.Holds != 3 || c.Reversals != 1 || c.Links != 2 {
-		t.Fatalf("counts %+v; want %d lines, %d records and entries, %d accounts", c, lines, len(entries), len(want))
+	if c.StatementLines != lines || c.IdempotencyRecords != entries || c.Entries != entries ||
+		c.Accounts != len(want) || c.Holds != len(mem.Holds()) || c.Reversals != len(mem.Reversals()) ||
+		c.Links != 2*len(mem.Links()) || int64(c.StoredHashes) != tlog.StoredHashCount(int64(entries)) {
+		t.Fatalf("counts %+v; want %d lines, %d records and entries, %d accounts", c, lines, entries, len(want))
 	}
-	t.Logf("%d entries, %d statement lines, %d accounts", len(entries), lines, len(accounts))
+	return c
+}
+
+// checkIndexes checks the statement line of every party to e against the replayed balances
+// just after e, and e's idempotency record. It returns the number of parties.
+func checkIndexes(t testing.TB, ro *Ledger, mem *ledger.MemState, e *ledger.Entry) int {
+	t.Helper()
+	parties, err := ledger.Parties(mem, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range parties {
+		got, ok, err := ro.StatementLine(id, e.Seq)
+		a, _ := mem.Account(id)
+		if !ok || err != nil || !reflect.DeepEqual(got, balancesOf(a)) {
+			t.Fatalf("statement line of %s for entry %d: %v %v %v; replay has %v", id, e.Seq, got, ok, err, balancesOf(a))
+		}
+	}
+	// The fingerprint is of the body as sent, before normalisation: the log cannot
+	// reproduce it, so only the seq is checked here.
+	seq, _, ok, err := ro.IdempotencyRecord(e.Actor, e.IdempotencyKey)
+	if !ok || err != nil || seq != e.Seq {
+		t.Fatalf("idempotency record of entry %d: %d %v %v", e.Seq, seq, ok, err)
+	}
+	return len(parties)
 }

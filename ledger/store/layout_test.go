@@ -19,7 +19,7 @@ func TestAccountRoundTrip(t *testing.T) {
 			Balances: map[string]ledger.Balance{"HOURS": {Balance: math.MinInt64, Earned: 0}}},
 		{ID: "resident:v1", Kind: ledger.KindResident, Frozen: true, OpenedSeq: math.MaxUint64, OpenedAt: math.MaxInt64,
 			Balances: map[string]ledger.Balance{"HOURS": {Balance: 150000, Earned: 150000}, "POINTS": {Balance: 7, Earned: -3}},
-			Holds: []ledger.OpenHold{{ID: 9, Asset: "POINTS", Amount: 5, ExpiresAt: 1 << 60}, {ID: 3, Asset: "HOURS", Amount: 1, ExpiresAt: 0}}},
+			Holds:    []ledger.OpenHold{{ID: 9, Asset: "POINTS", Amount: 5, ExpiresAt: 1 << 60}, {ID: 3, Asset: "HOURS", Amount: 1, ExpiresAt: 0}}},
 		{ID: "pool:public", Kind: ledger.KindPool, Balances: map[string]ledger.Balance{}},
 	}
 	for _, a := range cases {
