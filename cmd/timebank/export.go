@@ -1,9 +1,79 @@
 package main
 
-import "errors"
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
 
-// exportCmd is a placeholder until its issue lands.
-type exportCmd struct{}
+	"github.com/timebank/timebank/ledger/store"
+)
 
-// Run is not implemented yet.
-func (c *exportCmd) Run() error { return errors.New("export: not implemented yet") }
+// exportCmd writes the canonical NDJSON of a ledger: from a stopped server's directory or a
+// running server's API.
+type exportCmd struct {
+	Data     string `help:"A stopped server's data directory." placeholder:"DIR"`
+	URL      string `name:"url" help:"A running server." placeholder:"URL"`
+	Token    string `help:"An admin or auditor token for --url."`
+	AfterSeq uint64 `name:"after-seq" help:"Only entries after this seq."`
+	Out      string `help:"Write to FILE instead of standard output." placeholder:"FILE"`
+}
+
+// Run exports.
+func (c *exportCmd) Run() error {
+	if (c.Data == "") == (c.URL == "") {
+		return &exitError{2, errors.New("export: give exactly one of --data or --url")}
+	}
+	var w io.Writer = os.Stdout
+	if c.Out != "" {
+		f, err := os.OpenFile(c.Out, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	bw := bufio.NewWriterSize(w, 1<<20)
+	var err error
+	if c.Data != "" {
+		err = exportData(c.Data, c.AfterSeq, bw)
+	} else {
+		err = exportURL(c.URL, c.Token, c.AfterSeq, bw)
+	}
+	if err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+func exportData(dir string, after uint64, w io.Writer) error {
+	l, err := store.Open(dir, store.Options{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	return l.Export(context.Background(), after, w)
+}
+
+func exportURL(url, token string, after uint64, w io.Writer) error {
+	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/v1/export?after_seq=%d", strings.TrimRight(url, "/"), after), nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("export: %s: %s", resp.Status, strings.TrimSpace(string(msg)))
+	}
+	_, err = io.Copy(w, resp.Body)
+	return err
+}

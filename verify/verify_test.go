@@ -1,0 +1,160 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/timebank/timebank/ledger"
+	"github.com/timebank/timebank/ledger/store"
+)
+
+var t0 = time.Date(2026, 11, 29, 2, 0, 0, 0, time.UTC)
+
+var (
+	admin = ledger.Principal{Role: ledger.RoleAdmin, TokenID: "tok_admin"}
+	s1    = ledger.Principal{Role: ledger.RoleStation, Account: "station:s1"}
+	o1    = ledger.Principal{Role: ledger.RoleOutlet, Account: "outlet:o1"}
+	alice = ledger.Principal{Role: ledger.RoleResident, Account: "resident:alice"}
+)
+
+func at(d time.Duration) string { return t0.Add(d).Format(time.RFC3339) }
+
+// fixture writes a ledger with every kind of entry into a fresh directory, stops it and
+// returns the directory, its export and its signed checkpoint.
+func fixture(t *testing.T) (dir string, export []byte, ckpt []byte, vkey string) {
+	t.Helper()
+	dir = filepath.Join(t.TempDir(), "data")
+	l, err := store.Open(dir, store.Options{Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	do := func(p ledger.Principal, b ledger.Body) *ledger.Entry {
+		n++
+		e, _, err := l.Submit(context.Background(), ledger.Request{Principal: p, IdempotencyKey: fmt.Sprint("k", n), Body: b})
+		if err != nil {
+			t.Fatalf("%T: %v", b, err)
+		}
+		return e
+	}
+	for _, id := range []ledger.AccountID{"station:s1", "outlet:o1", "pool:public", "resident:alice", "resident:bob"} {
+		do(admin, &ledger.OpenBody{ID: id})
+	}
+	for i := 0; i < 5; i++ {
+		do(s1, &ledger.CreditBody{Volunteer: "resident:alice", Hours: "1.5", Memo: fmt.Sprint("tamper-me-", i),
+			Activity: ledger.Activity{ID: "a", Category: "elderly-care", StartedAt: at(time.Duration(-30+2*i) * time.Hour), EndedAt: at(time.Duration(-28+2*i) * time.Hour)}})
+	}
+	do(admin, &ledger.LinkBody{A: "resident:alice", B: "resident:bob", Relation: "sibling"})
+	do(alice, &ledger.TransferBody{To: "resident:bob", Asset: "HOURS", Amount: "1"})
+	h := do(alice, &ledger.HoldBody{Payee: "outlet:o1", Asset: "POINTS", Amount: "20"})
+	do(o1, &ledger.SettleBody{HoldID: h.Seq, Amount: "15"})
+	do(alice, &ledger.HoldBody{Payee: "outlet:o1", Asset: "HOURS", Amount: "1", TTLSeconds: 60})
+	do(alice, &ledger.DonationBody{Pool: "pool:public", Asset: "HOURS", Amount: "2"})
+	do(admin, &ledger.GrantBody{Pool: "pool:public", To: "resident:bob", Asset: "HOURS", Amount: "1"})
+	do(alice, &ledger.ConversionBody{Hours: "1"})
+	do(s1, &ledger.ReversalBody{Seq: 7, Reason: "duplicate"})
+	do(admin, &ledger.FreezeBody{Account: "resident:bob", Reason: "audit"})
+	ckpt, err = l.Checkpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := l.Export(context.Background(), 0, &buf); err != nil {
+		t.Fatal(err)
+	}
+	vkey = l.VerifierKey()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir, buf.Bytes(), ckpt, vkey
+}
+
+func writeFile(t *testing.T, b []byte) string {
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDataAndExportVerify(t *testing.T) {
+	dir, export, ckpt, vkey := fixture(t)
+	sum, err := Data(dir, ckpt, vkey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Entries != 21 || sum.ByType[ledger.TypeCredit] != 5 || sum.Accounts != 7 {
+		t.Fatalf("summary %+v", sum)
+	}
+	// 5 credits of 1.5 h, one reversed, one hour converted: 5 h outstanding.
+	if sum.Supply["HOURS"] != 500 {
+		t.Fatalf("HOURS supply %d", sum.Supply["HOURS"])
+	}
+	sum2, _, err := Export(writeFile(t, export), ckpt, vkey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum2.Root != sum.Root {
+		t.Fatal("export and data roots differ")
+	}
+	var out bytes.Buffer
+	sum.Print(&out)
+	if !strings.Contains(out.String(), "OK") || !strings.Contains(out.String(), "5.00 HOURS") {
+		t.Fatalf("summary:\n%s", out.String())
+	}
+}
+
+func TestExportTamperingFails(t *testing.T) {
+	_, export, ckpt, vkey := fixture(t)
+	lines := bytes.SplitAfter(export, []byte("\n"))
+	lines = lines[:len(lines)-1] // the empty tail after the last newline
+	join := func(ls [][]byte) []byte { return bytes.Join(ls, nil) }
+	cases := map[string][]byte{
+		"one changed byte": bytes.Replace(export, []byte("tamper-me-3"), []byte("tamper-me-4"), 1),
+		"dropped line":     join(append(append([][]byte{}, lines[:10]...), lines[11:]...)),
+		"swapped lines":    join(append(append(append([][]byte{}, lines[:10]...), lines[11], lines[10]), lines[12:]...)),
+		"truncated":        join(lines[:15]),
+		"no final newline": export[:len(export)-1],
+	}
+	for name, data := range cases {
+		t.Run(name, func(t *testing.T) {
+			if _, _, err := Export(writeFile(t, data), ckpt, vkey, nil); err == nil {
+				t.Fatal("verify accepted a tampered export")
+			}
+		})
+	}
+	t.Run("checkpoint from another key", func(t *testing.T) {
+		_, _, ckpt2, vkey2 := fixture(t)
+		if _, _, err := Export(writeFile(t, export), ckpt2, vkey, nil); err == nil {
+			t.Fatal("accepted a checkpoint signed by another key")
+		}
+		_ = vkey2
+	})
+}
+
+func TestDataTamperingFails(t *testing.T) {
+	dir, _, ckpt, vkey := fixture(t)
+	db := filepath.Join(dir, store.DBFile)
+	raw, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(raw, []byte("tamper-me-2"))
+	if i < 0 {
+		t.Fatal("entry bytes not found in the file")
+	}
+	raw[i+len("tamper-me-")] = '7'
+	if err := os.WriteFile(db, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Data(dir, ckpt, vkey, nil)
+	if err == nil || !strings.Contains(err.Error(), "entry 9") {
+		t.Fatalf("got %v, want an error naming entry 9", err)
+	}
+}
