@@ -84,6 +84,9 @@ func New(svc ledger.Service, opts Options) *Server {
 	return s
 }
 
+// Service returns the ledger the server serves.
+func (s *Server) Service() ledger.Service { return s.svc }
+
 // Echo returns the Echo instance (for Start, Shutdown and its http.Server settings).
 func (s *Server) Echo() *echo.Echo { return s.e }
 
