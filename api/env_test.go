@@ -291,3 +291,5 @@ func (f *failing) Healthy() error {
 	}
 	return f.Service.Healthy()
 }
+
+func ledgerHours(n int) time.Duration { return time.Duration(n) * time.Hour }

@@ -59,7 +59,9 @@ func (e *env) policyWith(old, new string) string {
 func (e *env) hold(who, payee, asset, amount string, ttl int) uint64 {
 	e.t.Helper()
 	r := e.must(e.write("POST", "/v1/holds", who, fmt.Sprintf(`{"payee":%q,"asset":%q,"amount":%q,"ttl_seconds":%d}`, payee, asset, amount, ttl)), 201)
-	var h struct{ HoldID uint64 `json:"hold_id"` }
+	var h struct {
+		HoldID uint64 `json:"hold_id"`
+	}
 	r.decode(&h)
 	return h.HoldID
 }
