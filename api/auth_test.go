@@ -59,7 +59,6 @@ var authMatrix = []authCase{
 	{"GET", "/healthz", nil, false, "public"},
 	{"GET", "/metrics", nil, false, "public"},
 	{"GET", "/openapi.yaml", nil, false, "public"},
-	
 }
 
 // routeOf turns a concrete path of the matrix into Echo's pattern.
