@@ -1,9 +1,304 @@
 package main
 
-import "errors"
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
 
-// loadgenCmd is a placeholder until its issue lands.
-type loadgenCmd struct{}
+	"github.com/labstack/echo/v4"
+)
 
-// Run is not implemented yet.
-func (c *loadgenCmd) Run() error { return errors.New("loadgen: not implemented yet") }
+// loadgenCmd loads a running server and prints throughput and latency (docs/PERFORMANCE.md).
+type loadgenCmd struct {
+	clientFlags `embed:""`
+	Clients     int           `default:"64" help:"Concurrent keep-alive clients."`
+	Duration    time.Duration `default:"10s" help:"How long each mode is measured."`
+	Warmup      time.Duration `default:"1s" help:"Load before each measurement, not counted."`
+	Mode        []string      `default:"credits" enum:"credits,reads,bare" help:"What to measure, in order: credits (durable writes), reads (balances), bare (an in-process bare Echo handler decoding a small JSON body: the HTTP ceiling)."`
+}
+
+// result is one mode's measurement.
+type result struct {
+	mode      string
+	requests  int
+	errors    int
+	firstErr  string
+	elapsed   time.Duration
+	latencies []time.Duration
+}
+
+// Run sets up what the modes need (a station, one resident per client, tokens), then runs
+// each mode and prints a table.
+func (c *loadgenCmd) Run() error {
+	if c.Clients < 1 || c.Clients > 4096 {
+		return errors.New("loadgen: --clients must be 1 to 4096")
+	}
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConns: c.Clients * 2, MaxIdleConnsPerHost: c.Clients * 2,
+		MaxConnsPerHost: c.Clients * 2, DisableCompression: true, IdleConnTimeout: time.Minute}, Timeout: 30 * time.Second}
+	var fx *fixture
+	var results []result
+	for _, mode := range c.Mode {
+		switch mode {
+		case "bare":
+			r, err := c.runBare(hc)
+			if err != nil {
+				return err
+			}
+			results = append(results, r)
+		case "credits", "reads":
+			if fx == nil {
+				var err error
+				if fx, err = c.setup(hc); err != nil {
+					return err
+				}
+			}
+			results = append(results, c.measure(mode, hc, fx.request(mode, c.URL)))
+		}
+	}
+	printResults(results, c.Clients)
+	return nil
+}
+
+// fixture is what the load needs on the server.
+type fixture struct {
+	admin, station string
+	residents      []string
+	loc            *time.Location
+	base           time.Time      // local midnight 28 days ago: sessions fill days from here
+	next           []atomic.Int64 // per client: sessions credited so far
+}
+
+// setup opens a station and one resident per client (distinct residents: no client waits on
+// another's caps) under a fresh run id, and makes the station's token.
+func (c *loadgenCmd) setup(hc *http.Client) (*fixture, error) {
+	run := fmt.Sprintf("lg%x", time.Now().UnixNano()&0xffffffff)
+	a := &apiClient{base: strings.TrimRight(c.URL, "/"), token: c.Token, http: hc}
+	open := func(id string) error {
+		return a.write("/v1/accounts", "open-"+id, map[string]string{"id": id})
+	}
+	station := "station:" + run
+	if err := open(station); err != nil {
+		return nil, err
+	}
+	fx := &fixture{admin: c.Token, residents: make([]string, c.Clients), next: make([]atomic.Int64, c.Clients)}
+	var wg sync.WaitGroup
+	errs := make(chan error, c.Clients)
+	for i := range fx.residents {
+		fx.residents[i] = fmt.Sprintf("resident:%s-%d", run, i)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := open(fx.residents[i]); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, err
+	}
+	res, err := a.do(http.MethodPost, "/v1/tokens", map[string]string{"role": "station", "account": station, "label": "loadgen"}, http.StatusCreated)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	var tok struct{ Token string }
+	if err := json.NewDecoder(res.Body).Decode(&tok); err != nil {
+		return nil, err
+	}
+	fx.station = tok.Token
+	fx.loc, _ = time.LoadLocation("Asia/Shanghai")
+	now := time.Now().In(fx.loc)
+	fx.base = time.Date(now.Year(), now.Month(), now.Day()-28, 0, 0, 0, 0, fx.loc)
+	return fx, nil
+}
+
+// write posts one entry-creating request.
+func (a *apiClient) write(path, key string, body any) error {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(http.MethodPost, a.base+path, bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", key)
+	res, err := a.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusCreated && res.StatusCode != http.StatusOK {
+		return serverError(res)
+	}
+	return nil
+}
+
+// Sessions of 0.01 h (36 s): 1,200 of them fill a day's 12-hour cap; days run forward from
+// 28 days ago, inside the 30-day backdate window: 33,600 credits per resident.
+const (
+	sessionSeconds = 36
+	sessionsPerDay = 1200
+)
+
+// request returns the request maker of mode for client i (its k-th request).
+func (fx *fixture) request(mode, base string) func(i int) *http.Request {
+	base = strings.TrimRight(base, "/")
+	if mode == "reads" {
+		return func(i int) *http.Request {
+			req, _ := http.NewRequest(http.MethodGet, base+"/v1/accounts/"+fx.residents[i], nil)
+			req.Header.Set("Authorization", "Bearer "+fx.admin)
+			return req
+		}
+	}
+	return func(i int) *http.Request {
+		k := fx.next[i].Add(1) - 1
+		day := fx.base.AddDate(0, 0, int(k/sessionsPerDay))
+		start := day.Add(time.Duration(k%sessionsPerDay) * sessionSeconds * time.Second)
+		end := start.Add(sessionSeconds * time.Second)
+		body := fmt.Sprintf(`{"volunteer":%q,"hours":"0.01","activity":{"id":"lg-%d","category":"loadgen","started_at":%q,"ended_at":%q}}`,
+			fx.residents[i], k, start.Format(time.RFC3339), end.Format(time.RFC3339))
+		req, _ := http.NewRequest(http.MethodPost, base+"/v1/credits", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+fx.station)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", fmt.Sprintf("%s-%d", fx.residents[i], k))
+		return req
+	}
+}
+
+// measure runs Clients loops of mk for Warmup (not counted), then for Duration.
+func (c *loadgenCmd) measure(mode string, hc *http.Client, mk func(i int) *http.Request) result {
+	var recording atomic.Bool
+	ctx, cancel := context.WithTimeout(context.Background(), c.Warmup+c.Duration)
+	defer cancel()
+	per := make([]result, c.Clients)
+	var wg sync.WaitGroup
+	for i := range c.Clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := &per[i]
+			r.latencies = make([]time.Duration, 0, 4096)
+			for ctx.Err() == nil {
+				start := time.Now()
+				status, body, err := send(hc, mk(i))
+				lat := time.Since(start)
+				if !recording.Load() {
+					continue
+				}
+				r.requests++
+				r.latencies = append(r.latencies, lat)
+				if err != nil || status >= 300 {
+					r.errors++
+					if r.firstErr == "" && ctx.Err() == nil {
+						r.firstErr = fmt.Sprintf("%d %v %.200s", status, err, body)
+					}
+				}
+			}
+		}()
+	}
+	time.Sleep(c.Warmup)
+	recording.Store(true)
+	start := time.Now()
+	wg.Wait()
+	out := result{mode: mode, elapsed: time.Since(start)}
+	for _, r := range per {
+		out.requests += r.requests
+		out.errors += r.errors
+		out.latencies = append(out.latencies, r.latencies...)
+		if out.firstErr == "" {
+			out.firstErr = r.firstErr
+		}
+	}
+	return out
+}
+
+func send(hc *http.Client, req *http.Request) (int, []byte, error) {
+	res, err := hc.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	var body []byte
+	if res.StatusCode >= 300 {
+		body, _ = io.ReadAll(io.LimitReader(res.Body, 1024))
+	} else {
+		io.Copy(io.Discard, res.Body)
+	}
+	return res.StatusCode, body, nil
+}
+
+// runBare measures the HTTP ceiling: an in-process Echo server whose one handler decodes a
+// small JSON body (the shape of a credit) and answers 201 with a small JSON object.
+func (c *loadgenCmd) runBare(hc *http.Client) (result, error) {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	type activity struct{ ID, Category, StartedAt, EndedAt string }
+	type body struct {
+		Volunteer, Hours string
+		Activity         activity
+	}
+	e.POST("/bare", func(c echo.Context) error {
+		var b body
+		if err := json.NewDecoder(c.Request().Body).Decode(&b); err != nil {
+			return c.JSON(http.StatusBadRequest, map[string]string{"error": err.Error()})
+		}
+		return c.JSON(http.StatusCreated, map[string]any{"seq": 1, "volunteer": b.Volunteer, "hours": b.Hours})
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return result{}, err
+	}
+	hs := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	defer hs.Close()
+	url := "http://" + ln.Addr().String() + "/bare"
+	payload := `{"volunteer":"resident:lg-1","hours":"0.01","activity":{"id":"lg-1","category":"loadgen","started_at":"2026-11-01T00:00:00+08:00","ended_at":"2026-11-01T00:00:36+08:00"}}`
+	return c.measure("bare", hc, func(int) *http.Request {
+		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(payload))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer x")
+		req.Header.Set("Idempotency-Key", "k")
+		return req
+	}), nil
+}
+
+func printResults(rs []result, clients int) {
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "mode\tclients\tseconds\trequests\terrors\treq/s\tp50 ms\tp99 ms\tp999 ms\t")
+	rate := map[string]float64{}
+	for _, r := range rs {
+		slices.Sort(r.latencies)
+		rate[r.mode] = float64(r.requests-r.errors) / r.elapsed.Seconds()
+		fmt.Fprintf(w, "%s\t%d\t%.1f\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t\n", r.mode, clients, r.elapsed.Seconds(), r.requests, r.errors,
+			rate[r.mode], ms(pct(r.latencies, 0.50)), ms(pct(r.latencies, 0.99)), ms(pct(r.latencies, 0.999)))
+	}
+	w.Flush()
+	if rate["bare"] > 0 && rate["credits"] > 0 {
+		fmt.Printf("credits / bare Echo ceiling: %.2f\n", rate["credits"]/rate["bare"])
+	}
+	for _, r := range rs {
+		if r.firstErr != "" {
+			fmt.Printf("%s: first error: %s\n", r.mode, r.firstErr)
+		}
+	}
+}
+
+func pct(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(float64(len(sorted))*p))]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
