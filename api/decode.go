@@ -130,69 +130,147 @@ func jsonKind(te *json.UnmarshalTypeError) string {
 	return "number"
 }
 
-// frame is one open object or array of the structure walk.
+// Limits of the structure scan. No field of any body is longer: a memo of 200 characters
+// is at most 1,200 bytes even fully \u-escaped, a reason of 500 at most 3,000.
+const (
+	maxStringBytes  = 8 << 10
+	maxLiteralBytes = 64
+)
+
+// frame is one open object or array of the structure scan.
 type frame struct {
 	object  bool
 	wantKey bool
+	lastKey string
 	keys    []string
 }
 
-// checkStructure walks the tokens of b once: the top level must be one object, no object
-// may repeat a key (encoding/json would silently keep the last), nothing may follow the
-// object, and nesting stays within maxJSONDepth. Every failure is 400 malformed_json.
+// checkStructure scans b once, byte by byte, before encoding/json sees it: the top level
+// must be one object, no object may repeat a key (encoding/json would silently keep the
+// last), nothing but whitespace may follow it, nesting stays within maxJSONDepth, and no
+// string or literal is longer than any field can be. Hostile input is refused as soon as a
+// limit is crossed, so it costs at most a few kilobytes of scanning. Syntax the scan does
+// not check (colons, commas, literals) is left to encoding/json. Failures are 400
+// malformed_json, or the code of the field an over-long value was sent for.
 func checkStructure(b []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var stack []frame
-	valueDone := func() {
-		if n := len(stack); n > 0 && stack[n-1].object {
-			stack[n-1].wantKey = true
-		}
+	i := skipSpace(b, 0)
+	if i == len(b) || b[i] != '{' {
+		return malformed("The request body must be one JSON object.")
 	}
-	for first := true; ; first = false {
-		tok, err := dec.Token()
-		if err != nil {
-			return malformed("The request body is not valid JSON.")
-		}
-		if d, ok := tok.(json.Delim); first && (!ok || d != '{') {
-			return malformed("The request body must be one JSON object.")
-		}
-		switch t := tok.(type) {
-		case json.Delim:
-			if t == '{' || t == '[' {
-				valueDone()
-				if len(stack) == maxJSONDepth {
-					return malformed("The request body is nested too deeply.")
-				}
-				stack = append(stack, frame{object: t == '{', wantKey: t == '{'})
-				continue
+	stack := make([]frame, 0, 4)
+	for i < len(b) {
+		switch c := b[i]; c {
+		case ' ', '\t', '\n', '\r', ':':
+			i++
+		case ',':
+			if n := len(stack); n > 0 && stack[n-1].object {
+				stack[n-1].wantKey = true
+			}
+			i++
+		case '{', '[':
+			if len(stack) == maxJSONDepth {
+				return malformed("The request body is nested too deeply.")
+			}
+			stack = append(stack, frame{object: c == '{', wantKey: c == '{'})
+			i++
+		case '}', ']':
+			if len(stack) == 0 {
+				return malformed("The request body is not valid JSON.")
 			}
 			stack = stack[:len(stack)-1]
-		case string:
-			top := &stack[len(stack)-1]
-			if !top.object || !top.wantKey {
-				valueDone()
-				break
+			i++
+			if len(stack) == 0 {
+				if skipSpace(b, i) != len(b) {
+					return malformed("The request body has data after its JSON object.")
+				}
+				return nil
 			}
-			if len(t) > maxKeyLength {
-				return ledger.Errorf(ledger.CodeUnknownField, "The field %q is not part of this request.", t[:maxKeyLength]+"…")
+		case '"':
+			end, err := scanString(b, i, stack)
+			if err != nil {
+				return err
 			}
-			for _, k := range top.keys {
-				if k == t {
-					return ledger.Errorf(ledger.CodeMalformedJSON, "The field %q appears twice.", t).With("field", t)
+			if top := &stack[len(stack)-1]; top.object && top.wantKey {
+				if err := top.addKey(b[i+1 : end-1]); err != nil {
+					return err
 				}
 			}
-			top.keys = append(top.keys, t)
-			top.wantKey = false
+			i = end
 		default:
-			valueDone()
-		}
-		if len(stack) == 0 {
-			break
+			j := i
+			for j < len(b) && !isDelimiter(b[j]) {
+				j++
+			}
+			if j-i > maxLiteralBytes {
+				return tooLong(stack)
+			}
+			if j == i {
+				return malformed("The request body is not valid JSON.")
+			}
+			i = j
 		}
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return malformed("The request body has data after its JSON object.")
+	return malformed("The request body is not valid JSON: it ends too early.")
+}
+
+// addKey records key in the object, refusing a repeat.
+func (f *frame) addKey(raw []byte) error {
+	if len(raw) > maxKeyLength || bytes.IndexByte(raw, '\\') >= 0 {
+		// No field name is long or needs escapes; an escaped one could hide a duplicate.
+		shown := string(raw[:min(len(raw), maxKeyLength)])
+		return ledger.Errorf(ledger.CodeUnknownField, "The field %q is not part of this request.", shown).With("field", shown)
 	}
+	for _, k := range f.keys {
+		if k == string(raw) {
+			return ledger.Errorf(ledger.CodeMalformedJSON, "The field %q appears twice.", k).With("field", k)
+		}
+	}
+	f.lastKey = string(raw)
+	f.keys = append(f.keys, f.lastKey)
+	f.wantKey = false
 	return nil
+}
+
+// scanString returns the index just past the string starting at b[i] ('"').
+func scanString(b []byte, i int, stack []frame) (int, error) {
+	for j := i + 1; j < len(b); j++ {
+		if j-i > maxStringBytes {
+			return 0, tooLong(stack)
+		}
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1, nil
+		}
+	}
+	return 0, malformed("The request body is not valid JSON: a string is not closed.")
+}
+
+// tooLong refuses an over-long value with the code of its field: an amount's is
+// invalid_amount, any other's invalid_field.
+func tooLong(stack []frame) error {
+	field := ""
+	if n := len(stack); n > 0 {
+		field = stack[n-1].lastKey
+	}
+	if field == "amount" || field == "hours" {
+		return ledger.Errorf(ledger.CodeInvalidAmount, "%s is far too long to be an amount.", field).With("field", field)
+	}
+	return invalidField(field, "The value of %q is longer than any field allows.", field)
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+func isDelimiter(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\r', ',', ':', '{', '}', '[', ']', '"':
+		return true
+	}
+	return false
 }

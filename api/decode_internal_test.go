@@ -1,0 +1,87 @@
+package api
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/timebank/timebank/ledger"
+)
+
+const creditJSON = `{"volunteer":"resident:v1024","hours":"2.50","activity":{"id":"visit-0917","category":"elderly-care","started_at":"2026-11-28T09:00:00+08:00","ended_at":"2026-11-28T12:00:00+08:00"},"memo":"tea and talk"}`
+
+func TestCheckStructure(t *testing.T) {
+	for body, ok := range map[string]bool{
+		creditJSON:                   true,
+		` {"a":[{"b":1},{"b":2}]} `:  true, // same key in sibling objects is fine
+		`{"a":{"b":1},"b":{"a":2}}`:  true,
+		`{"a":1,"a":1}`:              false,
+		`{"a":{"b":1,"c":{},"b":2}}`: false,
+		`{"a":"x","b":"a","a":"y"}`:  false, // a string value equal to a key is not a key
+		`{"a":1} {"a":1}`:            false,
+		`{"a":1}]`:                   false,
+		`[{"a":1}]`:                  false,
+		strings.Repeat(`{"a":`, 17):  false,
+	} {
+		if err := checkStructure([]byte(body)); (err == nil) != ok {
+			t.Errorf("%s: accepted %v, want %v (%v)", body, err == nil, ok, err)
+		}
+	}
+	if err := checkStructure([]byte(`{"a":"x","b":"a"}`)); err != nil {
+		t.Errorf("a value equal to an earlier key is not a duplicate: %v", err)
+	}
+}
+
+// FuzzDecodeStrict: no input panics, and whatever is accepted is one valid JSON object in
+// valid UTF-8 without repeated keys.
+func FuzzDecodeStrict(f *testing.F) {
+	for _, s := range []string{creditJSON, `{"hours":1}`, `{"a":1,"a":2}`, `{}`, `{"activity":{"id":"x","id":"y"}}`, "{\"memo\":\"\xff\"}"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var body ledger.CreditBody
+		err := decodeStrict(b, &body, entryBody)
+		if err == nil {
+			var m map[string]any
+			if !json.Valid(b) || !utf8.Valid(b) || json.Unmarshal(b, &m) != nil {
+				t.Fatalf("accepted %q", b)
+			}
+		} else if _, ok := err.(*ledger.Error); !ok {
+			t.Fatalf("error %v is not a *ledger.Error", err)
+		}
+	})
+}
+
+func BenchmarkDecodeCredit(b *testing.B) {
+	raw := []byte(creditJSON)
+	for b.Loop() {
+		var body ledger.CreditBody
+		if err := decodeStrict(raw, &body, entryBody); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkHostileAmount: a 60 KB amount is refused once the scan passes the longest
+// string any field allows, before encoding/json sees it.
+func BenchmarkHostileAmount(b *testing.B) {
+	raw := []byte(`{"volunteer":"resident:v1","hours":"` + strings.Repeat("9", 60000) + `"}`)
+	for b.Loop() {
+		var body ledger.CreditBody
+		if err := decodeStrict(raw, &body, entryBody); ledger.CodeOf(err) != ledger.CodeInvalidAmount {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkHostileNesting: 64 KB of brackets is refused at depth 16.
+func BenchmarkHostileNesting(b *testing.B) {
+	raw := []byte(`{"memo":` + strings.Repeat("[", 64000))
+	for b.Loop() {
+		var body ledger.CreditBody
+		if err := decodeStrict(raw, &body, entryBody); ledger.CodeOf(err) != ledger.CodeMalformedJSON {
+			b.Fatal(err)
+		}
+	}
+}
