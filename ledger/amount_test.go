@@ -115,3 +115,22 @@ func TestAccountIDs(t *testing.T) {
 		t.Error("valid identity number not recognised")
 	}
 }
+
+func TestRateApplyExtremes(t *testing.T) {
+	max, _ := ParseRate("999999999999.999999")
+	// The largest amount at the largest rate does not fit: not ok, never a wrong answer.
+	if _, _, ok := max.Apply(99999999999999, 2, 0); ok {
+		t.Fatal("overflow not reported")
+	}
+	one, _ := ParseRate("1")
+	if got, exact, ok := one.Apply(99999999999999, 2, 6); !ok || !exact || got != 999999999999990000 {
+		t.Fatalf("1 × 999999999999.99 at scale 6 = %d exact=%v ok=%v", got, exact, ok)
+	}
+	third, _ := ParseRate("0.333333")
+	if got, exact, _ := third.Apply(300, 2, 0); got != 0 || exact {
+		t.Fatalf("3 h × 0.333333 = %d exact=%v, want 0 inexact", got, exact)
+	}
+	if !hoursFit(100, 2, microsPerHour) || hoursFit(101, 2, microsPerHour) {
+		t.Fatal("hoursFit at the boundary")
+	}
+}

@@ -98,7 +98,7 @@ func TestCanonicalEncoding(t *testing.T) {
 	}
 	for _, bad := range [][]byte{
 		bytes.Replace(got, []byte(`"amount":"10.00"`), []byte(`"amount":"10.0"`), 1), // posting not at scale
-		bytes.Replace(got, []byte(`{"seq":9,`), []byte(`{"seq": 9,`), 1), // whitespace
+		bytes.Replace(got, []byte(`{"seq":9,`), []byte(`{"seq": 9,`), 1),             // whitespace
 		bytes.Replace(got, []byte(`"memo":""`), []byte(`"memo":"","x":1`), 1),
 		append(append([]byte{}, got...), ' '),
 	} {

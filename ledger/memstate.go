@@ -46,6 +46,9 @@ func (m *MemState) Account(id AccountID) (*Account, error) {
 	return nil, nil
 }
 
+// PeekAccount returns account id without copying it; the caller must not change it.
+func (m *MemState) PeekAccount(id AccountID) (*Account, error) { return m.accounts[id], nil }
+
 func (m *MemState) Hold(id uint64) (*Hold, error) {
 	if h, ok := m.holds[id]; ok {
 		c := *h

@@ -18,18 +18,19 @@ type acctAsset struct {
 // and afterwards no non-issuer receiver may be above its upper limit. Funds are checked for
 // all postings before any limit (SPEC §3 orders them so).
 func (d *decider) post(ps []Posting, caps bool, rel *release) error {
-	bal := map[acctAsset]int64{}
+	var bal running
 	balance := func(id AccountID, asset string) (int64, error) {
 		k := acctAsset{id, asset}
-		if v, ok := bal[k]; ok {
+		if v, ok := bal.get(k); ok {
 			return v, nil
 		}
 		a, err := d.account(id)
 		if err != nil {
 			return 0, err
 		}
-		bal[k] = a.Balances[asset].Balance
-		return bal[k], nil
+		v := a.Balances[asset].Balance
+		bal.set(k, v)
+		return v, nil
 	}
 	for _, p := range ps {
 		from, err := balance(p.From, p.Asset)
@@ -41,7 +42,7 @@ func (d *decider) post(ps []Posting, caps bool, rel *release) error {
 			return err
 		}
 		if p.From.Kind() != KindIssuer {
-			avail := from - d.accts[p.From].Held(p.Asset, d.now)
+			avail := from - d.cached(p.From).Held(p.Asset, d.now)
 			if rel != nil && rel.account == p.From && rel.asset == p.Asset {
 				avail += rel.amount
 			}
@@ -54,12 +55,13 @@ func (d *decider) post(ps []Posting, caps bool, rel *release) error {
 		if !ok1 || !ok2 {
 			return Errorf(CodeBalanceCapExceeded, "This entry would overflow the balance of %s or %s.", p.From, p.To)
 		}
-		bal[acctAsset{p.From, p.Asset}] = newFrom
-		bal[acctAsset{p.To, p.Asset}] = newTo
+		bal.set(acctAsset{p.From, p.Asset}, newFrom)
+		bal.set(acctAsset{p.To, p.Asset}, newTo)
 	}
 	if caps {
 		for _, p := range ps {
-			if err := d.checkCap(p.To, p.Asset, bal[acctAsset{p.To, p.Asset}]); err != nil {
+			after, _ := bal.get(acctAsset{p.To, p.Asset})
+			if err := d.checkCap(p.To, p.Asset, after); err != nil {
 				return err
 			}
 		}
@@ -73,7 +75,7 @@ func (d *decider) checkCap(id AccountID, asset string, after int64) error {
 	if !ok || after <= upper {
 		return nil
 	}
-	before := d.accts[id].Balances[asset].Balance
+	before := d.cached(id).Balances[asset].Balance
 	return Errorf(CodeBalanceCapExceeded,
 		"%s holds %s %s and may hold at most %s; this entry would bring it to %s.",
 		id, d.fmtAmount(asset, before), asset, d.fmtAmount(asset, upper), d.fmtAmount(asset, after)).
@@ -89,4 +91,32 @@ func (d *decider) insufficient(id AccountID, asset string, avail, need int64) *E
 		id, d.fmtAmount(asset, avail), asset, d.fmtAmount(asset, need)).
 		With("account", string(id)).With("asset", asset).
 		With("available", d.fmtAmount(asset, avail)).With("required", d.fmtAmount(asset, need))
+}
+
+// running holds the running balances of one decision's postings (a handful: a slice).
+type running []struct {
+	k acctAsset
+	v int64
+}
+
+func (r running) get(k acctAsset) (int64, bool) {
+	for _, e := range r {
+		if e.k == k {
+			return e.v, true
+		}
+	}
+	return 0, false
+}
+
+func (r *running) set(k acctAsset, v int64) {
+	for i := range *r {
+		if (*r)[i].k == k {
+			(*r)[i].v = v
+			return
+		}
+	}
+	*r = append(*r, struct {
+		k acctAsset
+		v int64
+	}{k, v})
 }

@@ -1,9 +1,6 @@
 package ledger
 
-import (
-	"math/big"
-	"time"
-)
+import "time"
 
 // futureSlackMicros is how far past now a credited session may end (SPEC §3: 5 minutes).
 const futureSlackMicros = 5 * 60 * microsPerSecond
@@ -148,7 +145,8 @@ func (d *decider) dailyCap(c *creditShape) error {
 
 // hoursFit reports whether hours (minor units at scale) ≤ the duration durMicros, exactly.
 func hoursFit(hours int64, scale int, durMicros int64) bool {
-	lhs := new(big.Int).Mul(big.NewInt(hours), big.NewInt(microsPerHour))
-	rhs := new(big.Int).Mul(big.NewInt(durMicros), big.NewInt(pow10(scale)))
-	return lhs.Cmp(rhs) <= 0
+	if hours < 0 || durMicros < 0 {
+		return false
+	}
+	return lessOrEqual128(uint64(hours), uint64(microsPerHour), uint64(durMicros), uint64(pow10(scale)))
 }

@@ -27,7 +27,7 @@ func (d *decider) hold(b *HoldBody) (Body, error) {
 	if err := d.active(from, n.Payee); err != nil {
 		return nil, err
 	}
-	if avail := d.accts[from].Available(n.Asset, d.now); avail < amt {
+	if avail := d.cached(from).Available(n.Asset, d.now); avail < amt {
 		return nil, d.insufficient(from, n.Asset, avail, amt)
 	}
 	if err := payeeKind(n.Payee); err != nil {

@@ -33,7 +33,20 @@ const (
 )
 
 // IssuerOf returns the issuer account of asset.
-func IssuerOf(asset string) AccountID { return AccountID("issuer:" + asset) }
+func IssuerOf(asset string) AccountID {
+	switch asset {
+	case AssetHours:
+		return issuerHours
+	case AssetPoints:
+		return issuerPoints
+	}
+	return AccountID("issuer:" + asset)
+}
+
+const (
+	issuerHours  AccountID = "issuer:" + AssetHours
+	issuerPoints AccountID = "issuer:" + AssetPoints
+)
 
 // Type is an entry type of SPEC §2.
 type Type string

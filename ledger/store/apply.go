@@ -13,11 +13,7 @@ import (
 // or a failure while deciding, which only reads) comes back in the result and has written
 // nothing. A non-nil error means the request failed after it began writing: the transaction
 // is dirty and must be rolled back.
-func (st *txState) submit(req ledger.Request, nowMicros int64) (result, error) {
-	fp, err := fingerprint(req)
-	if err != nil {
-		return result{err: err}, nil
-	}
+func (st *txState) submit(req ledger.Request, fp [32]byte, nowMicros int64) (result, error) {
 	ik := idemKey(req.Principal.Actor(), req.IdempotencyKey)
 	if v := st.state.Get(ik); v != nil {
 		return st.replay(v, fp, req.IdempotencyKey), nil

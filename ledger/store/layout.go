@@ -8,7 +8,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"sort"
+	"slices"
 
 	"github.com/timebank/timebank/ledger"
 )
@@ -172,7 +172,7 @@ func sortedNums[V any](t *assetTable, m map[string]V) ([]uint64, error) {
 		}
 		nums = append(nums, n)
 	}
-	sort.Slice(nums, func(i, j int) bool { return nums[i] < nums[j] })
+	slices.Sort(nums)
 	return nums, nil
 }
 

@@ -27,6 +27,7 @@ const maxKeyLength = 128
 type waiter struct {
 	ctx context.Context
 	req ledger.Request
+	fp  [32]byte    // ledger.Fingerprint(req), computed by the caller's goroutine
 	key string      // in-flight key: actor 0x00 idempotency key; "" for genesis
 	res chan result // buffered: the sequencer never blocks on a caller that left
 }
@@ -37,8 +38,15 @@ type result struct {
 	err      error
 }
 
-func newWaiter(ctx context.Context, req ledger.Request) *waiter {
-	return &waiter{ctx: ctx, req: req, res: make(chan result, 1)}
+// newWaiter prepares req for the sequencer. The fingerprint (JSON and SHA-256 of the body)
+// is computed here, in the caller's goroutine, so that callers share the CPU work the single
+// sequencer would otherwise do alone.
+func newWaiter(ctx context.Context, req ledger.Request) (*waiter, error) {
+	fp, err := fingerprint(req)
+	if err != nil {
+		return nil, err
+	}
+	return &waiter{ctx: ctx, req: req, fp: fp, res: make(chan result, 1)}, nil
 }
 
 // inflightSet holds the (actor, key) pairs submitted and not yet answered.
@@ -109,7 +117,10 @@ func (l *Ledger) Submit(ctx context.Context, req ledger.Request) (*ledger.Entry,
 	if l.queue == nil {
 		return nil, false, ledger.Errorf(ledger.CodeUnavailable, "The ledger is open read-only.")
 	}
-	w := newWaiter(ctx, req)
+	w, err := newWaiter(ctx, req)
+	if err != nil {
+		return nil, false, err
+	}
 	w.key = req.Principal.Actor() + "\x00" + req.IdempotencyKey
 	if !l.inflight.add(w.key) {
 		return nil, false, ledger.Errorf(ledger.CodeRequestInProgress,
@@ -242,7 +253,7 @@ func (l *Ledger) commit(ws []*waiter) (res []result, bad int, err error) {
 	err = l.db.Update(func(tx *bbolt.Tx) error {
 		st := newTxState(tx, l, h)
 		for i, w := range ws {
-			r, err := st.submit(w.req, l.opts.Now().UnixMicro())
+			r, err := st.submit(w.req, w.fp, l.opts.Now().UnixMicro())
 			if err != nil {
 				bad = i
 				return err

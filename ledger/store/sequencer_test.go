@@ -90,7 +90,7 @@ func req(p ledger.Principal, body ledger.Body) ledger.Request {
 func oneBatch(l *Ledger, reqs ...ledger.Request) []result {
 	ws := make([]*waiter, len(reqs))
 	for i, r := range reqs {
-		ws[i] = newWaiter(context.Background(), r)
+		ws[i] = mustWaiter(context.Background(), r)
 	}
 	l.process(ws)
 	out := make([]result, len(ws))
@@ -98,6 +98,14 @@ func oneBatch(l *Ledger, reqs ...ledger.Request) []result {
 		out[i] = <-w.res
 	}
 	return out
+}
+
+func mustWaiter(ctx context.Context, r ledger.Request) *waiter {
+	w, err := newWaiter(ctx, r)
+	if err != nil {
+		panic(err)
+	}
+	return w
 }
 
 func TestBatchMixesValidAndRejected(t *testing.T) {
@@ -289,7 +297,7 @@ func TestCancelledRequestsAreNeverWritten(t *testing.T) {
 		}
 	}
 	// The sequencer drops a request whose caller left before it was taken.
-	ws := newWaiter(ctx, r)
+	ws := mustWaiter(ctx, r)
 	l.process([]*waiter{ws})
 	if err := (<-ws.res).err; !errors.Is(err, context.Canceled) {
 		t.Fatalf("taken after its caller left: %v", err)

@@ -213,7 +213,10 @@ func (l *Ledger) genesis() error {
 		IdempotencyKey: "genesis",
 		Body:           &ledger.GenesisBody{Policy: *ledger.DefaultPolicy()},
 	}
-	w := newWaiter(backgroundCtx, req)
+	w, err := newWaiter(backgroundCtx, req)
+	if err != nil {
+		return err
+	}
 	if err := l.enqueue(w); err != nil {
 		return err
 	}

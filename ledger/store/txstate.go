@@ -24,6 +24,14 @@ type txState struct {
 	appended int // entries appended in this transaction
 }
 
+// stateFillPercent is where bbolt splits a full state page. The state bucket mixes
+// append-only runs (the issuers' and stations' statement lines) with random inserts (each
+// resident's lines and sessions). 0.5, bbolt's default, leaves the runs half empty; 1.0
+// splits a full page into a full one and a sliver, and the slivers multiply under random
+// inserts. 0.75 made the smallest file of 0.5, 0.75, 0.9 and 1.0 (200,000 credits to 20,000
+// residents: 431 bytes of state per entry against 522, 467 and 882).
+const stateFillPercent = 0.75
+
 type cachedAccount struct {
 	acc   *ledger.Account // nil: known not to exist
 	dirty bool
@@ -39,6 +47,7 @@ func newTxState(tx *bbolt.Tx, l *Ledger, h *head) *txState {
 	v.tlog.FillPercent = 1.0
 	v.rev.FillPercent = 0.9 // almost append-only: reversals are of recent entries
 	v.holds.FillPercent = 1.0
+	v.state.FillPercent = stateFillPercent
 	return &txState{view: v, accounts: map[ledger.AccountID]*cachedAccount{},
 		lastSeq: h.size, lastTime: h.lastTime}
 }
