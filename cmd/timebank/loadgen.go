@@ -27,6 +27,7 @@ type loadgenCmd struct {
 	Duration    time.Duration `default:"10s" help:"How long each mode is measured."`
 	Warmup      time.Duration `default:"1s" help:"Load before each measurement, not counted."`
 	Mode        []string      `default:"credits" enum:"credits,reads,bare" help:"What to measure, in order: credits (durable writes), reads (balances), bare (an in-process bare Echo handler decoding a small JSON body: the HTTP ceiling)."`
+	Residents   int           `default:"64" help:"Residents per client, credited in turn (each gets a few sessions a day, as volunteers do)."`
 }
 
 // result is one mode's measurement.
@@ -42,8 +43,8 @@ type result struct {
 // Run sets up what the modes need (a station, one resident per client, tokens), then runs
 // each mode and prints a table.
 func (c *loadgenCmd) Run() error {
-	if c.Clients < 1 || c.Clients > 4096 {
-		return errors.New("loadgen: --clients must be 1 to 4096")
+	if c.Clients < 1 || c.Clients > 4096 || c.Residents < 1 || c.Clients*c.Residents > 1<<20 {
+		return errors.New("loadgen: --clients must be 1 to 4096, --residents at least 1, their product at most 2^20")
 	}
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConns: c.Clients * 2, MaxIdleConnsPerHost: c.Clients * 2,
 		MaxConnsPerHost: c.Clients * 2, DisableCompression: true, IdleConnTimeout: time.Minute}, Timeout: 30 * time.Second}
@@ -74,14 +75,13 @@ func (c *loadgenCmd) Run() error {
 // fixture is what the load needs on the server.
 type fixture struct {
 	admin, station string
-	residents      []string
-	loc            *time.Location
-	base           time.Time      // local midnight 28 days ago: sessions fill days from here
-	next           []atomic.Int64 // per client: sessions credited so far
+	residents      [][]string // per client
+	base           time.Time  // local midnight 28 days ago: sessions fill days from here
+	next           []atomic.Int64
 }
 
-// setup opens a station and one resident per client (distinct residents: no client waits on
-// another's caps) under a fresh run id, and makes the station's token.
+// setup opens a station and Residents residents per client (distinct residents: no client
+// waits on another's caps) under a fresh run id, and makes the station's token.
 func (c *loadgenCmd) setup(hc *http.Client) (*fixture, error) {
 	run := fmt.Sprintf("lg%x", time.Now().UnixNano()&0xffffffff)
 	a := &apiClient{base: strings.TrimRight(c.URL, "/"), token: c.Token, http: hc}
@@ -92,16 +92,20 @@ func (c *loadgenCmd) setup(hc *http.Client) (*fixture, error) {
 	if err := open(station); err != nil {
 		return nil, err
 	}
-	fx := &fixture{admin: c.Token, residents: make([]string, c.Clients), next: make([]atomic.Int64, c.Clients)}
+	fx := &fixture{admin: c.Token, residents: make([][]string, c.Clients), next: make([]atomic.Int64, c.Clients)}
 	var wg sync.WaitGroup
 	errs := make(chan error, c.Clients)
 	for i := range fx.residents {
-		fx.residents[i] = fmt.Sprintf("resident:%s-%d", run, i)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := open(fx.residents[i]); err != nil {
-				errs <- err
+			for j := range c.Residents {
+				id := fmt.Sprintf("resident:%s-%d-%d", run, i, j)
+				if err := open(id); err != nil {
+					errs <- err
+					return
+				}
+				fx.residents[i] = append(fx.residents[i], id)
 			}
 		}()
 	}
@@ -120,9 +124,9 @@ func (c *loadgenCmd) setup(hc *http.Client) (*fixture, error) {
 		return nil, err
 	}
 	fx.station = tok.Token
-	fx.loc, _ = time.LoadLocation("Asia/Shanghai")
-	now := time.Now().In(fx.loc)
-	fx.base = time.Date(now.Year(), now.Month(), now.Day()-28, 0, 0, 0, 0, fx.loc)
+	loc, _ := time.LoadLocation("Asia/Shanghai")
+	now := time.Now().In(loc)
+	fx.base = time.Date(now.Year(), now.Month(), now.Day()-28, 0, 0, 0, 0, loc)
 	return fx, nil
 }
 
@@ -144,34 +148,43 @@ func (a *apiClient) write(path, key string, body any) error {
 	return nil
 }
 
-// Sessions of 0.01 h (36 s): 1,200 of them fill a day's 12-hour cap; days run forward from
-// 28 days ago, inside the 30-day backdate window: 33,600 credits per resident.
+// Each resident gets sessionsPerDay sessions of 0.01 h (36 s) a day, an hour apart from
+// 08:00 local, on days running forward from 28 days ago (inside the 30-day backdate
+// window): 224 credits per resident, a few sessions per day as a volunteer would have.
 const (
 	sessionSeconds = 36
-	sessionsPerDay = 1200
+	sessionsPerDay = 8
+	sessionDays    = 28
 )
 
 // request returns the request maker of mode for client i (its k-th request).
 func (fx *fixture) request(mode, base string) func(i int) *http.Request {
 	base = strings.TrimRight(base, "/")
 	if mode == "reads" {
+		var n atomic.Int64
 		return func(i int) *http.Request {
-			req, _ := http.NewRequest(http.MethodGet, base+"/v1/accounts/"+fx.residents[i], nil)
+			rs := fx.residents[i]
+			req, _ := http.NewRequest(http.MethodGet, base+"/v1/accounts/"+rs[int(n.Add(1))%len(rs)], nil)
 			req.Header.Set("Authorization", "Bearer "+fx.admin)
 			return req
 		}
 	}
 	return func(i int) *http.Request {
 		k := fx.next[i].Add(1) - 1
-		day := fx.base.AddDate(0, 0, int(k/sessionsPerDay))
-		start := day.Add(time.Duration(k%sessionsPerDay) * sessionSeconds * time.Second)
+		rs := fx.residents[i]
+		who, n := rs[int(k)%len(rs)], k/int64(len(rs))
+		if n >= sessionsPerDay*sessionDays {
+			n %= sessionsPerDay * sessionDays // out of fresh sessions: the server answers overlapping_session
+		}
+		day := fx.base.AddDate(0, 0, int(n/sessionsPerDay))
+		start := day.Add(8*time.Hour + time.Duration(n%sessionsPerDay)*time.Hour)
 		end := start.Add(sessionSeconds * time.Second)
 		body := fmt.Sprintf(`{"volunteer":%q,"hours":"0.01","activity":{"id":"lg-%d","category":"loadgen","started_at":%q,"ended_at":%q}}`,
-			fx.residents[i], k, start.Format(time.RFC3339), end.Format(time.RFC3339))
+			who, k, start.Format(time.RFC3339), end.Format(time.RFC3339))
 		req, _ := http.NewRequest(http.MethodPost, base+"/v1/credits", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+fx.station)
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Idempotency-Key", fmt.Sprintf("%s-%d", fx.residents[i], k))
+		req.Header.Set("Idempotency-Key", fmt.Sprintf("%s-%d", who, k))
 		return req
 	}
 }
