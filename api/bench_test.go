@@ -45,3 +45,25 @@ func BenchmarkCreditThroughHandler(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkBalanceRead reads an account through the full Echo stack from 64 goroutines.
+func BenchmarkBalanceRead(b *testing.B) {
+	t := &testing.T{}
+	e := newEnv(t)
+	e.quiet = true
+	e.credit("station", "resident:r01", "3", time.Hour, 3*time.Hour)
+	b.SetParallelism(32)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest("GET", "/v1/accounts/resident:r01", nil)
+			req.Header.Set("Authorization", "Bearer "+adminSecret)
+			rec := httptest.NewRecorder()
+			e.srv.Handler().ServeHTTP(rec, req)
+			if rec.Code != 200 {
+				b.Errorf("%d %s", rec.Code, rec.Body)
+				return
+			}
+		}
+	})
+}

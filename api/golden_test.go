@@ -20,7 +20,7 @@ var tokenIDs = regexp.MustCompile(`tok_[0-9a-f]{16}`)
 func golden(t *testing.T, name string, r *resp) {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := json.Indent(&buf, r.Body, "", "  "); err != nil {
+	if err := json.Indent(&buf, bytes.TrimSpace(r.Body), "", "  "); err != nil {
 		t.Fatalf("%s: answer is not JSON: %s", name, r.Body)
 	}
 	got := tokenIDs.ReplaceAll(buf.Bytes(), []byte("tok_X"))

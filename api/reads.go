@@ -41,21 +41,6 @@ func pathAccount(c echo.Context) (ledger.AccountID, error) {
 	return ledger.ParseAccountID(pathParam(c, "id"), true)
 }
 
-type balanceJSON struct {
-	Balance   string `json:"balance"`
-	Held      string `json:"held"`
-	Available string `json:"available"`
-	Earned    string `json:"earned"`
-}
-
-type accountJSON struct {
-	ID       ledger.AccountID       `json:"id"`
-	Kind     ledger.Kind            `json:"kind"`
-	Status   string                 `json:"status"`
-	OpenedAt string                 `json:"opened_at"`
-	Balances map[string]balanceJSON `json:"balances"`
-}
-
 // visibleAccount returns account id if p may see it; else 404 exactly as if missing.
 func (s *Server) visibleAccount(p ledger.Principal, id ledger.AccountID) (*ledger.Account, error) {
 	if !canSeeAccount(p, id) {
@@ -84,28 +69,70 @@ func (s *Server) getAccount(c echo.Context, g gate) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, s.accountView(a, s.now().UnixMicro()))
+	return c.JSONBlob(http.StatusOK, s.accountJSON(a, s.now().UnixMicro()))
 }
 
-// accountView shows every asset of the ledger, held and available as of now.
-func (s *Server) accountView(a *ledger.Account, now int64) accountJSON {
+// accountJSON is {id, kind, status, opened_at, balances:{ASSET:{balance, held, available,
+// earned}}} with every asset of the ledger in code order, held and available as of now.
+// Written by hand: balance reads are the hottest read, and this is a third of their cost
+// through encoding/json's reflection and map sorting. The golden and OpenAPI tests pin it.
+func (s *Server) accountJSON(a *ledger.Account, now int64) []byte {
 	status := "active"
 	if a.Frozen {
 		status = "frozen"
 	}
-	out := accountJSON{ID: a.ID, Kind: a.ID.Kind(), Status: status, OpenedAt: ledger.FormatTime(a.OpenedAt),
-		Balances: map[string]balanceJSON{}}
-	for code, spec := range s.svc.Assets() {
-		b := a.Balances[code]
-		held := a.Held(code, now)
-		out.Balances[code] = balanceJSON{
-			Balance:   ledger.FormatAmount(b.Balance, spec.Scale),
-			Held:      ledger.FormatAmount(held, spec.Scale),
-			Available: ledger.FormatAmount(b.Balance-held, spec.Scale),
-			Earned:    ledger.FormatAmount(b.Earned, spec.Scale),
+	b := make([]byte, 0, 256)
+	b = append(b, `{"id":`...)
+	b = strconv.AppendQuote(b, string(a.ID))
+	b = append(b, `,"kind":`...)
+	b = strconv.AppendQuote(b, string(a.ID.Kind()))
+	b = append(b, `,"status":"`...)
+	b = append(b, status...)
+	b = append(b, `","opened_at":"`...)
+	b = append(b, ledger.FormatTime(a.OpenedAt)...)
+	b = append(b, `","balances":{`...)
+	for i, asset := range s.assets() {
+		bal := a.Balances[asset.code]
+		held := a.Held(asset.code, now)
+		if i > 0 {
+			b = append(b, ',')
 		}
+		b = strconv.AppendQuote(b, asset.code)
+		for j, f := range [4]struct {
+			name string
+			v    int64
+		}{{"balance", bal.Balance}, {"held", held}, {"available", bal.Balance - held}, {"earned", bal.Earned}} {
+			if j == 0 {
+				b = append(b, `:{"`...)
+			} else {
+				b = append(b, `,"`...)
+			}
+			b = append(b, f.name...)
+			b = append(b, `":"`...)
+			b = append(b, ledger.FormatAmount(f.v, asset.scale)...)
+			b = append(b, '"')
+		}
+		b = append(b, '}')
 	}
-	return out
+	return append(b, "}}"...)
+}
+
+// assetInfo is an asset code with its scale.
+type assetInfo struct {
+	code  string
+	scale int
+}
+
+// assets returns the ledger's assets in code order. They are fixed at genesis, so the list
+// is made once.
+func (s *Server) assets() []assetInfo {
+	s.assetsOnce.Do(func() {
+		as := s.svc.Assets()
+		for _, code := range as.Codes() {
+			s.assetList = append(s.assetList, assetInfo{code: code, scale: as[code].Scale})
+		}
+	})
+	return s.assetList
 }
 
 type postingJSON struct {

@@ -51,6 +51,9 @@ type Server struct {
 	e        *echo.Echo
 	metrics  *metrics
 	inflight inflight
+
+	assetsOnce sync.Once
+	assetList  []assetInfo
 }
 
 // New builds the server and its routes. It does not listen: use Echo() or Handler().
