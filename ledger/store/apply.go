@@ -111,7 +111,8 @@ func (st *txState) putHashes(seq uint64, b []byte) error {
 	}
 	base := uint64(tlog.StoredHashIndex(0, n))
 	for i := range hashes {
-		if err := st.tlog.Put(seqKey(base+uint64(i)), hashes[i][:]); err != nil {
+		st.key = appendSeqKey(st.key[:0], base+uint64(i))
+		if err := st.tlog.Put(st.key, hashes[i][:]); err != nil {
 			return err
 		}
 	}
@@ -120,7 +121,7 @@ func (st *txState) putHashes(seq uint64, b []byte) error {
 
 // putStatement writes the statement line of account id for entry seq: its balances after it.
 func (st *txState) putStatement(id ledger.AccountID, seq uint64) error {
-	a, err := st.peekAccount(id)
+	a, err := st.PeekAccount(id)
 	if err != nil {
 		return err
 	}
@@ -132,7 +133,8 @@ func (st *txState) putStatement(id ledger.AccountID, seq uint64) error {
 	if err != nil {
 		return err
 	}
-	return st.state.Put(statementKey(id, seq), v)
+	st.key = appendStatementKey(st.key[:0], id, seq)
+	return st.state.Put(st.key, v)
 }
 
 // decide is ledger.Decide with a panic turned into an error: Decide only reads, so a panic

@@ -108,6 +108,12 @@ func crashChild(t *testing.T, dir string, cycle int, base int64, d time.Duration
 // checkAfterCrash reopens dir and checks it against the acknowledgements; with replay set,
 // also every stored record against a replay. It returns the tree size.
 func checkAfterCrash(t *testing.T, dir string, acked map[uint64][32]byte, replay bool) uint64 {
+	ro, err := Open(dir, Options{ReadOnly: true}) // what verify --data does after a crash
+	if err != nil {
+		t.Fatalf("read-only open after kill: %v", err)
+	}
+	roSize, roRoot := ro.Root()
+	ro.Close()
 	l, err := Open(dir, Options{}) // writable: the dead child's lock must be gone
 	if err != nil {
 		t.Fatalf("reopen after kill: %v", err)
@@ -115,8 +121,8 @@ func checkAfterCrash(t *testing.T, dir string, acked map[uint64][32]byte, replay
 	defer l.Close()
 	raw := allEntries(t, l) // checks seqs are gapless
 	size, root := l.Root()
-	if uint64(len(raw)) != size {
-		t.Fatalf("%d entries stored, tree size %d", len(raw), size)
+	if uint64(len(raw)) != size || size != roSize || root != roRoot {
+		t.Fatalf("%d entries stored, tree size %d (read-only: %d)", len(raw), size, roSize)
 	}
 	for seq, sum := range acked {
 		if seq > size || sha256.Sum256(raw[seq-1]) != sum {

@@ -63,6 +63,8 @@ func seqKey(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
 
 func putSeqKey(dst []byte, n uint64) { binary.BigEndian.PutUint64(dst, n) }
 
+func appendSeqKey(dst []byte, n uint64) []byte { return binary.BigEndian.AppendUint64(dst, n) }
+
 func parseSeqKey(k []byte) (uint64, error) {
 	if len(k) != 8 {
 		return 0, fmt.Errorf("%w: key of %d bytes, want 8", ErrCorrupt, len(k))
@@ -73,9 +75,11 @@ func parseSeqKey(k []byte) (uint64, error) {
 // ownerPrefix is OWNER 0x00 TAG with room for extra more bytes. Owners (account ids, actors)
 // never contain 0x00, so one owner's prefix is never a prefix of another's.
 func ownerPrefix(owner string, tag byte, extra int) []byte {
-	k := make([]byte, 0, len(owner)+2+extra)
-	k = append(k, owner...)
-	return append(k, 0, tag)
+	return appendOwnerPrefix(make([]byte, 0, len(owner)+2+extra), owner, tag)
+}
+
+func appendOwnerPrefix(dst []byte, owner string, tag byte) []byte {
+	return append(append(dst, owner...), 0, tag)
 }
 
 func accountKey(id ledger.AccountID) []byte { return ownerPrefix(string(id), tagAccount, 0) }
@@ -86,6 +90,12 @@ func statementPrefix(id ledger.AccountID) []byte {
 
 func statementKey(id ledger.AccountID, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(statementPrefix(id), seq)
+}
+
+// appendStatementKey appends statementKey(id, seq) to dst: the sequencer builds its keys in
+// one scratch buffer (bbolt copies a key it keeps).
+func appendStatementKey(dst []byte, id ledger.AccountID, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(appendOwnerPrefix(dst, string(id), tagStatement), seq)
 }
 
 func sessionPrefix(volunteer ledger.AccountID) []byte {

@@ -19,6 +19,7 @@ type txState struct {
 	accounts map[ledger.AccountID]*cachedAccount
 	dirty    []ledger.AccountID // accounts to put at flush, in first-change order
 	arena    []byte             // value bytes handed to Put (bbolt keeps them until commit)
+	key      []byte             // scratch for keys: bbolt copies the keys it keeps
 	lastSeq  uint64
 	lastTime int64
 	appended int // entries appended in this transaction
@@ -37,7 +38,10 @@ type cachedAccount struct {
 	dirty bool
 }
 
-var _ ledger.State = (*txState)(nil)
+var (
+	_ ledger.State         = (*txState)(nil)
+	_ ledger.AccountPeeker = (*txState)(nil)
+)
 
 func newTxState(tx *bbolt.Tx, l *Ledger, h *head) *txState {
 	v := newView(tx, l.assets, l.table, h.policy)
@@ -54,15 +58,16 @@ func newTxState(tx *bbolt.Tx, l *Ledger, h *head) *txState {
 
 // Account returns a copy of the account as this batch last left it.
 func (st *txState) Account(id ledger.AccountID) (*ledger.Account, error) {
-	a, err := st.peekAccount(id)
+	a, err := st.PeekAccount(id)
 	if a == nil || err != nil {
 		return nil, err
 	}
 	return a.Clone(), nil
 }
 
-// peekAccount is Account without the copy: the caller must not change the result.
-func (st *txState) peekAccount(id ledger.AccountID) (*ledger.Account, error) {
+// PeekAccount is Account without the copy (ledger.AccountPeeker): the caller must not
+// change the result. Decide uses it; it only reads.
+func (st *txState) PeekAccount(id ledger.AccountID) (*ledger.Account, error) {
 	if c, ok := st.accounts[id]; ok {
 		return c.acc, nil
 	}
