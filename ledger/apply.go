@@ -19,6 +19,13 @@ func Apply(st State, e *Entry) error {
 	return a.flush()
 }
 
+// accountLender is a State whose accounts Apply may change in place, saving a copy per
+// account and entry: MemState, whose Apply never fails half-way except on a log that verify
+// rejects anyway.
+type accountLender interface {
+	lendAccount(id AccountID) *Account
+}
+
 // applier gathers the accounts an entry changes and writes each once.
 type applier struct {
 	st      State
@@ -31,14 +38,17 @@ func (a *applier) account(id AccountID) (*Account, error) {
 	if acc, ok := a.touched[id]; ok {
 		return acc, nil
 	}
-	acc, err := a.st.Account(id)
-	if err != nil {
+	var acc *Account
+	var err error
+	if l, ok := a.st.(accountLender); ok {
+		acc = l.lendAccount(id)
+	} else if acc, err = a.st.Account(id); err != nil { // a copy
 		return nil, err
 	}
 	if acc == nil {
 		return nil, fmt.Errorf("ledger: apply entry %d: account %s does not exist", a.e.Seq, id)
 	}
-	a.touched[id] = acc // a View hands out copies
+	a.touched[id] = acc
 	a.order = append(a.order, id)
 	return acc, nil
 }

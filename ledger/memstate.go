@@ -95,10 +95,13 @@ func (m *MemState) Entry(seq uint64) (*Entry, error) {
 
 func (m *MemState) ReversedBy(seq uint64) (uint64, error) { return m.reversed[seq], nil }
 
+// PutAccount stores a; the state takes ownership of it (Apply hands over its own copy).
 func (m *MemState) PutAccount(a *Account) error {
-	m.accounts[a.ID] = a.Clone()
+	m.accounts[a.ID] = a
 	return nil
 }
+
+func (m *MemState) lendAccount(id AccountID) *Account { return m.accounts[id] }
 
 func (m *MemState) PutHold(h *Hold) error {
 	c := *h

@@ -32,9 +32,14 @@ func Data(dir string, ckpt []byte, vkey string, progress func(uint64)) (*Summary
 	}
 	defer l.Close()
 	start := time.Now()
-	d := &dataCheck{l: l, r: newReplay(l, cp, progress)}
-	d.r.after = d.indexes
-	if err := l.StoredHashes(d.replayAll); err != nil {
+	d := &dataCheck{l: l}
+	err = l.Snapshot(func(s *store.Snapshot) error {
+		d.snap = s
+		d.r = newReplay(s, cp, progress)
+		d.r.after = d.indexes
+		return d.replayAll(s.HashReader())
+	})
+	if err != nil {
 		return nil, err
 	}
 	if err := d.state(); err != nil {
@@ -51,6 +56,7 @@ func Data(dir string, ckpt []byte, vkey string, progress func(uint64)) (*Summary
 
 type dataCheck struct {
 	l          *store.Ledger
+	snap       *store.Snapshot // valid during the replay only
 	r          *replay
 	hr         tlog.HashReader
 	hashes     int
@@ -60,7 +66,7 @@ type dataCheck struct {
 // replayAll replays every stored entry, checking its stored Merkle hashes on the way.
 func (d *dataCheck) replayAll(hr tlog.HashReader) error {
 	d.hr = hr
-	err := d.l.ForEachEntry(0, func(seq uint64, b []byte) error {
+	err := d.snap.ForEachEntry(0, func(seq uint64, b []byte) error {
 		if err := d.checkHashes(seq, b); err != nil {
 			return err
 		}
@@ -117,7 +123,7 @@ func (d *dataCheck) indexes(e *ledger.Entry, _ []byte) error {
 		return err
 	}
 	for _, id := range parties {
-		got, ok, err := d.l.StatementLine(id, e.Seq)
+		got, ok, err := d.snap.StatementLine(id, e.Seq)
 		if err != nil {
 			return err
 		}
@@ -133,7 +139,7 @@ func (d *dataCheck) indexes(e *ledger.Entry, _ []byte) error {
 		}
 		d.statements++
 	}
-	seq, _, ok, err := d.l.IdempotencyRecord(e.Actor, e.IdempotencyKey)
+	seq, _, ok, err := d.snap.IdempotencyRecord(e.Actor, e.IdempotencyKey)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,62 @@
+package store
+
+import (
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/timebank/timebank/ledger"
+)
+
+// Snapshot reads everything stored within one read transaction: the walk of `timebank
+// verify --data` makes several reads per entry, and a transaction per read cost more than
+// the reads. Valid only during the function passed to (*Ledger).Snapshot.
+type Snapshot struct {
+	l *Ledger
+	v *view
+}
+
+// Snapshot runs fn with a Snapshot of the committed state. Keep it for one long walk of a
+// stopped ledger; on a serving ledger a long read transaction holds old pages alive.
+func (l *Ledger) Snapshot(fn func(*Snapshot) error) error {
+	return l.readView(func(v *view) error { return fn(&Snapshot{l: l, v: v}) })
+}
+
+// ForEachEntry is (*Ledger).ForEachEntry inside the snapshot; b aliases the file.
+func (s *Snapshot) ForEachEntry(afterSeq uint64, fn func(seq uint64, b []byte) error) error {
+	c := s.v.entries.Cursor()
+	for k, v := c.Seek(seqKey(afterSeq + 1)); k != nil; k, v = c.Next() {
+		seq, err := parseSeqKey(k)
+		if err != nil {
+			return err
+		}
+		if err := fn(seq, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Entry returns entry seq, or nil (a ledger.EntrySource).
+func (s *Snapshot) Entry(seq uint64) (*ledger.Entry, error) { return s.v.Entry(seq) }
+
+// StatementLine is (*Ledger).StatementLine inside the snapshot.
+func (s *Snapshot) StatementLine(id ledger.AccountID, seq uint64) (map[string]int64, bool, error) {
+	v := s.v.state.Get(statementKey(id, seq))
+	if v == nil {
+		return nil, false, nil
+	}
+	b, err := decodeStatement(s.l.table, v)
+	return b, true, err
+}
+
+// IdempotencyRecord is (*Ledger).IdempotencyRecord inside the snapshot.
+func (s *Snapshot) IdempotencyRecord(actor, key string) (uint64, [32]byte, bool, error) {
+	v := s.v.state.Get(idemKey(actor, key))
+	if v == nil {
+		return 0, [32]byte{}, false, nil
+	}
+	seq, fp, err := decodeIdem(v)
+	return seq, fp, true, err
+}
+
+// HashReader reads the stored Merkle hashes.
+func (s *Snapshot) HashReader() tlog.HashReader { return hashReader{s.v.tx.Bucket(bucketTlog)} }
