@@ -2,7 +2,6 @@ package api
 
 import (
 	"errors"
-	"log/slog"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -176,5 +175,3 @@ func errRateLimited() *ledger.Error {
 func invalidField(field, format string, args ...any) *ledger.Error {
 	return ledger.Errorf(ledger.CodeInvalidField, format, args...).With("field", field)
 }
-
-var _ = slog.Default

@@ -14,13 +14,12 @@ import (
 type gate []ledger.Role
 
 var (
-	public       = gate(nil)
-	adminOnly    = gate{ledger.RoleAdmin}
-	auditors     = gate{ledger.RoleAdmin, ledger.RoleAuditor}
-	anyone       = gate{ledger.RoleAdmin, ledger.RoleAuditor, ledger.RoleStation, ledger.RoleOutlet, ledger.RoleResident}
-	accountRoles = gate{ledger.RoleAdmin, ledger.RoleAuditor, ledger.RoleStation, ledger.RoleOutlet, ledger.RoleResident}
-	residents    = gate{ledger.RoleResident}
-	writers      = gate{ledger.RoleAdmin, ledger.RoleStation, ledger.RoleOutlet, ledger.RoleResident}
+	public    = gate(nil)
+	adminOnly = gate{ledger.RoleAdmin}
+	auditors  = gate{ledger.RoleAdmin, ledger.RoleAuditor}
+	anyone    = gate{ledger.RoleAdmin, ledger.RoleAuditor, ledger.RoleStation, ledger.RoleOutlet, ledger.RoleResident}
+	residents = gate{ledger.RoleResident}
+	writers   = gate{ledger.RoleAdmin, ledger.RoleStation, ledger.RoleOutlet, ledger.RoleResident}
 )
 
 // handler is a route's handler; it checks the request's shape, then calls g.check.
@@ -59,8 +58,8 @@ func (s *Server) Routes() []Route {
 		{http.MethodGet, "/v1/tokens", adminOnly, s.listTokens},
 		{http.MethodDelete, "/v1/tokens/:id", adminOnly, s.deleteToken},
 
-		{http.MethodGet, "/v1/accounts/:id", accountRoles, s.getAccount},
-		{http.MethodGet, "/v1/accounts/:id/entries", accountRoles, s.getStatement},
+		{http.MethodGet, "/v1/accounts/:id", anyone, s.getAccount},
+		{http.MethodGet, "/v1/accounts/:id/entries", anyone, s.getStatement},
 		{http.MethodGet, "/v1/entries", auditors, s.getEntries},
 		{http.MethodGet, "/v1/entries/:seq", anyone, s.getEntry},
 		{http.MethodGet, "/v1/holds/:id", anyone, s.getHold},
