@@ -198,9 +198,10 @@ func statementLine(l ledger.StatementLine, assets ledger.Assets) statementLineJS
 		scale, _ := assets.Scale(p.Asset)
 		out.Postings[i] = postingJSON{From: p.From, To: p.To, Asset: p.Asset, Amount: ledger.FormatAmount(p.Amount, scale)}
 	}
-	for asset, v := range l.BalancesAfter {
-		scale, _ := assets.Scale(asset)
-		out.BalancesAfter[asset] = ledger.FormatAmount(v, scale)
+	// Every asset of the ledger, 0 where the account never held it: a statement line always
+	// shows the whole position.
+	for asset, spec := range assets {
+		out.BalancesAfter[asset] = ledger.FormatAmount(l.BalancesAfter[asset], spec.Scale)
 	}
 	return out
 }
