@@ -23,7 +23,7 @@ func (st *txState) submit(req ledger.Request, fp [32]byte, nowMicros int64) (res
 	if err != nil {
 		return result{err: err}, nil
 	}
-	if err := st.append(e, seq, t, ik, fp); err != nil {
+	if err := st.append(e, req, seq, t, ik, fp); err != nil {
 		return result{}, err
 	}
 	return result{e: e}, nil
@@ -53,14 +53,16 @@ func (st *txState) replay(v []byte, fp [32]byte, key string) result {
 
 // append applies e and writes everything it makes, all in this transaction: the entry, its
 // Merkle hashes, a statement line per party, the idempotency record.
-func (st *txState) append(e *ledger.Entry, seq uint64, t int64, ik []byte, fp [32]byte) (err error) {
+func (st *txState) append(e *ledger.Entry, req ledger.Request, seq uint64, t int64, ik []byte, fp [32]byte) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("store: entry %d: panic: %v\n%s", seq, p, debug.Stack())
 		}
 	}()
-	if e == nil || e.Seq != seq || e.TimeMicros != t {
-		return fmt.Errorf("store: Decide returned an entry other than seq %d at %d", seq, t)
+	// Pair assertions: the idempotency record is found again under the entry's own actor
+	// and key (verify looks it up that way), at the seq and time the sequencer assigned.
+	if e == nil || e.Seq != seq || e.TimeMicros != t || e.Actor != req.Principal.Actor() || e.IdempotencyKey != req.IdempotencyKey {
+		return fmt.Errorf("store: Decide returned an entry other than seq %d at %d by %s", seq, t, req.Principal.Actor())
 	}
 	if err := ledger.Apply(st, e); err != nil {
 		return fmt.Errorf("store: apply entry %d: %w", seq, err)

@@ -135,6 +135,10 @@ func (o Options) withDefaults() (Options, error) {
 	return o, nil
 }
 
+// openBolt opens the file with a lock timeout, the map free list (fast with many free pages)
+// and a large initial mmap. It passes no Logger to bbolt on purpose: with any logger set,
+// bbolt makes debug calls (and a deferred closure) on every Put, whatever the level; its
+// errors reach us anyway as returned errors, which the store logs.
 func openBolt(dir string, opts Options) (*bbolt.DB, error) {
 	path := filepath.Join(dir, DBFile)
 	bo := &bbolt.Options{
