@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -44,12 +45,32 @@ const (
 	maxHeaderBytes    = 64 << 10
 )
 
+// serveGCPercent is the garbage collector's target when GOGC is not set. bbolt allocates
+// about 15 KB per credit against a live heap of a few MB, so the default (100) collects many
+// times a second; 400 gave 27–35 % more durable credits on an empty ledger
+// (docs/PERFORMANCE.md, Store). The memory limit keeps a large ledger's heap bounded anyway.
+const (
+	serveGCPercent   = 400
+	serveMemoryLimit = 4 << 30
+)
+
+// tuneGC applies serveGCPercent and serveMemoryLimit unless GOGC or GOMEMLIMIT say otherwise.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(serveGCPercent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(serveMemoryLimit)
+	}
+}
+
 // adminTokenFile is where a generated admin token is kept, in the data directory.
 const adminTokenFile = "admin.token"
 
 // Run opens the store, makes sure an admin token exists, serves until SIGINT or SIGTERM,
 // then stops gracefully: in-flight requests finish, the store commits and closes.
 func (c *serveCmd) Run() error {
+	tuneGC()
 	logw := newLogWriter(os.Stderr, logFlushInterval)
 	defer logw.Close()
 	log := slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: parseLevel(c.LogLevel)}))
