@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -122,6 +123,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 	case errors.As(err, &le):
 	case errors.As(err, &he):
 		le = fromEcho(he)
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		// The client left (or the server is stopping) while its write waited for the
+		// sequencer: the write is committed whole or not at all, and a retry with the same
+		// Idempotency-Key tells which. Not a server fault.
+		le = &ledger.Error{Code: ledger.CodeUnavailable,
+			Message: "The request was cancelled before its answer; retry with the same Idempotency-Key to learn its outcome."}
 	}
 	if le == nil || le.Code == ledger.CodeInternal {
 		rid := requestID(c)
