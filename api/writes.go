@@ -168,32 +168,28 @@ func (s *Server) postFreeze(unfreeze bool) handler {
 
 func (s *Server) postSettle(c echo.Context, g gate) error {
 	var b ledger.SettleBody
-	key, err := readWrite(c, &b, entryBody)
-	if err != nil {
-		return err
-	}
-	if b.HoldID != 0 {
-		return notInBody("hold_id")
-	}
-	if b.HoldID, err = parseUint("hold id", pathParam(c, "id")); err != nil {
-		return err
-	}
-	return s.submit(c, g, key, &b, nil)
+	return s.postHoldAction(c, g, &b, &b.HoldID)
 }
 
 func (s *Server) postVoid(c echo.Context, g gate) error {
 	var b ledger.VoidBody
-	key, err := readWrite(c, &b, entryBody)
+	return s.postHoldAction(c, g, &b, &b.HoldID)
+}
+
+// postHoldAction decodes a settle or void body into b and takes the hold id from the path
+// into *holdID (a body must not carry it).
+func (s *Server) postHoldAction(c echo.Context, g gate, b ledger.Body, holdID *uint64) error {
+	key, err := readWrite(c, b, entryBody)
 	if err != nil {
 		return err
 	}
-	if b.HoldID != 0 {
+	if *holdID != 0 {
 		return notInBody("hold_id")
 	}
-	if b.HoldID, err = parseUint("hold id", pathParam(c, "id")); err != nil {
+	if *holdID, err = parseUint("hold id", pathParam(c, "id")); err != nil {
 		return err
 	}
-	return s.submit(c, g, key, &b, nil)
+	return s.submit(c, g, key, b, nil)
 }
 
 func (s *Server) putPolicy(c echo.Context, g gate) error {

@@ -4,10 +4,7 @@ func (d *decider) hold(b *HoldBody) (Body, error) {
 	n := *b
 	var err error
 	var amt int64
-	if n.Payee, err = ref("payee", string(b.Payee), KindResident, KindStation, KindOutlet, KindPool); err != nil {
-		return nil, err
-	}
-	if amt, n.Amount, err = d.amount(b.Asset, b.Amount); err != nil {
+	if n.Payee, amt, n.Amount, err = d.target("payee", b.Payee, b.Asset, b.Amount, KindResident, KindStation, KindOutlet, KindPool); err != nil {
 		return nil, err
 	}
 	if n.TTLSeconds == 0 {

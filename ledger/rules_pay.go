@@ -8,6 +8,20 @@ func (d *decider) payer(what string) (AccountID, error) {
 	return d.by.Account, nil
 }
 
+// target checks the account a payment names (of one of kinds) and its amount of asset;
+// it returns them with the amount's normalised form.
+func (d *decider) target(field string, id AccountID, asset, amount string, kinds ...Kind) (AccountID, int64, string, error) {
+	to, err := ref(field, string(id), kinds...)
+	if err != nil {
+		return "", 0, "", err
+	}
+	amt, norm, err := d.amount(asset, amount)
+	if err != nil {
+		return "", 0, "", err
+	}
+	return to, amt, norm, nil
+}
+
 func selfPayment(to AccountID) *Error {
 	return badField("to", "An account cannot pay itself (%s).", to)
 }
@@ -16,10 +30,7 @@ func (d *decider) redemption(b *RedemptionBody) (Body, error) {
 	n := *b
 	var err error
 	var amt int64
-	if n.Payee, err = ref("payee", string(b.Payee), KindResident, KindStation, KindOutlet, KindPool); err != nil {
-		return nil, err
-	}
-	if amt, n.Amount, err = d.amount(b.Asset, b.Amount); err != nil {
+	if n.Payee, amt, n.Amount, err = d.target("payee", b.Payee, b.Asset, b.Amount, KindResident, KindStation, KindOutlet, KindPool); err != nil {
 		return nil, err
 	}
 	if err := checkText("memo", b.Memo, MaxMemoChars, false); err != nil {
@@ -58,10 +69,7 @@ func (d *decider) transfer(b *TransferBody) (Body, error) {
 	n := *b
 	var err error
 	var amt int64
-	if n.To, err = ref("to", string(b.To), KindResident); err != nil {
-		return nil, err
-	}
-	if amt, n.Amount, err = d.amount(b.Asset, b.Amount); err != nil {
+	if n.To, amt, n.Amount, err = d.target("to", b.To, b.Asset, b.Amount, KindResident); err != nil {
 		return nil, err
 	}
 	if err := checkText("memo", b.Memo, MaxMemoChars, false); err != nil {
@@ -99,10 +107,7 @@ func (d *decider) donation(b *DonationBody) (Body, error) {
 	n := *b
 	var err error
 	var amt int64
-	if n.Pool, err = ref("pool", string(b.Pool), KindPool); err != nil {
-		return nil, err
-	}
-	if amt, n.Amount, err = d.amount(b.Asset, b.Amount); err != nil {
+	if n.Pool, amt, n.Amount, err = d.target("pool", b.Pool, b.Asset, b.Amount, KindPool); err != nil {
 		return nil, err
 	}
 	from, err := d.payer("donate")
@@ -122,10 +127,7 @@ func (d *decider) grant(b *GrantBody) (Body, error) {
 	if n.Pool, err = ref("pool", string(b.Pool), KindPool); err != nil {
 		return nil, err
 	}
-	if n.To, err = ref("to", string(b.To), KindResident); err != nil {
-		return nil, err
-	}
-	if amt, n.Amount, err = d.amount(b.Asset, b.Amount); err != nil {
+	if n.To, amt, n.Amount, err = d.target("to", b.To, b.Asset, b.Amount, KindResident); err != nil {
 		return nil, err
 	}
 	if err := checkText("memo", b.Memo, MaxMemoChars, false); err != nil {

@@ -18,19 +18,7 @@ import (
 // ForEachEntry calls fn with the seq and canonical bytes of every entry with seq > afterSeq,
 // in order. b aliases the file: it is valid only during fn.
 func (l *Ledger) ForEachEntry(afterSeq uint64, fn func(seq uint64, b []byte) error) error {
-	return l.db.View(func(tx *bbolt.Tx) error {
-		c := tx.Bucket(bucketEntries).Cursor()
-		for k, v := c.Seek(seqKey(afterSeq + 1)); k != nil; k, v = c.Next() {
-			seq, err := parseSeqKey(k)
-			if err != nil {
-				return err
-			}
-			if err := fn(seq, v); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return l.Snapshot(func(s *Snapshot) error { return s.ForEachEntry(afterSeq, fn) })
 }
 
 // ForEachAccount calls fn with every stored account record, in id order.
