@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -65,13 +66,35 @@ func TestEndToEnd(t *testing.T) {
 	if n := bytes.Count(export, []byte("\n")); n != 8 {
 		t.Errorf("export has %d lines, want 8 (genesis, 3 opens, credit, redemption, hold, settle)", n)
 	}
-	w.get("/v1/checkpoint", admin, 200)
+	ckpt := w.get("/v1/checkpoint", admin, 200)
 	w.run("token", "list", "--url", srv.url, "--token", admin)
-	w.run("backup", "--url", srv.url, "--token", admin, "--out", filepath.Join(tmp, "backup.db"))
+	backupDir := filepath.Join(tmp, "restored")
+	os.Mkdir(backupDir, 0o700)
+	w.run("backup", "--url", srv.url, "--token", admin, "--out", filepath.Join(backupDir, "timebank.db"))
+	// An auditor verifies the running server through its API, the key pinned out of band.
+	vkey := filepath.Join(data, "checkpoint.vkey")
+	t.Logf("timebank verify --url:\n%s", w.run("verify", "--url", srv.url, "--token", admin, "--key", vkey))
 
 	srv.stop(t)
 	// verify exits 0 only when every entry, balance and hash agrees (run fails otherwise).
 	t.Logf("timebank verify --data:\n%s", w.run("verify", "--data", data))
+	w.run("verify", "--data", backupDir) // the hot backup is a whole, consistent ledger
+	exportFile, ckptFile := filepath.Join(tmp, "export.ndjson"), filepath.Join(tmp, "checkpoint")
+	os.WriteFile(exportFile, export, 0o600)
+	os.WriteFile(ckptFile, ckpt, 0o600)
+	w.run("verify", "--export", exportFile, "--checkpoint", ckptFile, "--key", vkey)
+
+	// One changed byte in the export: exit 1, naming the entry.
+	tampered := bytes.Replace(export, []byte(`"amount":"20"}]`), []byte(`"amount":"21"}]`), 1)
+	if bytes.Equal(tampered, export) {
+		t.Fatal("the redemption's posting was not found in the export")
+	}
+	os.WriteFile(exportFile, tampered, 0o600)
+	out, err := exec.Command(bin, "verify", "--export", exportFile, "--checkpoint", ckptFile, "--key", vkey).CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "entry 6") {
+		t.Fatalf("verify of a tampered export: %v\n%s", err, out)
+	}
 }
 
 type server struct {
