@@ -37,7 +37,6 @@ func Data(dir string, ckpt []byte, vkey string, progress func(uint64)) (*Summary
 	start := time.Now()
 	d := &dataCheck{l: l, seed: maphash.MakeSeed(), stmts: digests{}, idems: digests{}}
 	err = l.Snapshot(func(s *store.Snapshot) error {
-		d.snap = s
 		d.r = newReplay(s, cp, progress)
 		d.r.after = d.indexes
 		return d.replayAll(s.HashReader())
@@ -60,25 +59,37 @@ func Data(dir string, ckpt []byte, vkey string, progress func(uint64)) (*Summary
 type dataCheck struct {
 	l          *store.Ledger
 	seed       maphash.Seed
-	stmts      digests         // per account: the statement lines the replay expects
-	idems      digests         // per actor: the idempotency records the replay expects
-	snap       *store.Snapshot // valid during the replay only
+	stmts      digests // per account: the statement lines the replay expects
+	idems      digests // per actor: the idempotency records the replay expects
 	r          *replay
-	hr         tlog.HashReader
 	hashes     int
 	statements int
 }
 
-// replayAll replays every stored entry, checking its stored Merkle hashes on the way.
+// replayAll replays every stored entry. A second read transaction on another goroutine
+// reads, decodes and checks the stored Merkle hashes of the entries ahead of the replay.
 func (d *dataCheck) replayAll(hr tlog.HashReader) error {
-	d.hr = hr
-	err := d.snap.ForEachEntry(0, func(seq uint64, b []byte) error {
-		if err := d.checkHashes(seq, b); err != nil {
-			return err
-		}
-		return d.r.step(b)
+	p := newPipe()
+	p.produce(func(emit func(item) error) error {
+		return d.l.Snapshot(func(s *store.Snapshot) error {
+			var dec decoder
+			shr := s.HashReader()
+			return s.ForEachEntry(0, func(seq uint64, b []byte) error {
+				if err := checkHashes(shr, seq, b); err != nil {
+					return err
+				}
+				it, err := dec.decode(append([]byte(nil), b...))
+				if err != nil {
+					return err
+				}
+				return emit(it)
+			})
+		})
 	})
-	if err != nil {
+	if err := p.consume(func(it item) error {
+		d.hashes += storedHashCount(it.e.Seq)
+		return d.r.step(it)
+	}); err != nil {
 		return err
 	}
 	if err := d.r.finish(); err != nil {
@@ -98,9 +109,9 @@ func (d *dataCheck) replayAll(hr tlog.HashReader) error {
 }
 
 // checkHashes recomputes the Merkle hashes stored when entry seq was appended.
-func (d *dataCheck) checkHashes(seq uint64, b []byte) error {
+func checkHashes(hr tlog.HashReader, seq uint64, b []byte) error {
 	n := int64(seq - 1)
-	want, err := tlog.StoredHashes(n, b, d.hr)
+	want, err := tlog.StoredHashes(n, b, hr)
 	if err != nil {
 		return fmt.Errorf("entry %d: stored hashes: %w", seq, err)
 	}
@@ -109,7 +120,7 @@ func (d *dataCheck) checkHashes(seq uint64, b []byte) error {
 	for i := range idx {
 		idx[i] = base + int64(i)
 	}
-	got, err := d.hr.ReadHashes(idx)
+	got, err := hr.ReadHashes(idx)
 	if err != nil {
 		return fmt.Errorf("entry %d: stored hashes: %w", seq, err)
 	}
@@ -118,8 +129,13 @@ func (d *dataCheck) checkHashes(seq uint64, b []byte) error {
 			return fmt.Errorf("entry %d: stored Merkle hash %d differs from the entry's bytes (changed entry or hash)", seq, idx[i])
 		}
 	}
-	d.hashes += len(want)
 	return nil
+}
+
+// storedHashCount is the number of hashes stored when entry seq was appended.
+func storedHashCount(seq uint64) int {
+	n := int64(seq - 1)
+	return int(tlog.StoredHashIndex(0, n+1) - tlog.StoredHashIndex(0, n))
 }
 
 // indexes adds the statement lines and the idempotency record entry e must have written to

@@ -29,23 +29,6 @@ func (s *fileSource) Entry(seq uint64) (*ledger.Entry, error) {
 	return ledger.DecodeEntry(buf[:len(buf)-1], s.assets())
 }
 
-// offsetLines wraps Lines and records where each line starts.
-type offsetLines struct {
-	inner Lines
-	src   *fileSource
-	pos   int64
-}
-
-func (o *offsetLines) Next() ([]byte, error) {
-	line, err := o.inner.Next()
-	if err != nil {
-		return nil, err
-	}
-	o.pos += int64(len(line)) + 1
-	o.src.offsets = append(o.src.offsets, o.pos)
-	return line, nil
-}
-
 // Export verifies an export file (one canonical entry per line) against a signed checkpoint
 // (ckpt, the note as served by GET /v1/checkpoint) and the verifier key vkey. It returns the
 // replayed state for further comparison (--url compares it with the server's balances).
@@ -63,7 +46,7 @@ func Export(path string, ckpt []byte, vkey string, progress func(uint64)) (*Summ
 	src := &fileSource{f: f, offsets: []int64{0}}
 	r := newReplay(src, cp, progress)
 	src.assets = func() ledger.Assets { return r.rp.Assets }
-	if err := run(r, &offsetLines{inner: NewLines(f), src: src}); err != nil {
+	if err := run(r, NewLines(f), func(it item) { src.offsets = append(src.offsets, it.end) }); err != nil {
 		return nil, nil, err
 	}
 	r.sum.Source = "export " + path
@@ -71,19 +54,38 @@ func Export(path string, ckpt []byte, vkey string, progress func(uint64)) (*Summ
 	return r.sum, r.st, nil
 }
 
-// run replays every line, then finishes.
-func run(r *replay, lines Lines) error {
-	for {
-		raw, err := lines.Next()
-		if err == io.EOF {
-			break
+// run replays every line, then finishes. Lines are read and decoded on another goroutine;
+// seen runs in the replay's goroutine before each entry is replayed.
+func run(r *replay, lines Lines, seen func(item)) error {
+	p := newPipe()
+	p.produce(func(emit func(item) error) error {
+		var dec decoder
+		var pos int64
+		for {
+			raw, err := lines.Next()
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("entry %d: %w", dec.n+1, err)
+			}
+			pos += int64(len(raw)) + 1
+			it, err := dec.decode(append([]byte(nil), raw...))
+			if err != nil {
+				return err
+			}
+			it.end = pos
+			if err := emit(it); err != nil {
+				return err
+			}
 		}
-		if err != nil {
-			return fmt.Errorf("entry %d: %w", r.rp.LastSeq+1, err)
-		}
-		if err := r.step(raw); err != nil {
-			return err
-		}
+	})
+	err := p.consume(func(it item) error {
+		seen(it)
+		return r.step(it)
+	})
+	if err != nil {
+		return err
 	}
 	return r.finish()
 }

@@ -179,20 +179,13 @@ func newReplay(src ledger.EntrySource, ckpt *Checkpoint, progress func(uint64)) 
 		sum: &Summary{ByType: map[ledger.Type]uint64{}, Checkpoint: ckpt}}
 }
 
-// step checks one line: canonical decoding, the rules, the tree.
-func (r *replay) step(raw []byte) error {
-	assets := r.rp.Assets
-	if assets == nil {
-		assets = ledger.Assets{} // genesis has no postings; its own assets apply from then on
-	}
-	e, err := ledger.DecodeEntry(raw, assets)
-	if err != nil {
-		return fmt.Errorf("entry %d: %w", r.rp.LastSeq+1, err)
-	}
+// step checks one decoded entry against the rules and adds it to the tree.
+func (r *replay) step(it item) error {
+	e, raw := it.e, it.raw
 	if err := r.rp.Step(e, raw); err != nil {
 		return err
 	}
-	r.tree.add(tlog.RecordHash(raw))
+	r.tree.add(it.leaf)
 	if r.ckpt != nil && r.tree.n == r.ckpt.Size {
 		root := r.tree.root()
 		r.ckptRoot = &root

@@ -1,0 +1,109 @@
+package verify
+
+import (
+	"fmt"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/timebank/timebank/ledger"
+)
+
+// The replay itself is sequential (each entry's rules read the state the previous ones
+// left), but reading, hashing and decoding an entry are not. A prefetcher does those on
+// another goroutine, ahead of the replay, so that verify uses both cores.
+
+// item is one entry read and decoded ahead of the replay.
+type item struct {
+	raw  []byte // owned copy of the canonical bytes
+	e    *ledger.Entry
+	leaf tlog.Hash
+	end  int64 // for export files: the offset just past this line
+}
+
+// prefetchBatch is how many items travel together: fewer channel operations.
+const prefetchBatch = 256
+
+// decoder decodes entries in order, learning the assets from genesis.
+type decoder struct {
+	assets ledger.Assets
+	n      uint64
+}
+
+func (d *decoder) decode(raw []byte) (item, error) {
+	d.n++
+	assets := d.assets
+	if assets == nil {
+		assets = ledger.Assets{} // genesis has no postings; its own assets apply from then on
+	}
+	e, err := ledger.DecodeEntry(raw, assets)
+	if err != nil {
+		return item{}, fmt.Errorf("entry %d: %w", d.n, err)
+	}
+	if g, ok := e.Body.(*ledger.GenesisBody); ok && d.n == 1 {
+		d.assets = g.Assets
+	}
+	return item{raw: raw, e: e, leaf: tlog.RecordHash(raw)}, nil
+}
+
+// pipe carries batches from a producer goroutine to the replay; the producer's error (or
+// nil at the end) arrives on errc after the last batch.
+type pipe struct {
+	batches chan []item
+	errc    chan error
+	stop    chan struct{}
+}
+
+func newPipe() *pipe {
+	return &pipe{batches: make(chan []item, 8), errc: make(chan error, 1), stop: make(chan struct{})}
+}
+
+// send hands a full batch over; false means the replay has stopped.
+func (p *pipe) send(b []item) bool {
+	select {
+	case p.batches <- b:
+		return true
+	case <-p.stop:
+		return false
+	}
+}
+
+// errStopped ends a producer whose replay has stopped.
+var errStopped = fmt.Errorf("verify: stopped")
+
+// produce runs walk on a new goroutine; walk calls emit with each decoded item.
+func (p *pipe) produce(walk func(emit func(item) error) error) {
+	go func() {
+		batch := make([]item, 0, prefetchBatch)
+		err := walk(func(it item) error {
+			batch = append(batch, it)
+			if len(batch) == prefetchBatch {
+				if !p.send(batch) {
+					return errStopped
+				}
+				batch = make([]item, 0, prefetchBatch)
+			}
+			return nil
+		})
+		if err == nil && len(batch) > 0 && !p.send(batch) {
+			err = errStopped
+		}
+		close(p.batches)
+		p.errc <- err
+	}()
+}
+
+// consume replays every item; it stops the producer on the first error.
+func (p *pipe) consume(fn func(item) error) error {
+	defer close(p.stop)
+	for batch := range p.batches {
+		for _, it := range batch {
+			if err := fn(it); err != nil {
+				for range p.batches { // let the producer finish
+				}
+				<-p.errc
+				return err
+			}
+		}
+	}
+	return <-p.errc
+}
