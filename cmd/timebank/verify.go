@@ -86,8 +86,8 @@ func progressBar(c *verifyCmd) (func(uint64), func()) {
 		return nil, func() {}
 	}
 	bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(os.Stderr),
-		progressbar.OptionSetDescription("replaying"), progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(), progressbar.OptionSetItsString("entries"), progressbar.OptionThrottle(100e6))
+		progressbar.OptionSetDescription("replaying entries"), progressbar.OptionShowCount(),
+		progressbar.OptionThrottle(100e6))
 	var last uint64
 	return func(n uint64) {
 			bar.Add64(int64(n - last))
