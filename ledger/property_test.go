@@ -96,16 +96,7 @@ func TestPropertyInvariantsAndReplay(t *testing.T) {
 			step(t, b)
 			checkInvariants(t, b)
 		}
-		var lines [][]byte
-		for seq := uint64(1); seq <= b.seq; seq++ {
-			e, _ := b.st.Entry(seq)
-			raw, err := EncodeEntry(e, DefaultPolicy().Assets)
-			if err != nil {
-				t.Fatal(err)
-			}
-			lines = append(lines, raw)
-		}
-		st, err := replayLines(lines)
+		st, err := replayLines(exportOf(t, b))
 		if err != nil {
 			t.Fatalf("replay: %v", err)
 		}

@@ -8,7 +8,7 @@ import (
 )
 
 // exportOf returns the canonical lines of every entry of b.
-func exportOf(t *testing.T, b *book) [][]byte {
+func exportOf(t tb, b *book) [][]byte {
 	var lines [][]byte
 	for seq := uint64(1); seq <= b.seq; seq++ {
 		e, _ := b.st.Entry(seq)

@@ -14,14 +14,8 @@ func (d *decider) hold(b *HoldBody) (Body, error) {
 		return nil, badField("ttl_seconds", "ttl_seconds must be 1 to %d.", d.p.Hold.MaxTTLSeconds).
 			With("max_ttl_seconds", d.p.Hold.MaxTTLSeconds)
 	}
-	from, err := d.payer("place holds")
+	from, err := d.payTo("place holds", n.Payee)
 	if err != nil {
-		return nil, err
-	}
-	if from == n.Payee {
-		return nil, selfPayment(n.Payee)
-	}
-	if err := d.active(from, n.Payee); err != nil {
 		return nil, err
 	}
 	if avail := d.cached(from).Available(n.Asset, d.now); avail < amt {

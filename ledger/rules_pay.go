@@ -22,6 +22,23 @@ func (d *decider) target(field string, id AccountID, asset, amount string, kinds
 	return to, amt, norm, nil
 }
 
+// payTo checks that the acting resident may pay to (what names the action for a refused
+// role), that it is not paying itself, and that both accounts exist and are active; it
+// returns the payer.
+func (d *decider) payTo(what string, to AccountID) (AccountID, error) {
+	from, err := d.payer(what)
+	if err != nil {
+		return "", err
+	}
+	if from == to {
+		return "", selfPayment(to)
+	}
+	if err := d.active(from, to); err != nil {
+		return "", err
+	}
+	return from, nil
+}
+
 func selfPayment(to AccountID) *Error {
 	return badField("to", "An account cannot pay itself (%s).", to)
 }
@@ -36,14 +53,8 @@ func (d *decider) redemption(b *RedemptionBody) (Body, error) {
 	if err := checkText("memo", b.Memo, MaxMemoChars, false); err != nil {
 		return nil, err
 	}
-	from, err := d.payer("redeem")
+	from, err := d.payTo("redeem", n.Payee)
 	if err != nil {
-		return nil, err
-	}
-	if from == n.Payee {
-		return nil, selfPayment(n.Payee)
-	}
-	if err := d.active(from, n.Payee); err != nil {
 		return nil, err
 	}
 	ps := []Posting{{From: from, To: n.Payee, Asset: n.Asset, Amount: amt}}
@@ -75,14 +86,8 @@ func (d *decider) transfer(b *TransferBody) (Body, error) {
 	if err := checkText("memo", b.Memo, MaxMemoChars, false); err != nil {
 		return nil, err
 	}
-	from, err := d.payer("transfer")
+	from, err := d.payTo("transfer", n.To)
 	if err != nil {
-		return nil, err
-	}
-	if from == n.To {
-		return nil, selfPayment(n.To)
-	}
-	if err := d.active(from, n.To); err != nil {
 		return nil, err
 	}
 	switch mode := d.p.Transfer[n.Asset]; mode {
@@ -110,11 +115,8 @@ func (d *decider) donation(b *DonationBody) (Body, error) {
 	if n.Pool, amt, n.Amount, err = d.target("pool", b.Pool, b.Asset, b.Amount, KindPool); err != nil {
 		return nil, err
 	}
-	from, err := d.payer("donate")
+	from, err := d.payTo("donate", n.Pool) // a pool is never the paying resident
 	if err != nil {
-		return nil, err
-	}
-	if err := d.active(from, n.Pool); err != nil {
 		return nil, err
 	}
 	return &n, d.post([]Posting{{From: from, To: n.Pool, Asset: n.Asset, Amount: amt}}, true, nil)

@@ -6,9 +6,9 @@ import (
 	"github.com/timebank/timebank/ledger"
 )
 
-// Snapshot reads everything stored within one read transaction: the walk of `timebank
-// verify --data` makes several reads per entry, and a transaction per read cost more than
-// the reads. Valid only during the function passed to (*Ledger).Snapshot.
+// Snapshot reads entries, Merkle hashes and (for reversals) single entries within one read
+// transaction: the walk of `timebank verify --data` reads several times per entry, and a
+// transaction per read cost more than the reads. Valid only during the function passed to (*Ledger).Snapshot.
 type Snapshot struct {
 	l *Ledger
 	v *view
@@ -37,26 +37,6 @@ func (s *Snapshot) ForEachEntry(afterSeq uint64, fn func(seq uint64, b []byte) e
 
 // Entry returns entry seq, or nil (a ledger.EntrySource).
 func (s *Snapshot) Entry(seq uint64) (*ledger.Entry, error) { return s.v.Entry(seq) }
-
-// StatementLine is (*Ledger).StatementLine inside the snapshot.
-func (s *Snapshot) StatementLine(id ledger.AccountID, seq uint64) (map[string]int64, bool, error) {
-	v := s.v.state.Get(statementKey(id, seq))
-	if v == nil {
-		return nil, false, nil
-	}
-	b, err := decodeStatement(s.l.table, v)
-	return b, true, err
-}
-
-// IdempotencyRecord is (*Ledger).IdempotencyRecord inside the snapshot.
-func (s *Snapshot) IdempotencyRecord(actor, key string) (uint64, [32]byte, bool, error) {
-	v := s.v.state.Get(idemKey(actor, key))
-	if v == nil {
-		return 0, [32]byte{}, false, nil
-	}
-	seq, fp, err := decodeIdem(v)
-	return seq, fp, true, err
-}
 
 // HashReader reads the stored Merkle hashes.
 func (s *Snapshot) HashReader() tlog.HashReader { return hashReader{s.v.tx.Bucket(bucketTlog)} }
