@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +33,7 @@ type loadgenCmd struct {
 	Mode        []string      `default:"credits" enum:"credits,reads,bare" help:"What to measure, in order: credits (durable writes), reads (balances), bare (an in-process bare Echo handler decoding a small JSON body: the HTTP ceiling)."`
 	Residents   int           `default:"64" help:"Residents per client, credited in turn (each gets a few sessions a day, as volunteers do)."`
 	Client      string        `default:"std" enum:"std,raw" help:"HTTP client of the load: std (net/http) or raw (HTTP/1.1 written and parsed by hand on one kept-alive connection per client: less of the shared CPU goes to the load generator)."`
+	Keys        string        `default:"ordered" enum:"ordered,random,resident" help:"Idempotency-Keys of the credits: ordered (increasing, as time-ordered UUIDv7 or ULID keys are), random (128 random bits, as UUIDv4 keys are) or resident (the resident's id and a count)."`
 }
 
 // result is one mode's measurement.
@@ -81,6 +84,26 @@ type fixture struct {
 	residents      [][]string // per client
 	base           time.Time  // local midnight 28 days ago: sessions fill days from here
 	next           []atomic.Int64
+	keys           string       // --keys
+	sent           atomic.Int64 // credits made so far, over all clients: ordered keys
+	run            string
+}
+
+// idempotencyKey returns the key of the station's k-th credit to who (k counts who's client's
+// credits). Where a key sorts decides where the store inserts its idempotency record:
+// ordered keys append at the end of the station's records, random ones land on a random
+// page each (docs/PERFORMANCE.md measures both).
+func (fx *fixture) idempotencyKey(who string, k int64) string {
+	switch fx.keys {
+	case "random":
+		var b [16]byte
+		rand.Read(b[:])
+		return hex.EncodeToString(b[:])
+	case "resident":
+		return fmt.Sprintf("%s-%d", who, k)
+	default:
+		return fmt.Sprintf("%s-%012d", fx.run, fx.sent.Add(1))
+	}
 }
 
 // setup opens a station and Residents residents per client (distinct residents: no client
@@ -95,7 +118,7 @@ func (c *loadgenCmd) setup(hc *http.Client) (*fixture, error) {
 	if err := open(station); err != nil {
 		return nil, err
 	}
-	fx := &fixture{admin: c.Token, residents: make([][]string, c.Clients), next: make([]atomic.Int64, c.Clients)}
+	fx := &fixture{admin: c.Token, residents: make([][]string, c.Clients), next: make([]atomic.Int64, c.Clients), run: run, keys: c.Keys}
 	var wg sync.WaitGroup
 	errs := make(chan error, c.Clients)
 	for i := range fx.residents {
@@ -187,7 +210,7 @@ func (fx *fixture) request(mode, base string) func(i int) *http.Request {
 		req, _ := http.NewRequest(http.MethodPost, base+"/v1/credits", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+fx.station)
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Idempotency-Key", fmt.Sprintf("%s-%d", who, k))
+		req.Header.Set("Idempotency-Key", fx.idempotencyKey(who, k))
 		return req
 	}
 }

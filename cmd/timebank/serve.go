@@ -33,6 +33,7 @@ type serveCmd struct {
 	Name      string  `help:"Ledger name: the checkpoint origin and signing key name (default timebank; an existing ledger keeps its own)."`
 	LogLevel  string  `default:"info" enum:"debug,info,warn,error" help:"Lowest log level written (JSON on stderr)."`
 	RateLimit float64 `default:"0" help:"Requests per second allowed per client address; 0 turns the limit off."`
+	DebugAddr string  `help:"Address of a separate listener for Go's profiler (net/http/pprof), HOST:PORT; empty (the default) serves none. Unauthenticated: bind it to loopback."`
 }
 
 // Time limits of the server. Shutdown must end within SPEC §6's 15 seconds: in-flight
@@ -95,6 +96,11 @@ func (c *serveCmd) Run() error {
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
 		IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	if c.DebugAddr != "" {
+		if err := serveDebug(c.DebugAddr, log); err != nil {
+			return err
+		}
+	}
 	fmt.Printf("timebank: ledger %q in %s\n", led.Name(), c.Data)
 	fmt.Printf("timebank: checkpoint verifier key: %s\n", led.VerifierKey())
 	fmt.Printf("timebank: serving on http://%s\n", ln.Addr())

@@ -1,0 +1,32 @@
+package main
+
+import (
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+)
+
+// serveDebug serves Go's profiler on its own listener, never on the API's: the profiles
+// need no token, so they must not be reachable where the API is. It runs until the
+// process ends.
+func serveDebug(addr string, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout}
+	log.Info("profiler listening", "addr", ln.Addr().String())
+	go func() {
+		if err := hs.Serve(ln); err != nil {
+			log.Error("profiler stopped", "err", err)
+		}
+	}()
+	return nil
+}
