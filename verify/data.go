@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"hash/maphash"
 	"reflect"
+	"slices"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -36,15 +38,22 @@ func Data(dir string, ckpt []byte, vkey string, progress func(uint64)) (*Summary
 	defer l.Close()
 	start := time.Now()
 	d := &dataCheck{l: l, seed: maphash.MakeSeed(), stmts: digests{}, idems: digests{}}
+	// The stored side of the comparison needs only the file: it is digested on its own
+	// goroutine (and read transaction) while the replay runs.
+	var stop atomic.Bool
+	storedc := make(chan *stateDigests, 1)
+	go func() { storedc <- d.digestStored(&stop) }()
 	err = l.Snapshot(func(s *store.Snapshot) error {
 		d.r = newReplay(s, cp, progress)
 		d.r.after = d.indexes
 		return d.replayAll(s.HashReader())
 	})
 	if err != nil {
+		stop.Store(true)
+		<-storedc
 		return nil, err
 	}
-	if err := d.state(); err != nil {
+	if err := d.compare(<-storedc); err != nil {
 		return nil, err
 	}
 	s := d.r.sum
@@ -59,8 +68,9 @@ func Data(dir string, ckpt []byte, vkey string, progress func(uint64)) (*Summary
 type dataCheck struct {
 	l          *store.Ledger
 	seed       maphash.Seed
-	stmts      digests // per account: the statement lines the replay expects
-	idems      digests // per actor: the idempotency records the replay expects
+	h          maphash.Hash // the replay's goroutine's
+	stmts      digests      // per account: the statement lines the replay expects
+	idems      digests      // per actor: the idempotency records the replay expects
 	r          *replay
 	hashes     int
 	statements int
@@ -145,15 +155,20 @@ func (d *dataCheck) indexes(e *ledger.Entry, _ []byte) error {
 	if err != nil {
 		return err
 	}
+	h := &d.h
 	for _, id := range parties {
-		a, _ := d.r.st.Account(id)
+		a, _ := d.r.st.PeekAccount(id)
 		if a == nil {
 			return fmt.Errorf("entry %d: party %s has no account", e.Seq, id)
 		}
-		d.stmts.add(string(id), d.stmtHash(e.Seq, func(code string) int64 { return a.Balances[code].Balance }))
+		d.hash(h, 'E')
+		h.WriteString(string(id))
+		writeUint(h, e.Seq)
+		writeBalances(h, a.Balances, false)
+		d.stmts.add(string(id), h.Sum64())
 		d.statements++
 	}
-	d.idems.add(e.Actor, d.idemHash(e.IdempotencyKey, e.Seq))
+	d.idems.add(e.Actor, d.idemHash(h, e.IdempotencyKey, e.Seq))
 	return nil
 }
 
@@ -177,38 +192,266 @@ func (ds digests) add(owner string, h uint64) {
 	d.n++
 }
 
-func (d *dataCheck) stmtHash(seq uint64, balance func(code string) int64) uint64 {
-	var h maphash.Hash
+// hash starts h over as a keyed hash of one record of the given kind. Each goroutine
+// brings its own h.
+func (d *dataCheck) hash(h *maphash.Hash, kind byte) *maphash.Hash {
 	h.SetSeed(d.seed)
+	h.WriteByte(kind)
+	return h
+}
+
+func writeUint(h *maphash.Hash, v uint64) {
 	var buf [8]byte
-	binary.BigEndian.PutUint64(buf[:], seq)
+	binary.BigEndian.PutUint64(buf[:], v)
 	h.Write(buf[:])
-	for _, code := range d.r.rp.Assets.Codes() {
-		binary.BigEndian.PutUint64(buf[:], uint64(balance(code)))
-		h.Write(buf[:])
+}
+
+func writeInt(h *maphash.Hash, v int64) { writeUint(h, uint64(v)) }
+
+// writeBalances hashes the non-zero balances (and, with earned, the earned figures) in code
+// order: an asset missing from a record and one at zero hash alike, as normal() has it.
+func writeBalances(h *maphash.Hash, m map[string]ledger.Balance, earned bool) {
+	var buf [8]string
+	for _, code := range sortedCodes(buf[:0], m) {
+		b := m[code]
+		if !earned {
+			b.Earned = 0
+		}
+		writeBalance(h, code, b, earned)
+	}
+}
+
+// writeStatement is writeBalances for a stored statement line.
+func writeStatement(h *maphash.Hash, m map[string]int64) {
+	var buf [8]string
+	for _, code := range sortedCodes(buf[:0], m) {
+		writeBalance(h, code, ledger.Balance{Balance: m[code]}, false)
+	}
+}
+
+func sortedCodes[V any](dst []string, m map[string]V) []string {
+	for code := range m {
+		dst = append(dst, code)
+	}
+	slices.Sort(dst)
+	return dst
+}
+
+func writeBalance(h *maphash.Hash, code string, b ledger.Balance, earned bool) {
+	if b == (ledger.Balance{}) {
+		return
+	}
+	h.WriteString(code)
+	h.WriteByte(0)
+	writeInt(h, b.Balance)
+	if earned {
+		writeInt(h, b.Earned)
+	}
+}
+
+func (d *dataCheck) stmtHash(h *maphash.Hash, id ledger.AccountID, seq uint64, balances map[string]int64) uint64 {
+	d.hash(h, 'E')
+	h.WriteString(string(id))
+	writeUint(h, seq)
+	writeStatement(h, balances)
+	return h.Sum64()
+}
+
+func (d *dataCheck) idemHash(h *maphash.Hash, key string, seq uint64) uint64 {
+	d.hash(h, 'I')
+	h.WriteString(key)
+	h.WriteByte(0)
+	writeUint(h, seq)
+	return h.Sum64()
+}
+
+func (d *dataCheck) accountHash(h *maphash.Hash, a *ledger.Account) uint64 {
+	d.hash(h, 'A')
+	h.WriteString(string(a.ID))
+	h.WriteByte(0)
+	h.WriteString(string(a.Kind))
+	h.WriteByte(0)
+	if a.Frozen {
+		h.WriteByte(1)
+	} else {
+		h.WriteByte(0)
+	}
+	writeUint(h, a.OpenedSeq)
+	writeInt(h, a.OpenedAt)
+	writeBalances(h, a.Balances, true)
+	h.WriteByte(0xff)
+	for _, oh := range a.Holds {
+		writeUint(h, oh.ID)
+		h.WriteString(oh.Asset)
+		h.WriteByte(0)
+		writeInt(h, oh.Amount)
+		writeInt(h, oh.ExpiresAt)
 	}
 	return h.Sum64()
 }
 
-func (d *dataCheck) idemHash(key string, seq uint64) uint64 {
-	var h maphash.Hash
-	h.SetSeed(d.seed)
-	h.WriteString(key)
-	var buf [8]byte
-	binary.BigEndian.PutUint64(buf[:], seq)
-	h.Write(buf[:])
+func (d *dataCheck) sessionHash(h *maphash.Hash, s ledger.Session) uint64 {
+	d.hash(h, 'S')
+	writeInt(h, s.Start)
+	writeInt(h, s.End)
+	writeUint(h, s.Seq)
+	writeInt(h, s.Hours)
 	return h.Sum64()
+}
+
+func (d *dataCheck) linkHash(h *maphash.Hash, other ledger.AccountID, relation string) uint64 {
+	d.hash(h, 'L')
+	h.WriteString(string(other))
+	h.WriteByte(0)
+	h.WriteString(relation)
+	return h.Sum64()
+}
+
+func (d *dataCheck) holdHash(h *maphash.Hash, x *ledger.Hold) uint64 {
+	d.hash(h, 'H')
+	writeUint(h, x.ID)
+	h.WriteString(string(x.Resident))
+	h.WriteByte(0)
+	h.WriteString(string(x.Payee))
+	h.WriteByte(0)
+	h.WriteString(x.Asset)
+	h.WriteByte(0)
+	writeInt(h, x.Amount)
+	writeInt(h, x.ExpiresAt)
+	h.WriteString(string(x.Status))
+	h.WriteByte(0)
+	writeUint(h, x.ClosedSeq)
+	return h.Sum64()
+}
+
+func (d *dataCheck) reversalHash(h *maphash.Hash, seq, by uint64) uint64 {
+	d.hash(h, 'R')
+	writeUint(h, seq)
+	writeUint(h, by)
+	return h.Sum64()
+}
+
+// stateDigests are digests of everything derived that a data directory stores (or, for
+// the replay's side, should store): per owner, its statement lines, its idempotency records,
+// and its other records (account, sessions, links); and the holds and reversals.
+type stateDigests struct {
+	stmts, idems, recs digests
+	holds, revs        digest
+	err                error
+}
+
+func newStateDigests() *stateDigests {
+	return &stateDigests{stmts: digests{}, idems: digests{}, recs: digests{}}
+}
+
+// digestStored digests the stored state in one pass over the state bucket and one over the
+// holds and reversals. It ends early, with errStopped, once stop is set.
+func (d *dataCheck) digestStored(stop *atomic.Bool) *stateDigests {
+	s := newStateDigests()
+	h := new(maphash.Hash)
+	check := func() error {
+		if stop.Load() {
+			return errStopped
+		}
+		return nil
+	}
+	s.err = d.l.WalkState(store.StateWalk{
+		Account: func(a *ledger.Account) error {
+			s.recs.add(string(a.ID), d.accountHash(h, normal(a)))
+			return check()
+		},
+		Statement: func(id ledger.AccountID, seq uint64, b map[string]int64) error {
+			s.stmts.add(string(id), d.stmtHash(h, id, seq, b))
+			return check()
+		},
+		Session: func(v ledger.AccountID, x ledger.Session) error {
+			s.recs.add(string(v), d.sessionHash(h, x))
+			return check()
+		},
+		Link: func(a, b ledger.AccountID, rel string) error {
+			s.recs.add(string(a), d.linkHash(h, b, rel))
+			return check()
+		},
+		Idem: func(actor, key string, seq uint64) error {
+			s.idems.add(actor, d.idemHash(h, key, seq))
+			return check()
+		},
+	})
+	if s.err == nil {
+		s.err = d.l.ForEachHold(func(x *ledger.Hold) error { s.holds.add(d.holdHash(h, x)); return check() })
+	}
+	if s.err == nil {
+		s.err = d.l.ForEachReversal(func(seq, by uint64) error { s.revs.add(d.reversalHash(h, seq, by)); return check() })
+	}
+	return s
+}
+
+// digestReplayed digests the replay's state the same way; the statement lines and
+// idempotency records were digested entry by entry during the replay.
+func (d *dataCheck) digestReplayed() *stateDigests {
+	st, h := d.r.st, &d.h
+	s := &stateDigests{stmts: d.stmts, idems: d.idems, recs: digests{}}
+	for _, a := range st.Accounts() {
+		s.recs.add(string(a.ID), d.accountHash(h, normal(a)))
+	}
+	for v, ss := range st.Sessions() {
+		for _, x := range ss {
+			s.recs.add(string(v), d.sessionHash(h, x))
+		}
+	}
+	for k, rel := range st.Links() { // stored both ways
+		s.recs.add(string(k[0]), d.linkHash(h, k[1], rel))
+		s.recs.add(string(k[1]), d.linkHash(h, k[0], rel))
+	}
+	for _, x := range st.Holds() {
+		s.holds.add(d.holdHash(h, &x))
+	}
+	for seq, by := range st.Reversals() {
+		s.revs.add(d.reversalHash(h, seq, by))
+	}
+	return s
+}
+
+// compare compares the stored state's digests with the replay's. When they differ, the
+// record by record comparisons (state) find and name the first difference.
+func (d *dataCheck) compare(stored *stateDigests) error {
+	if stored.err != nil {
+		return stored.err
+	}
+	want := d.digestReplayed()
+	owner, differs := firstDifference(want.recs, stored.recs)
+	if !differs {
+		owner, differs = firstDifference(want.stmts, stored.stmts)
+	}
+	if !differs {
+		owner, differs = firstDifference(want.idems, stored.idems)
+	}
+	if !differs && want.holds == stored.holds && want.revs == stored.revs {
+		return d.policy()
+	}
+	if err := d.state(); err != nil {
+		return err
+	}
+	return fmt.Errorf("the stored state differs from the replay's (first at %q), but no record by record comparison found where", owner)
+}
+
+func (g *digest) add(h uint64) {
+	g.sum += h
+	g.n++
 }
 
 // walkIndexes compares the stored statement lines and idempotency records with the digests.
 func (d *dataCheck) walkIndexes() error {
-	gotS, gotI := digests{}, digests{}
-	err := d.l.WalkIndexes(func(id ledger.AccountID, seq uint64, b map[string]int64) error {
-		gotS.add(string(id), d.stmtHash(seq, func(code string) int64 { return b[code] }))
-		return nil
-	}, func(actor, key string, seq uint64) error {
-		gotI.add(actor, d.idemHash(key, seq))
-		return nil
+	gotS, gotI, h := digests{}, digests{}, &d.h
+	err := d.l.WalkState(store.StateWalk{
+		Statement: func(id ledger.AccountID, seq uint64, b map[string]int64) error {
+			gotS.add(string(id), d.stmtHash(h, id, seq, b))
+			return nil
+		},
+		Idem: func(actor, key string, seq uint64) error {
+			gotI.add(actor, d.idemHash(h, key, seq))
+			return nil
+		},
 	})
 	if err != nil {
 		return err
@@ -251,7 +494,8 @@ func firstDifference(want, got digests) (string, bool) {
 
 func fmtMap(m map[string]int64) string { b, _ := json.Marshal(m); return string(b) }
 
-// state compares every stored record of derived state with the replay's.
+// state compares every stored record of derived state with the replay's, one kind at a
+// time, and names the first that differs: the slow path, taken when the digests differ.
 func (d *dataCheck) state() error {
 	st := d.r.st
 	if err := d.accounts(st); err != nil {
@@ -269,10 +513,12 @@ func (d *dataCheck) state() error {
 	if err := d.reversals(st); err != nil {
 		return err
 	}
-	if err := d.walkIndexes(); err != nil {
-		return err
-	}
-	want, _ := json.Marshal(st.Policy())
+	return d.walkIndexes()
+}
+
+// policy compares the stored policy in force with the replay's.
+func (d *dataCheck) policy() error {
+	want, _ := json.Marshal(d.r.st.Policy())
 	got, _ := json.Marshal(d.l.Policy())
 	if !bytes.Equal(want, got) {
 		return fmt.Errorf("the stored policy in force differs from the replay's:\n stored:   %s\n replayed: %s", got, want)

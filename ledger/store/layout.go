@@ -295,16 +295,31 @@ func encodeStatement(dst []byte, t *assetTable, balances map[string]ledger.Balan
 }
 
 func decodeStatement(t *assetTable, v []byte) (map[string]int64, error) {
-	r := &reader{b: v}
-	m := decodeBalances(r, t, false)
-	if err := r.done(); err != nil {
-		return nil, fmt.Errorf("statement line: %w", err)
-	}
-	out := make(map[string]int64, len(m))
-	for code, b := range m {
-		out[code] = b.Balance
+	out := map[string]int64{}
+	if err := decodeStatementInto(t, v, out); err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// decodeStatementInto decodes a statement line into out (empty), with the checks of
+// decodeBalances: count bounded, assets known and strictly ascending, no trailing bytes.
+func decodeStatementInto(t *assetTable, v []byte, out map[string]int64) error {
+	r := &reader{b: v}
+	n := r.count(2)
+	prev := -1
+	for i := 0; i < n && r.err == nil; i++ {
+		code := t.code(r)
+		if r.err == nil && int(t.index[code]) <= prev {
+			r.fail("assets out of order")
+		}
+		prev = int(t.index[code])
+		out[code] = r.varint()
+	}
+	if err := r.done(); err != nil {
+		return fmt.Errorf("statement line: %w", err)
+	}
+	return nil
 }
 
 // encodeSession is a session's value: varint (end − start), varint hours. Start and seq

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"fmt"
+
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/timebank/timebank/ledger"
@@ -41,31 +43,74 @@ func (s *Snapshot) Entry(seq uint64) (*ledger.Entry, error) { return s.v.Entry(s
 // HashReader reads the stored Merkle hashes.
 func (s *Snapshot) HashReader() tlog.HashReader { return hashReader{s.v.tx.Bucket(bucketTlog)} }
 
-// WalkIndexes calls stmt for every statement line and idem for every idempotency record, in
-// one sequential pass over the state bucket (key order: by account or actor). verify
-// --data checks the indexes this way: one pass in file order instead of a random read per
-// line. balances aliases nothing; key is a copy.
-func (l *Ledger) WalkIndexes(stmt func(id ledger.AccountID, seq uint64, balances map[string]int64) error,
-	idem func(actor, key string, seq uint64) error) error {
+// StateWalk holds the callbacks of WalkState, one per kind of state record; a nil one skips
+// its records.
+type StateWalk struct {
+	Account func(a *ledger.Account) error
+	// Statement gets balances in a map that is reused: valid only during the call.
+	Statement func(id ledger.AccountID, seq uint64, balances map[string]int64) error
+	Session   func(volunteer ledger.AccountID, s ledger.Session) error
+	Link      func(a, b ledger.AccountID, relation string) error
+	Idem      func(actor, key string, seq uint64) error
+}
+
+// WalkState calls w's callbacks for every record of the state bucket, in one sequential pass
+// in key order (by account or actor, then kind), one read transaction. verify --data
+// digests the stored state this way, beside its replay: one pass in file order instead of a
+// walk per kind or a random read per record.
+func (l *Ledger) WalkState(w StateWalk) error {
+	balances := map[string]int64{}
 	return l.forEachState(func(owner string, tag byte, rest, v []byte) error {
 		switch tag {
+		case tagAccount:
+			if w.Account == nil {
+				return nil
+			}
+			if len(rest) != 0 {
+				return fmt.Errorf("%w: account key of %s", ErrCorrupt, owner)
+			}
+			a, err := decodeAccount(ledger.AccountID(owner), l.table, v)
+			if err != nil {
+				return err
+			}
+			return w.Account(a)
 		case tagStatement:
+			if w.Statement == nil {
+				return nil
+			}
 			seq, err := parseSeqKey(rest)
 			if err != nil {
 				return err
 			}
-			b, err := decodeStatement(l.table, v)
+			clear(balances)
+			if err := decodeStatementInto(l.table, v, balances); err != nil {
+				return err
+			}
+			return w.Statement(ledger.AccountID(owner), seq, balances)
+		case tagSession:
+			if w.Session == nil {
+				return nil
+			}
+			s, err := sessionFrom(rest, v)
 			if err != nil {
 				return err
 			}
-			return stmt(ledger.AccountID(owner), seq, b)
+			return w.Session(ledger.AccountID(owner), s)
+		case tagLink:
+			if w.Link == nil {
+				return nil
+			}
+			return w.Link(ledger.AccountID(owner), ledger.AccountID(rest), string(v))
 		case tagIdem:
+			if w.Idem == nil {
+				return nil
+			}
 			seq, _, err := decodeIdem(v)
 			if err != nil {
 				return err
 			}
-			return idem(owner, string(rest), seq)
+			return w.Idem(owner, string(rest), seq)
 		}
-		return nil
+		return fmt.Errorf("%w: state key of %s with tag %q", ErrCorrupt, owner, tag)
 	})
 }

@@ -36,7 +36,7 @@ func TestVerifyFindsTamperedIndexes(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := ledgerWithCredit(t)
+			dir := ledgerWithCredit(t, nil)
 			db, err := bbolt.Open(filepath.Join(dir, store.DBFile), 0o600, &bbolt.Options{Timeout: time.Second})
 			if err != nil {
 				t.Fatal(err)
@@ -53,12 +53,115 @@ func TestVerifyFindsTamperedIndexes(t *testing.T) {
 	}
 }
 
+// TestVerifyFindsTamperedRecords does the same to every other kind of derived record: verify
+// digests the stored state beside its replay, and each change must make the digests differ
+// (then the record by record comparison names it).
+func TestVerifyFindsTamperedRecords(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(tx *bbolt.Tx)
+		want string
+	}{
+		{"account changed", func(tx *bbolt.Tx) {
+			b := tx.Bucket([]byte("state")) // bob's record under alice's id: it decodes, and differs
+			b.Put([]byte("resident:alice\x00A"), append([]byte(nil), b.Get([]byte("resident:bob\x00A"))...))
+		}, "account resident:alice differs"},
+		{"balance changed", func(tx *bbolt.Tx) {
+			mustEdit(tx, "resident:alice", func(a *ledger.Account) {
+				b := a.Balances["HOURS"]
+				b.Balance++
+				a.Balances["HOURS"] = b
+			})
+		}, "account resident:alice differs"},
+		{"earned changed", func(tx *bbolt.Tx) {
+			mustEdit(tx, "resident:alice", func(a *ledger.Account) {
+				b := a.Balances["HOURS"]
+				b.Earned--
+				a.Balances["HOURS"] = b
+			})
+		}, "account resident:alice differs"},
+		{"frozen", func(tx *bbolt.Tx) {
+			mustEdit(tx, "resident:bob", func(a *ledger.Account) { a.Frozen = true })
+		}, "account resident:bob differs"},
+		{"open hold dropped", func(tx *bbolt.Tx) {
+			mustEdit(tx, "resident:alice", func(a *ledger.Account) { a.Holds = nil })
+		}, "account resident:alice differs"},
+		{"account added", func(tx *bbolt.Tx) {
+			b := tx.Bucket([]byte("state"))
+			b.Put([]byte("resident:zed\x00A"), append([]byte(nil), b.Get([]byte("resident:bob\x00A"))...))
+		}, "resident:zed"},
+		{"session deleted", func(tx *bbolt.Tx) {
+			c := tx.Bucket([]byte("state")).Cursor()
+			prefix := []byte("resident:alice\x00S")
+			if k, _ := c.Seek(prefix); k != nil && strings.HasPrefix(string(k), string(prefix)) {
+				c.Delete()
+			}
+		}, "credited sessions"},
+		{"link changed", func(tx *bbolt.Tx) {
+			tx.Bucket([]byte("state")).Put([]byte("resident:alice\x00Lresident:bob"), []byte("spouse"))
+		}, "resident:alice"},
+		{"hold deleted", func(tx *bbolt.Tx) {
+			c := tx.Bucket([]byte("holds")).Cursor()
+			if k, _ := c.First(); k != nil {
+				c.Delete()
+			}
+		}, "holds"},
+		{"reversal deleted", func(tx *bbolt.Tx) {
+			c := tx.Bucket([]byte("rev")).Cursor()
+			if k, _ := c.First(); k != nil {
+				c.Delete()
+			}
+		}, "reversals"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := ledgerWithCredit(t, moreRecords)
+			db, err := bbolt.Open(filepath.Join(dir, store.DBFile), 0o600, &bbolt.Options{Timeout: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Update(func(tx *bbolt.Tx) error { tc.edit(tx); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			_, err = verify.Data(dir, nil, "", nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("verify --data: %v; want an error naming %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func mustEdit(tx *bbolt.Tx, id ledger.AccountID, edit func(*ledger.Account)) {
+	if err := store.EditAccount(tx, id, edit); err != nil {
+		panic(err)
+	}
+}
+
+// moreRecords adds bob (5), outlet:o1 (6), a link alice–bob (7), a hold of alice's to o1
+// (8), a credit to bob (9) and its reversal (10): one record of every kind.
+var moreRecords = func() []ledger.Request {
+	admin := ledger.Principal{Role: ledger.RoleAdmin, TokenID: "tok_a"}
+	s1 := ledger.Principal{Role: ledger.RoleStation, Account: "station:s1"}
+	alice := ledger.Principal{Role: ledger.RoleResident, Account: "resident:alice"}
+	return []ledger.Request{
+		{Principal: admin, IdempotencyKey: "m1", Body: &ledger.OpenBody{ID: "resident:bob"}},
+		{Principal: admin, IdempotencyKey: "m2", Body: &ledger.OpenBody{ID: "outlet:o1"}},
+		{Principal: admin, IdempotencyKey: "m3", Body: &ledger.LinkBody{A: "resident:alice", B: "resident:bob", Relation: "sibling"}},
+		{Principal: alice, IdempotencyKey: "m4", Body: &ledger.HoldBody{Payee: "outlet:o1", Asset: "HOURS", Amount: "1", TTLSeconds: 3600}},
+		{Principal: s1, IdempotencyKey: "m5", Body: &ledger.CreditBody{Volunteer: "resident:bob", Hours: "1",
+			Activity: ledger.Activity{ID: "b", Category: "cleaning", StartedAt: "2026-11-28T20:00:00Z", EndedAt: "2026-11-28T21:00:00Z"}}},
+		{Principal: admin, IdempotencyKey: "m6", Body: &ledger.ReversalBody{Seq: 9, Reason: "entered twice"}},
+	}
+}()
+
 func key(owner string, tag byte, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(append([]byte(owner), 0, tag), seq)
 }
 
-// ledgerWithCredit: genesis, station:s1 (2), resident:alice (3), a credit by s1 (4).
-func ledgerWithCredit(t *testing.T) string {
+// ledgerWithCredit: genesis, station:s1 (2), resident:alice (3), a credit by s1 (4), then
+// the requests of more.
+func ledgerWithCredit(t *testing.T, more []ledger.Request) string {
 	dir := filepath.Join(t.TempDir(), "data")
 	t0 := time.Date(2026, 11, 29, 2, 0, 0, 0, time.UTC)
 	l, err := store.Open(dir, store.Options{Now: func() time.Time { return t0 }})
@@ -73,9 +176,9 @@ func ledgerWithCredit(t *testing.T) string {
 		{Principal: s1, IdempotencyKey: "k3", Body: &ledger.CreditBody{Volunteer: "resident:alice", Hours: "2",
 			Activity: ledger.Activity{ID: "a", Category: "cleaning", StartedAt: "2026-11-29T00:00:00Z", EndedAt: "2026-11-29T02:00:00Z"}}},
 	}
-	for _, r := range reqs {
+	for _, r := range append(reqs, more...) {
 		if _, _, err := l.Submit(context.Background(), r); err != nil {
-			t.Fatal(err)
+			t.Fatalf("%T: %v", r.Body, err)
 		}
 	}
 	if err := l.Close(); err != nil {

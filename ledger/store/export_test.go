@@ -1,0 +1,29 @@
+package store
+
+import (
+	"go.etcd.io/bbolt"
+
+	"github.com/timebank/timebank/ledger"
+)
+
+// EditAccount decodes account id's stored record in tx, lets edit change it and stores it
+// again: tamper tests (package store_test) change one field of a record behind the store's
+// back without knowing its encoding.
+func EditAccount(tx *bbolt.Tx, id ledger.AccountID, edit func(*ledger.Account)) error {
+	assets, _, err := readPolicy(tx.Bucket(bucketMeta))
+	if err != nil {
+		return err
+	}
+	t := newAssetTable(assets)
+	b := tx.Bucket(bucketState)
+	a, err := decodeAccount(id, t, b.Get(accountKey(id)))
+	if err != nil {
+		return err
+	}
+	edit(a)
+	v, err := encodeAccount(nil, t, a)
+	if err != nil {
+		return err
+	}
+	return b.Put(accountKey(id), v)
+}
