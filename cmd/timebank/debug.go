@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,7 +23,7 @@ func serveDebug(addr string, log *slog.Logger) error {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout}
-	log.Info("profiler listening", "addr", ln.Addr().String())
+	fmt.Printf("timebank: profiler on http://%s/debug/pprof/\n", ln.Addr())
 	go func() {
 		if err := hs.Serve(ln); err != nil {
 			log.Error("profiler stopped", "err", err)

@@ -30,9 +30,17 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	data := filepath.Join(tmp, "data")
-	srv := startServer(t, bin, data)
+	srv := startServer(t, bin, data, "--debug-addr", "127.0.0.1:0")
 	admin := readAdminToken(t, data)
 	w := &walk{t: t, base: srv.url, bin: bin}
+
+	// The profiler answers on its own listener only, never on the API's.
+	if res, err := http.Get(srv.debugURL + "cmdline"); err != nil || res.StatusCode != 200 {
+		t.Fatalf("profiler at %s: %v %v", srv.debugURL, res, err)
+	}
+	if res, err := http.Get(srv.url + "/debug/pprof/cmdline"); err != nil || res.StatusCode == 200 {
+		t.Fatalf("the API's listener serves the profiler: %v %v", res, err)
+	}
 
 	// Accounts, tokens (through the CLI, as an operator would).
 	for _, id := range []string{"station:s01", "resident:v1024", "outlet:shop1"} {
@@ -98,16 +106,17 @@ func TestEndToEnd(t *testing.T) {
 }
 
 type server struct {
-	cmd  *exec.Cmd
-	url  string
-	done chan error
+	cmd      *exec.Cmd
+	url      string
+	debugURL string // with --debug-addr: the profiler's base URL
+	done     chan error
 }
 
 // startServer runs `timebank serve` with a clean environment (no TIMEBANK_* of the
 // developer's) and waits for its "serving on" line.
-func startServer(t *testing.T, bin, data string) *server {
+func startServer(t *testing.T, bin, data string, extra ...string) *server {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--data", data, "--addr", "127.0.0.1:0")
+	cmd := exec.Command(bin, append([]string{"serve", "--data", data, "--addr", "127.0.0.1:0"}, extra...)...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "TIMEBANK_") {
 			cmd.Env = append(cmd.Env, kv)
@@ -123,12 +132,15 @@ func startServer(t *testing.T, bin, data string) *server {
 		t.Fatal(err)
 	}
 	s := &server{cmd: cmd, done: make(chan error, 1)}
-	urls := make(chan string, 1)
+	urls, debug := make(chan string, 1), make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			if u, ok := strings.CutPrefix(sc.Text(), "timebank: serving on "); ok {
 				urls <- u
+			}
+			if u, ok := strings.CutPrefix(sc.Text(), "timebank: profiler on "); ok {
+				debug <- u // printed before "serving on"
 			}
 		}
 		io.Copy(io.Discard, stdout)
@@ -137,6 +149,10 @@ func startServer(t *testing.T, bin, data string) *server {
 	t.Cleanup(func() { cmd.Process.Kill() })
 	select {
 	case s.url = <-urls:
+		select {
+		case s.debugURL = <-debug:
+		default:
+		}
 	case err := <-s.done:
 		t.Fatalf("serve exited before serving: %v\n%s", err, stderr.String())
 	case <-time.After(30 * time.Second):
