@@ -23,43 +23,17 @@ func (l *Ledger) ForEachEntry(afterSeq uint64, fn func(seq uint64, b []byte) err
 
 // ForEachAccount calls fn with every stored account record, in id order.
 func (l *Ledger) ForEachAccount(fn func(*ledger.Account) error) error {
-	return l.forEachState(func(owner string, tag byte, rest, v []byte) error {
-		if tag != tagAccount {
-			return nil
-		}
-		if len(rest) != 0 {
-			return fmt.Errorf("%w: account key of %s", ErrCorrupt, owner)
-		}
-		a, err := decodeAccount(ledger.AccountID(owner), l.table, v)
-		if err != nil {
-			return err
-		}
-		return fn(a)
-	})
+	return l.WalkState(StateWalk{Account: fn})
 }
 
 // ForEachSession calls fn with every stored (unreversed) session, by volunteer then start.
 func (l *Ledger) ForEachSession(fn func(volunteer ledger.AccountID, s ledger.Session) error) error {
-	return l.forEachState(func(owner string, tag byte, rest, v []byte) error {
-		if tag != tagSession {
-			return nil
-		}
-		s, err := sessionFrom(rest, v)
-		if err != nil {
-			return err
-		}
-		return fn(ledger.AccountID(owner), s)
-	})
+	return l.WalkState(StateWalk{Session: fn})
 }
 
 // ForEachLink calls fn with every stored link, once per direction (a→b and b→a).
 func (l *Ledger) ForEachLink(fn func(a, b ledger.AccountID, relation string) error) error {
-	return l.forEachState(func(owner string, tag byte, rest, v []byte) error {
-		if tag != tagLink {
-			return nil
-		}
-		return fn(ledger.AccountID(owner), ledger.AccountID(rest), string(v))
-	})
+	return l.WalkState(StateWalk{Link: fn})
 }
 
 // ForEachHold calls fn with every hold, in id order.

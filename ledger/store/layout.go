@@ -262,8 +262,14 @@ func decodeAccount(id ledger.AccountID, t *assetTable, v []byte) (*ledger.Accoun
 // decodeBalances reads count, then per asset in strictly ascending number order: uvarint
 // asset, varint balance and, when earned is set, varint earned.
 func decodeBalances(r *reader, t *assetTable, earned bool) map[string]ledger.Balance {
+	m := map[string]ledger.Balance{}
+	readBalances(r, t, earned, func(code string, b ledger.Balance) { m[code] = b })
+	return m
+}
+
+// readBalances is decodeBalances handing each balance to put instead of building a map.
+func readBalances(r *reader, t *assetTable, earned bool, put func(code string, b ledger.Balance)) {
 	n := r.count(2)
-	m := make(map[string]ledger.Balance, n)
 	prev := -1
 	for i := 0; i < n && r.err == nil; i++ {
 		code := t.code(r)
@@ -275,9 +281,8 @@ func decodeBalances(r *reader, t *assetTable, earned bool) map[string]ledger.Bal
 		if earned {
 			b.Earned = r.varint()
 		}
-		m[code] = b
+		put(code, b)
 	}
-	return m
 }
 
 // encodeStatement is a statement line: the account's balance of each asset after the entry,
@@ -302,20 +307,10 @@ func decodeStatement(t *assetTable, v []byte) (map[string]int64, error) {
 	return out, nil
 }
 
-// decodeStatementInto decodes a statement line into out (empty), with the checks of
-// decodeBalances: count bounded, assets known and strictly ascending, no trailing bytes.
+// decodeStatementInto decodes a statement line into out (empty), with decodeBalances' checks.
 func decodeStatementInto(t *assetTable, v []byte, out map[string]int64) error {
 	r := &reader{b: v}
-	n := r.count(2)
-	prev := -1
-	for i := 0; i < n && r.err == nil; i++ {
-		code := t.code(r)
-		if r.err == nil && int(t.index[code]) <= prev {
-			r.fail("assets out of order")
-		}
-		prev = int(t.index[code])
-		out[code] = r.varint()
-	}
+	readBalances(r, t, false, func(code string, b ledger.Balance) { out[code] = b.Balance })
 	if err := r.done(); err != nil {
 		return fmt.Errorf("statement line: %w", err)
 	}
