@@ -9,38 +9,43 @@ import (
 	"github.com/timebank/timebank/ledger"
 )
 
-// The ledger parses and formats amounts with integer arithmetic after a byte-by-byte shape
-// check (SPEC §2); shopspring/decimal is the independent oracle that checks it does so
-// exactly. decimal itself is never on the request path: it accepts shapes the SPEC forbids
-// (1e3, .5, +1) and allocates on every operation.
+// Two parsers read amounts: the API edge (shape check, then shopspring/decimal) and the
+// ledger core (shape check, then integer arithmetic), which also reads them back from
+// entries on replay. They must agree on every string: accept the same ones, with the same
+// value, and format values the same.
 
-// checkAgainstDecimal asserts that ParseAmount and FormatAmount agree with decimal for s.
-func checkAgainstDecimal(t *testing.T, s string, scale int) {
+// checkEdgeAndCore asserts that parseAmount/formatAmount and ledger.ParseAmount/FormatAmount
+// agree for s at scale, and that an accepted s has decimal's value.
+func checkEdgeAndCore(t *testing.T, s string, scale int) {
 	t.Helper()
-	got, err := ledger.ParseAmount(s, scale)
-	if err != nil {
-		return // shape refusals are tested in package ledger
+	core, cerr := ledger.ParseAmount(s, scale)
+	edge, eerr := parseAmount(s, scale)
+	if (cerr == nil) != (eerr == nil) || core != edge {
+		t.Fatalf("%q at scale %d: the edge says %d, %v; the core %d, %v", s, scale, edge, eerr, core, cerr)
 	}
-	d, derr := decimal.NewFromString(s)
-	if derr != nil {
-		t.Fatalf("ledger accepted %q, decimal cannot parse it: %v", s, derr)
+	if eerr != nil {
+		if ledger.CodeOf(eerr) != ledger.CodeInvalidAmount {
+			t.Fatalf("%q at scale %d: %v, want invalid_amount", s, scale, eerr)
+		}
+		return
 	}
-	want := d.Shift(int32(scale))
-	if !want.IsInteger() || !want.Equal(decimal.NewFromInt(got)) {
-		t.Fatalf("ParseAmount(%q, %d) = %d, decimal says %s", s, scale, got, want)
+	d, err := decimal.NewFromString(s)
+	if err != nil || !d.Shift(int32(scale)).Equal(decimal.NewFromInt(core)) {
+		t.Fatalf("%q at scale %d parsed as %d; decimal says %v, %v", s, scale, core, d.Shift(int32(scale)), err)
 	}
-	if f := ledger.FormatAmount(got, scale); f != d.StringFixed(int32(scale)) {
-		t.Fatalf("FormatAmount(%d, %d) = %q, decimal says %q", got, scale, f, d.StringFixed(int32(scale)))
-	}
-	if neg := ledger.FormatAmount(-got, scale); neg != d.Neg().StringFixed(int32(scale)) {
-		t.Fatalf("FormatAmount(%d, %d) = %q, decimal says %q", -got, scale, neg, d.Neg().StringFixed(int32(scale)))
+	for _, v := range []int64{core, -core} {
+		if e, c := formatAmount(v, scale), ledger.FormatAmount(v, scale); e != c {
+			t.Fatalf("%d at scale %d: the edge formats %q, the core %q", v, scale, e, c)
+		}
 	}
 }
 
-func TestAmountsAgreeWithDecimal(t *testing.T) {
-	for _, s := range []string{"0.01", "2.5", "2.50", "10", "999999999999.99", "999999999999", "1.000001", "0.000001", "120.3"} {
+func TestAmountsEdgeAgreesWithCore(t *testing.T) {
+	for _, s := range []string{"0.01", "2.5", "2.50", "10", "999999999999.99", "999999999999", "1.000001",
+		"0.000001", "120.3", "0", "0.00", "00.1", "01", "1e3", "1E3", ".5", "5.", "+1", "-1", "1,5", "NaN",
+		"Infinity", " 1", "1 ", "0x10", "1_000", "１", "\u22121", "1000000000000", "1.0000001", ""} {
 		for scale := 0; scale <= ledger.MaxScale; scale++ {
-			checkAgainstDecimal(t, s, scale)
+			checkEdgeAndCore(t, s, scale)
 		}
 	}
 	r := rand.New(rand.NewPCG(1, 2))
@@ -57,14 +62,23 @@ func TestAmountsAgreeWithDecimal(t *testing.T) {
 				b = append(b, digits[r.IntN(10)])
 			}
 		}
-		checkAgainstDecimal(t, string(b), r.IntN(ledger.MaxScale+1))
+		checkEdgeAndCore(t, string(b), r.IntN(ledger.MaxScale+1))
+	}
+	// Formatting alone, over the whole int64 range the ledger may hold (issuer balances).
+	for _, v := range []int64{0, 1, -1, 99, -100, 1 << 62, -(1 << 62), 9223372036854775807, -9223372036854775808} {
+		for scale := 0; scale <= ledger.MaxScale; scale++ {
+			if e, c := formatAmount(v, scale), ledger.FormatAmount(v, scale); e != c {
+				t.Fatalf("%d at scale %d: the edge formats %q, the core %q", v, scale, e, c)
+			}
+		}
 	}
 }
 
-func FuzzAmountsAgreeWithDecimal(f *testing.F) {
+func FuzzAmountsEdgeAgreesWithCore(f *testing.F) {
 	f.Add("2.50", 2)
 	f.Add("999999999999.999999", 6)
+	f.Add("1e3", 0)
 	f.Fuzz(func(t *testing.T, s string, scale int) {
-		checkAgainstDecimal(t, s, ((scale%(ledger.MaxScale+1))+ledger.MaxScale+1)%(ledger.MaxScale+1))
+		checkEdgeAndCore(t, s, ((scale%(ledger.MaxScale+1))+ledger.MaxScale+1)%(ledger.MaxScale+1))
 	})
 }

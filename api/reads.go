@@ -109,7 +109,7 @@ func (s *Server) accountJSON(a *ledger.Account, now int64) []byte {
 			}
 			b = append(b, f.name...)
 			b = append(b, `":"`...)
-			b = append(b, ledger.FormatAmount(f.v, asset.scale)...)
+			b = append(b, formatAmount(f.v, asset.scale)...)
 			b = append(b, '"')
 		}
 		b = append(b, '}')
@@ -196,12 +196,12 @@ func statementLine(l ledger.StatementLine, assets ledger.Assets) statementLineJS
 		Postings: make([]postingJSON, len(e.Postings)), BalancesAfter: map[string]string{}}
 	for i, p := range e.Postings {
 		scale, _ := assets.Scale(p.Asset)
-		out.Postings[i] = postingJSON{From: p.From, To: p.To, Asset: p.Asset, Amount: ledger.FormatAmount(p.Amount, scale)}
+		out.Postings[i] = postingJSON{From: p.From, To: p.To, Asset: p.Asset, Amount: formatAmount(p.Amount, scale)}
 	}
 	// Every asset of the ledger, 0 where the account never held it: a statement line always
 	// shows the whole position.
 	for asset, spec := range assets {
-		out.BalancesAfter[asset] = ledger.FormatAmount(l.BalancesAfter[asset], spec.Scale)
+		out.BalancesAfter[asset] = formatAmount(l.BalancesAfter[asset], spec.Scale)
 	}
 	return out
 }
@@ -316,7 +316,7 @@ func (s *Server) getHold(c echo.Context, g gate) error {
 	}
 	scale, _ := s.svc.Assets().Scale(h.Asset)
 	return c.JSON(http.StatusOK, holdJSON{HoldID: h.ID, Resident: h.Resident, Payee: h.Payee, Asset: h.Asset,
-		Amount: ledger.FormatAmount(h.Amount, scale), Status: h.StatusAt(s.now().UnixMicro()),
+		Amount: formatAmount(h.Amount, scale), Status: h.StatusAt(s.now().UnixMicro()),
 		ExpiresAt: ledger.FormatTime(h.ExpiresAt)})
 }
 

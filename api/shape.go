@@ -59,7 +59,7 @@ func (s *Server) amount(asset, amount string) error {
 		}
 		return invalidField("asset", "Asset %q is not one of %v.", shown, s.svc.Assets().Codes())
 	}
-	_, err := ledger.ParseAmount(amount, scale)
+	_, err := parseAmount(amount, scale)
 	return err
 }
 
@@ -86,7 +86,7 @@ func (s *Server) shape(body ledger.Body) error {
 	case *ledger.HoldBody:
 		return s.shapeHold(b)
 	case *ledger.SettleBody:
-		_, err := ledger.ParseAmount(b.Amount, ledger.MaxScale)
+		_, err := parseAmount(b.Amount, ledger.MaxScale)
 		return err
 	case *ledger.VoidBody:
 		return nil

@@ -26,31 +26,13 @@ func ParseAmount(s string, scale int) (int64, error) {
 // parseDecimal parses ^(0|[1-9][0-9]{0,11})(\.[0-9]+)?$ with at most scale fractional
 // digits into minor units at scale. Zero is allowed here; callers decide.
 func parseDecimal(s string, scale int) (int64, bool) {
-	if len(s) == 0 || len(s) > MaxIntegerDigits+1+MaxScale || scale < 0 || scale > MaxScale {
-		return 0, false
-	}
-	i := 0
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
-	intDigits := i
-	if intDigits == 0 || intDigits > MaxIntegerDigits || (s[0] == '0' && intDigits > 1) {
+	intDigits, ok := amountShape(s, scale)
+	if !ok {
 		return 0, false
 	}
 	frac := ""
-	if i < len(s) {
-		if s[i] != '.' {
-			return 0, false
-		}
-		frac = s[i+1:]
-		if len(frac) == 0 || len(frac) > scale {
-			return 0, false
-		}
-		for j := 0; j < len(frac); j++ {
-			if frac[j] < '0' || frac[j] > '9' {
-				return 0, false
-			}
-		}
+	if intDigits < len(s) {
+		frac = s[intDigits+1:]
 	}
 	var v int64
 	for j := 0; j < intDigits; j++ {
@@ -64,6 +46,44 @@ func parseDecimal(s string, scale int) (int64, bool) {
 	}
 	return v, true
 }
+
+// AmountShape reports whether s has SPEC §2's shape at scale, looking at each byte once and
+// doing no arithmetic: ^(0|[1-9][0-9]{0,11})(\.[0-9]+)?$ with at most scale fractional
+// digits (zero passes; its value is the caller's to check). The API checks this before
+// handing s to shopspring/decimal, which accepts shapes the SPEC forbids.
+func AmountShape(s string, scale int) bool {
+	_, ok := amountShape(s, scale)
+	return ok
+}
+
+// amountShape is AmountShape, also returning the number of integer digits.
+func amountShape(s string, scale int) (intDigits int, ok bool) {
+	if len(s) == 0 || len(s) > MaxIntegerDigits+1+MaxScale || scale < 0 || scale > MaxScale {
+		return 0, false
+	}
+	for intDigits < len(s) && s[intDigits] >= '0' && s[intDigits] <= '9' {
+		intDigits++
+	}
+	if intDigits == 0 || intDigits > MaxIntegerDigits || (s[0] == '0' && intDigits > 1) {
+		return 0, false
+	}
+	if intDigits == len(s) {
+		return intDigits, true
+	}
+	frac := s[intDigits+1:]
+	if s[intDigits] != '.' || len(frac) == 0 || len(frac) > scale {
+		return 0, false
+	}
+	for j := 0; j < len(frac); j++ {
+		if frac[j] < '0' || frac[j] > '9' {
+			return 0, false
+		}
+	}
+	return intDigits, true
+}
+
+// InvalidAmount is the invalid_amount error for amount string s at scale.
+func InvalidAmount(s string, scale int) *Error { return invalidAmount(s, scale) }
 
 func invalidAmount(s string, scale int) *Error {
 	shown := s
