@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -82,6 +83,16 @@ func TestEndToEnd(t *testing.T) {
 	// An auditor verifies the running server through its API, the key pinned out of band.
 	vkey := filepath.Join(data, "checkpoint.vkey")
 	t.Logf("timebank verify --url:\n%s", w.run("verify", "--url", srv.url, "--token", admin, "--key", vkey))
+	// The load generator, briefly: each mode makes requests and none fails. Its credits are
+	// real entries, which verify --data checks below; its bare ceiling runs as a child
+	// process, which must be gone when it returns (else run would not return).
+	lg := w.run("loadgen", "--url", srv.url, "--token", admin, "--clients", "4", "--residents", "2",
+		"--duration", "500ms", "--warmup", "0s", "--mode", "bare,credits,reads")
+	for _, mode := range []string{"bare", "credits", "reads"} {
+		if !regexp.MustCompile(`(?m)^\s*` + mode + `\s+4\s+\S+\s+[1-9][0-9]*\s+0\s`).MatchString(lg) {
+			t.Errorf("loadgen %s: no row with requests and no errors in\n%s", mode, lg)
+		}
+	}
 
 	srv.stop(t)
 	// verify exits 0 only when every entry, balance and hash agrees (run fails otherwise).

@@ -20,8 +20,6 @@ import (
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
-
-	"github.com/labstack/echo/v4"
 )
 
 // loadgenCmd loads a running server and prints throughput and latency (docs/PERFORMANCE.md).
@@ -289,28 +287,11 @@ func send(hc *http.Client, req *http.Request) (int, []byte, error) {
 // runBare measures the HTTP ceiling: an in-process Echo server whose one handler decodes a
 // small JSON body (the shape of a credit) and answers 201 with a small JSON object.
 func (c *loadgenCmd) runBare(hc *http.Client) (result, error) {
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	type activity struct{ ID, Category, StartedAt, EndedAt string }
-	type body struct {
-		Volunteer, Hours string
-		Activity         activity
-	}
-	e.POST("/bare", func(c echo.Context) error {
-		var b body
-		if err := json.NewDecoder(c.Request().Body).Decode(&b); err != nil {
-			return c.JSON(http.StatusBadRequest, map[string]string{"error": err.Error()})
-		}
-		return c.JSON(http.StatusCreated, map[string]any{"seq": 1, "volunteer": b.Volunteer, "hours": b.Hours})
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	url, stop, err := startBareEcho()
 	if err != nil {
 		return result{}, err
 	}
-	hs := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
-	go hs.Serve(ln)
-	defer hs.Close()
-	url := "http://" + ln.Addr().String() + "/bare"
+	defer stop()
 	payload := `{"volunteer":"resident:lg-1","hours":"0.01","activity":{"id":"lg-1","category":"loadgen","started_at":"2026-11-01T00:00:00+08:00","ended_at":"2026-11-01T00:00:36+08:00"}}`
 	return c.measure("bare", hc, func(int) *http.Request {
 		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(payload))

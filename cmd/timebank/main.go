@@ -17,6 +17,8 @@ type cli struct {
 	Backup  backupCmd  `cmd:"" help:"Copy the database of a running server, consistently."`
 	Token   tokenCmd   `cmd:"" help:"Create, list and revoke API tokens on a running server."`
 	Loadgen loadgenCmd `cmd:"" help:"Load a running server with credits and balance reads and print throughput and latency."`
+	// BareEcho is loadgen's child process for the HTTP ceiling; not for people.
+	BareEcho bareEchoCmd `cmd:"" name:"bare-echo" hidden:"" help:"Serve loadgen's bare Echo handler (the HTTP ceiling)."`
 }
 
 func main() {
