@@ -25,6 +25,9 @@ import (
 // the load generator on the same cores (docs/PERFORMANCE.md, HTTP).
 type bareEchoCmd struct {
 	Addr string `default:"127.0.0.1:0" help:"Address to listen on."`
+	// WithParent makes the child end when its standard input does: loadgen holds the
+	// other end of that pipe, so the child cannot outlive a load generator that was killed.
+	WithParent bool `name:"with-parent" help:"Exit when standard input ends (loadgen's pipe)."`
 }
 
 // bareServingPrefix starts the line on which bare-echo tells its address.
@@ -53,6 +56,12 @@ func (c *bareEchoCmd) Run() error {
 	fmt.Printf("%shttp://%s/bare\n", bareServingPrefix, ln.Addr())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if c.WithParent {
+		go func() {
+			io.Copy(io.Discard, os.Stdin)
+			stop()
+		}()
+	}
 	go func() {
 		<-ctx.Done()
 		hs.Close()
@@ -70,9 +79,13 @@ func startBareEcho() (url string, stop func(), err error) {
 	if err != nil {
 		return "", nil, err
 	}
-	cmd := exec.Command(self, "bare-echo", "--addr", "127.0.0.1:0")
+	cmd := exec.Command(self, "bare-echo", "--addr", "127.0.0.1:0", "--with-parent")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	in, err := cmd.StdinPipe() // held open until stop, or until this process dies
 	if err != nil {
 		return "", nil, err
 	}
@@ -80,6 +93,7 @@ func startBareEcho() (url string, stop func(), err error) {
 		return "", nil, err
 	}
 	stop = func() {
+		in.Close()
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
 	}
