@@ -86,7 +86,7 @@ func TestEndToEnd(t *testing.T) {
 	// The load generator, briefly: each mode makes requests and none fails. Its credits are
 	// real entries, which verify --data checks below; its bare ceiling runs as a child
 	// process, which must be gone when it returns (else run would not return).
-	lg := w.run("loadgen", "--url", srv.url, "--token", admin, "--clients", "4", "--residents", "2",
+	lg := w.run("loadgen", "--url", srv.url, "--token", admin, "--clients", "4",
 		"--duration", "500ms", "--warmup", "0s", "--mode", "bare,credits,reads")
 	for _, mode := range []string{"bare", "credits", "reads"} {
 		if !regexp.MustCompile(`(?m)^\s*` + mode + `\s+4\s+\S+\s+[1-9][0-9]*\s+0\s`).MatchString(lg) {
