@@ -161,9 +161,7 @@ func (d *dataCheck) indexes(e *ledger.Entry, _ []byte) error {
 		if a == nil {
 			return fmt.Errorf("entry %d: party %s has no account", e.Seq, id)
 		}
-		d.hash(h, 'E')
-		h.WriteString(string(id))
-		writeUint(h, e.Seq)
+		d.stmtStart(h, id, e.Seq)
 		writeBalances(h, a.Balances, false)
 		d.stmts.add(string(id), h.Sum64())
 		d.statements++
@@ -249,12 +247,20 @@ func writeBalance(h *maphash.Hash, code string, b ledger.Balance, earned bool) {
 	}
 }
 
+// stmtHash is the hash of a stored statement line. The replay hashes the lines it expects
+// from the account's balances (indexes): the two share stmtStart and writeBalance, so that
+// equal lines hash equal.
 func (d *dataCheck) stmtHash(h *maphash.Hash, id ledger.AccountID, seq uint64, balances map[string]int64) uint64 {
+	d.stmtStart(h, id, seq)
+	writeStatement(h, balances)
+	return h.Sum64()
+}
+
+// stmtStart starts h over as the hash of account id's statement line for entry seq.
+func (d *dataCheck) stmtStart(h *maphash.Hash, id ledger.AccountID, seq uint64) {
 	d.hash(h, 'E')
 	h.WriteString(string(id))
 	writeUint(h, seq)
-	writeStatement(h, balances)
-	return h.Sum64()
 }
 
 func (d *dataCheck) idemHash(h *maphash.Hash, key string, seq uint64) uint64 {

@@ -57,11 +57,17 @@ const (
 
 // tuneGC applies serveGCPercent and serveMemoryLimit unless GOGC or GOMEMLIMIT say otherwise.
 func tuneGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(serveGCPercent)
-	}
+	gcPercentUnlessSet(serveGCPercent)
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(serveMemoryLimit)
+	}
+}
+
+// gcPercentUnlessSet sets the garbage collector's target to percent, unless the GOGC
+// environment variable chose one.
+func gcPercentUnlessSet(percent int) {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(percent)
 	}
 }
 

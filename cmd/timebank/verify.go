@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime/debug"
 	"strings"
 
 	"github.com/schollz/progressbar/v3"
@@ -23,7 +22,6 @@ type verifyCmd struct {
 	Token      string `help:"An admin or auditor token for --url."`
 }
 
-// Run verifies; it exits 1 on the first difference, naming the entry or account.
 // verifyGCPercent is the garbage collector's target in verify when GOGC is not set. The
 // replay keeps every account and credited session live (about 150 MiB at a million entries)
 // while it allocates per entry; at the default (100) the collector re-marks that heap
@@ -31,10 +29,9 @@ type verifyCmd struct {
 // 140 MB more memory (docs/PERFORMANCE.md, Verify).
 const verifyGCPercent = 200
 
+// Run verifies; it exits 1 on the first difference, naming the entry or account.
 func (c *verifyCmd) Run() error {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(verifyGCPercent)
-	}
+	gcPercentUnlessSet(verifyGCPercent)
 	sources := 0
 	for _, s := range []string{c.Data, c.Export, c.URL} {
 		if s != "" {
