@@ -83,7 +83,7 @@ func (d *dataCheck) replayAll(hr tlog.HashReader) error {
 	p.produce(func(emit func(item) error) error {
 		return d.l.Snapshot(func(s *store.Snapshot) error {
 			var dec decoder
-			shr := s.HashReader()
+			shr := &leafCache{HashReader: s.HashReader(), index: -1}
 			return s.ForEachEntry(0, func(seq uint64, b []byte) error {
 				if err := checkHashes(shr, seq, b); err != nil {
 					return err
@@ -118,34 +118,66 @@ func (d *dataCheck) replayAll(hr tlog.HashReader) error {
 	return nil
 }
 
-// checkHashes recomputes the Merkle hashes stored when entry seq was appended.
-func checkHashes(hr tlog.HashReader, seq uint64, b []byte) error {
+// leafCache is a tlog.HashReader that answers the last leaf hash checkHashes computed
+// without expanding that entry again from the store (level-0 hashes are not stored).
+type leafCache struct {
+	tlog.HashReader
+	index int64
+	hash  tlog.Hash
+}
+
+func (c *leafCache) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	if len(indexes) == 1 && indexes[0] == c.index {
+		return []tlog.Hash{c.hash}, nil
+	}
+	return c.HashReader.ReadHashes(indexes)
+}
+
+// checkHashes recomputes the Merkle hashes stored when entry seq was appended: every one
+// of level 1 and above (the store keeps no leaf hashes; the leaf is the entry's hash).
+func checkHashes(hr *leafCache, seq uint64, b []byte) error {
 	n := int64(seq - 1)
 	want, err := tlog.StoredHashes(n, b, hr)
 	if err != nil {
 		return fmt.Errorf("entry %d: stored hashes: %w", seq, err)
 	}
 	base := tlog.StoredHashIndex(0, n)
-	idx := make([]int64, len(want))
-	for i := range idx {
-		idx[i] = base + int64(i)
+	hr.index, hr.hash = base, want[0]
+	if len(want) == 1 {
+		return nil
 	}
-	got, err := hr.ReadHashes(idx)
+	idx := make([]int64, len(want)-1)
+	for i := range idx {
+		idx[i] = base + 1 + int64(i)
+	}
+	got, err := hr.HashReader.ReadHashes(idx)
 	if err != nil {
 		return fmt.Errorf("entry %d: stored hashes: %w", seq, err)
 	}
-	for i := range want {
-		if got[i] != want[i] {
-			return fmt.Errorf("entry %d: stored Merkle hash %d differs from the entry's bytes (changed entry or hash)", seq, idx[i])
+	for i := range got {
+		if got[i] != want[i+1] {
+			return hashDiffers(idx[i])
 		}
 	}
 	return nil
 }
 
-// storedHashCount is the number of hashes stored when entry seq was appended.
+// hashDiffers names what a stored hash that differs from its recomputation implicates. A
+// level-1 hash is computed from two entries' bytes; a higher one from stored hashes that were
+// all checked before it, so only the hash itself can have changed.
+func hashDiffers(index int64) error {
+	level, k := tlog.SplitStoredHashIndex(index)
+	if level == 1 {
+		return fmt.Errorf("entry %d or entry %d was changed: stored Merkle hash %d, over the two, differs from their bytes (else the hash was changed)", 2*k+1, 2*k+2, index)
+	}
+	return fmt.Errorf("stored Merkle hash %d (level %d, over entries %d to %d) differs from the hashes below it: the stored hash was changed", index, level, k<<level+1, (k+1)<<level)
+}
+
+// storedHashCount is the number of hashes stored when entry seq was appended: those it
+// completed, but for its own leaf hash.
 func storedHashCount(seq uint64) int {
 	n := int64(seq - 1)
-	return int(tlog.StoredHashIndex(0, n+1) - tlog.StoredHashIndex(0, n))
+	return int(tlog.StoredHashIndex(0, n+1)-tlog.StoredHashIndex(0, n)) - 1
 }
 
 // indexes adds the statement lines and the idempotency record entry e must have written to

@@ -77,7 +77,11 @@ func (st *txState) append(e *ledger.Entry, req ledger.Request, seq uint64, t int
 	if err != nil {
 		return fmt.Errorf("store: encode entry %d: %w", seq, err)
 	}
-	if err := st.entries.Put(seqKey(seq), b); err != nil {
+	stored, err := st.value(func(dst []byte) ([]byte, error) { return st.packer.pack(dst, b), nil })
+	if err != nil {
+		return err
+	}
+	if err := st.entries.Put(seqKey(seq), stored); err != nil {
 		return err
 	}
 	if err := st.putHashes(seq, b); err != nil {
@@ -104,15 +108,18 @@ func (st *txState) append(e *ledger.Entry, req ledger.Request, seq uint64, t int
 // an Apply that failed half-way through its writes.
 var testHookAfterApply func(e *ledger.Entry)
 
-// putHashes stores the Merkle hashes that appending leaf seq−1 completes.
+// putHashes stores the Merkle hashes that appending leaf seq−1 completes, but for the
+// leaf's own (level 0), which is not stored: hashes() remembers it for the next append.
 func (st *txState) putHashes(seq uint64, b []byte) error {
 	n := int64(seq - 1)
-	hashes, err := tlog.StoredHashes(n, b, hashReader{st.tlog})
+	hr := st.hashes()
+	hashes, err := tlog.StoredHashes(n, b, hr)
 	if err != nil {
 		return fmt.Errorf("store: stored hashes of entry %d: %w", seq, err)
 	}
 	base := uint64(tlog.StoredHashIndex(0, n))
-	for i := range hashes {
+	*hr.leaf = lastLeaf{index: int64(base), hash: hashes[0]}
+	for i := 1; i < len(hashes); i++ {
 		st.key = appendSeqKey(st.key[:0], base+uint64(i))
 		if err := st.tlog.Put(st.key, hashes[i][:]); err != nil {
 			return err

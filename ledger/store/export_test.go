@@ -27,3 +27,20 @@ func EditAccount(tx *bbolt.Tx, id ledger.AccountID, edit func(*ledger.Account)) 
 	}
 	return b.Put(accountKey(id), v)
 }
+
+// EditEntry expands entry seq's stored bytes in tx, lets edit change them and stores them
+// again, compressed with the file's dictionary: tamper tests change an entry's canonical
+// bytes behind the store's back.
+func EditEntry(tx *bbolt.Tx, seq uint64, edit func([]byte) []byte) error {
+	p, err := newEntryPacker(tx.Bucket(bucketMeta).Get(metaDict))
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	b := tx.Bucket(bucketEntries)
+	canonical, err := p.unpack(nil, b.Get(seqKey(seq)), seq)
+	if err != nil {
+		return err
+	}
+	return b.Put(seqKey(seq), p.pack(nil, edit(canonical)))
+}

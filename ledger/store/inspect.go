@@ -16,7 +16,7 @@ import (
 // except where a doc comment says otherwise. fn's error stops the walk and is returned.
 
 // ForEachEntry calls fn with the seq and canonical bytes of every entry with seq > afterSeq,
-// in order. b aliases the file: it is valid only during fn.
+// in order. b is reused: it is valid only during fn.
 func (l *Ledger) ForEachEntry(afterSeq uint64, fn func(seq uint64, b []byte) error) error {
 	return l.Snapshot(func(s *Snapshot) error { return s.ForEachEntry(afterSeq, fn) })
 }
@@ -140,7 +140,7 @@ func (l *Ledger) Count() (Counts, error) {
 // StoredHashes runs fn with a tlog.HashReader over the stored Merkle hashes, valid only
 // during fn (one read transaction).
 func (l *Ledger) StoredHashes(fn func(tlog.HashReader) error) error {
-	return l.db.View(func(tx *bbolt.Tx) error { return fn(hashReader{tx.Bucket(bucketTlog)}) })
+	return l.db.View(func(tx *bbolt.Tx) error { return fn(newHashReader(tx, l.packer)) })
 }
 
 // forEachState walks the state bucket in key order, one read transaction.

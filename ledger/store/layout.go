@@ -14,13 +14,17 @@ import (
 )
 
 // formatVersion is stored under meta "format"; Open refuses a file of another version.
-const formatVersion = 1
+// Format 2 stores entries compressed (decision 0007) and no level-0 Merkle hashes.
+const formatVersion = 2
 
 // The buckets.
 var (
-	// entries: seq (8 bytes BE) → the entry's canonical bytes (ledger.EncodeEntry). Append-only.
+	// entries: seq (8 bytes BE) → the entry's canonical bytes (ledger.EncodeEntry) as one
+	// zstd frame with the dictionary in meta entry_dict (entrypack.go). Append-only.
 	bucketEntries = []byte("entries")
-	// tlog: stored hash index (8 bytes BE, tlog.StoredHashIndex) → 32-byte hash. Append-only.
+	// tlog: stored hash index (8 bytes BE, tlog.StoredHashIndex) → 32-byte hash, for every
+	// index of level 1 and above. Level-0 hashes (the leaves) are not stored: they are the
+	// record hashes of the entries, computed from the entries bucket when read. Append-only.
 	bucketTlog = []byte("tlog")
 	// state: everything derived per account, keyed OWNER 0x00 TAG …, so that all of one
 	// account's records share a key prefix and land on the same leaf pages.
@@ -49,12 +53,14 @@ const (
 
 // The keys of the meta bucket.
 var (
-	metaFormat   = []byte("format")    // uvarint formatVersion
-	metaAssets   = []byte("assets")    // JSON of ledger.Assets, fixed at genesis
-	metaPolicy   = []byte("policy")    // JSON of the policy in force for the next entry
-	metaLastSeq  = []byte("last_seq")  // uvarint seq of the last entry
-	metaLastTime = []byte("last_time") // varint time (µs) of the last entry
-	metaTreeSize = []byte("tree_size") // uvarint number of leaves; always equals last_seq
+	metaFormat   = []byte("format")     // uvarint formatVersion
+	metaAssets   = []byte("assets")     // JSON of ledger.Assets, fixed at genesis
+	metaPolicy   = []byte("policy")     // JSON of the policy in force for the next entry
+	metaLastSeq  = []byte("last_seq")   // uvarint seq of the last entry
+	metaLastTime = []byte("last_time")  // varint time (µs) of the last entry
+	metaTreeSize = []byte("tree_size")  // uvarint number of leaves; always equals last_seq
+	metaTreeRoot = []byte("tree_root")  // the 32-byte root of the tree of tree_size leaves
+	metaDict     = []byte("entry_dict") // the zstd dictionary of the entries bucket, raw content
 )
 
 // seqKey is the 8-byte big-endian key of a seq, hold id or stored hash index: big-endian

@@ -81,7 +81,7 @@ func (l *Ledger) InclusionProof(seq, treeSize uint64) (tlog.Hash, tlog.RecordPro
 	var leaf tlog.Hash
 	var proof tlog.RecordProof
 	err := l.db.View(func(tx *bbolt.Tx) error {
-		r := hashReader{tx.Bucket(bucketTlog)}
+		r := newHashReader(tx, l.packer)
 		hs, err := r.ReadHashes([]int64{tlog.StoredHashIndex(0, int64(seq-1))})
 		if err != nil {
 			return err
@@ -106,7 +106,7 @@ func (l *Ledger) ConsistencyProof(oldSize, newSize uint64) (tlog.TreeProof, erro
 	var proof tlog.TreeProof
 	err := l.db.View(func(tx *bbolt.Tx) error {
 		var err error
-		proof, err = tlog.ProveTree(int64(newSize), int64(oldSize), hashReader{tx.Bucket(bucketTlog)})
+		proof, err = tlog.ProveTree(int64(newSize), int64(oldSize), newHashReader(tx, l.packer))
 		return err
 	})
 	if err != nil {
@@ -123,7 +123,7 @@ func (l *Ledger) TreeHash(n uint64) (tlog.Hash, error) {
 	var root tlog.Hash
 	err := l.db.View(func(tx *bbolt.Tx) error {
 		var err error
-		root, err = tlog.TreeHash(int64(n), hashReader{tx.Bucket(bucketTlog)})
+		root, err = tlog.TreeHash(int64(n), newHashReader(tx, l.packer))
 		return err
 	})
 	return root, err

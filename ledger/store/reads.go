@@ -28,7 +28,7 @@ var (
 // readView runs fn with a view of the committed state in a read transaction.
 func (l *Ledger) readView(fn func(v *view) error) error {
 	return l.db.View(func(tx *bbolt.Tx) error {
-		return fn(newView(tx, l.assets, l.table, l.head.Load().policy))
+		return fn(newView(tx, l, l.assets, l.table, l.head.Load().policy))
 	})
 }
 
@@ -77,8 +77,16 @@ func (l *Ledger) Entries(afterSeq uint64, limit int) ([]*ledger.Entry, error) {
 	var out []*ledger.Entry
 	err := l.readView(func(v *view) error {
 		c := v.entries.Cursor()
-		for k, b := c.Seek(seqKey(afterSeq + 1)); k != nil && len(out) < limit; k, b = c.Next() {
-			e, err := ledger.DecodeEntry(b, v.assets)
+		var buf []byte
+		for k, stored := c.Seek(seqKey(afterSeq + 1)); k != nil && len(out) < limit; k, stored = c.Next() {
+			seq, err := parseSeqKey(k)
+			if err != nil {
+				return err
+			}
+			if buf, err = v.packer.unpack(buf[:0], stored, seq); err != nil {
+				return err
+			}
+			e, err := ledger.DecodeEntry(buf, v.assets)
 			if err != nil {
 				return err
 			}
@@ -146,7 +154,11 @@ func (l *Ledger) Export(ctx context.Context, afterSeq uint64, w io.Writer) error
 				if binary.BigEndian.Uint64(k) != next {
 					break
 				}
-				buf = append(append(buf, v...), '\n')
+				var err error
+				if buf, err = l.packer.unpack(buf, v, next); err != nil {
+					return err
+				}
+				buf = append(buf, '\n')
 				next++
 				if len(buf) >= exportChunkBytes || next%exportChunkEntries == 0 {
 					break

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
-	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/timebank/timebank/ledger"
 )
@@ -263,10 +262,7 @@ func (l *Ledger) commit(ws []*waiter) (res []result, bad int, err error) {
 		if st.appended == 0 {
 			return errNothingToCommit
 		}
-		if err := st.flush(); err != nil {
-			return err
-		}
-		root, err := tlog.TreeHash(int64(st.lastSeq), hashReader{st.tlog})
+		root, err := st.flush()
 		if err != nil {
 			return err
 		}
@@ -301,7 +297,7 @@ func (l *Ledger) commitFailed(err error, ws []*waiter) {
 		l.answer(w, result{err: herr})
 	}
 	err = l.db.View(func(tx *bbolt.Tx) error {
-		h, err := readHead(tx)
+		h, err := readHead(tx, l.packer)
 		if err == nil {
 			l.head.Store(h)
 		}

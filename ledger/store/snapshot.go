@@ -22,15 +22,19 @@ func (l *Ledger) Snapshot(fn func(*Snapshot) error) error {
 	return l.readView(func(v *view) error { return fn(&Snapshot{l: l, v: v}) })
 }
 
-// ForEachEntry is (*Ledger).ForEachEntry inside the snapshot; b aliases the file.
+// ForEachEntry is (*Ledger).ForEachEntry inside the snapshot; b is valid only during fn.
 func (s *Snapshot) ForEachEntry(afterSeq uint64, fn func(seq uint64, b []byte) error) error {
 	c := s.v.entries.Cursor()
+	var buf []byte
 	for k, v := c.Seek(seqKey(afterSeq + 1)); k != nil; k, v = c.Next() {
 		seq, err := parseSeqKey(k)
 		if err != nil {
 			return err
 		}
-		if err := fn(seq, v); err != nil {
+		if buf, err = s.v.packer.unpack(buf[:0], v, seq); err != nil {
+			return err
+		}
+		if err := fn(seq, buf); err != nil {
 			return err
 		}
 	}
@@ -41,7 +45,7 @@ func (s *Snapshot) ForEachEntry(afterSeq uint64, fn func(seq uint64, b []byte) e
 func (s *Snapshot) Entry(seq uint64) (*ledger.Entry, error) { return s.v.Entry(seq) }
 
 // HashReader reads the stored Merkle hashes.
-func (s *Snapshot) HashReader() tlog.HashReader { return hashReader{s.v.tx.Bucket(bucketTlog)} }
+func (s *Snapshot) HashReader() tlog.HashReader { return newHashReader(s.v.tx, s.l.packer) }
 
 // StateWalk holds the callbacks of WalkState, one per kind of state record; a nil one skips
 // its records.

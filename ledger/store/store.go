@@ -4,6 +4,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -65,6 +66,7 @@ type Ledger struct {
 
 	assets ledger.Assets // fixed at genesis; nil before it
 	table  *assetTable
+	packer *entryPacker // the entries bucket's compression, from meta entry_dict
 
 	head   atomic.Pointer[head]
 	health atomic.Pointer[error] // last commit failure; nil when healthy
@@ -168,6 +170,9 @@ func (l *Ledger) init() error {
 			return fmt.Errorf("store: %w", err)
 		}
 	}
+	if err := l.loadPacker(); err != nil {
+		return err
+	}
 	h, err := l.loadHead()
 	if err != nil {
 		return err
@@ -202,12 +207,39 @@ func createBuckets(tx *bbolt.Tx) error {
 	meta := tx.Bucket(bucketMeta)
 	v := meta.Get(metaFormat)
 	if v == nil {
+		if err := meta.Put(metaDict, []byte(defaultEntryDict)); err != nil {
+			return err
+		}
 		return meta.Put(metaFormat, encodeUvarint(formatVersion))
 	}
+	return checkFormat(v)
+}
+
+func checkFormat(v []byte) error {
 	if n, err := decodeUvarint(v); err != nil || n != formatVersion {
-		return fmt.Errorf("the file has storage format %x, this program reads format %d", v, formatVersion)
+		return fmt.Errorf("the file has storage format %x, this program reads format %d (docs/decisions/0007-compressed-entries.md)", v, formatVersion)
 	}
 	return nil
+}
+
+// loadPacker checks the storage format and makes the entries' compressor from the file's
+// dictionary.
+func (l *Ledger) loadPacker() error {
+	return l.db.View(func(tx *bbolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			return fmt.Errorf("store: %s has no meta bucket", filepath.Join(l.dir, DBFile))
+		}
+		if err := checkFormat(meta.Get(metaFormat)); err != nil {
+			return fmt.Errorf("store: %s: %w", filepath.Join(l.dir, DBFile), err)
+		}
+		p, err := newEntryPacker(bytes.Clone(meta.Get(metaDict)))
+		if err != nil {
+			return err
+		}
+		l.packer = p
+		return nil
+	})
 }
 
 // genesis appends entry 1 through the sequencer, like any entry.
@@ -240,7 +272,7 @@ func (l *Ledger) loadHead() (*head, error) {
 			return nil
 		}
 		var err error
-		if h, err = readHead(tx); err == nil {
+		if h, err = readHead(tx, l.packer); err == nil {
 			l.assets, _, err = readPolicy(meta)
 			l.table = newAssetTable(l.assets)
 		}
@@ -254,7 +286,7 @@ func (l *Ledger) loadHead() (*head, error) {
 
 // readHead reads the head from the meta bucket and the tree, checking the pair invariant
 // last_seq == tree_size.
-func readHead(tx *bbolt.Tx) (*head, error) {
+func readHead(tx *bbolt.Tx, p *entryPacker) (*head, error) {
 	meta := tx.Bucket(bucketMeta)
 	_, policy, err := readPolicy(meta)
 	if err != nil {
@@ -271,8 +303,13 @@ func readHead(tx *bbolt.Tx) (*head, error) {
 	if err != nil || size != h.size {
 		return nil, fmt.Errorf("%w: meta tree_size %d does not equal last_seq %d", ErrCorrupt, size, h.size)
 	}
-	if h.root, err = tlog.TreeHash(int64(h.size), hashReader{tx.Bucket(bucketTlog)}); err != nil {
+	if h.root, err = tlog.TreeHash(int64(h.size), newHashReader(tx, p)); err != nil {
 		return nil, fmt.Errorf("tree hash: %w", err)
+	}
+	// The stored root covers every entry byte, also the last entry's when the tree size is
+	// odd: no stored hash covers that leaf, which is computed from the entry.
+	if stored := meta.Get(metaTreeRoot); !bytes.Equal(stored, h.root[:]) {
+		return nil, fmt.Errorf("%w: the entries and stored hashes give tree root %x, meta tree_root is %x (an entry or a hash was changed)", ErrCorrupt, h.root, stored)
 	}
 	return h, nil
 }
@@ -289,6 +326,9 @@ func (l *Ledger) Close() error {
 			<-l.seqDone
 		}
 		l.closeErr = l.db.Close()
+		if l.packer != nil {
+			l.packer.close()
+		}
 	})
 	return l.closeErr
 }

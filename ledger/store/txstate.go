@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"go.etcd.io/bbolt"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/timebank/timebank/ledger"
 )
@@ -22,7 +23,15 @@ type txState struct {
 	key      []byte             // scratch for keys: bbolt copies the keys it keeps
 	lastSeq  uint64
 	lastTime int64
-	appended int // entries appended in this transaction
+	appended int      // entries appended in this transaction
+	leaf     lastLeaf // the last leaf hash, for the next append's Merkle hashes
+}
+
+// hashes is the transaction's hash reader, remembering the last leaf appended.
+func (st *txState) hashes() hashReader {
+	h := newHashReader(st.tx, st.packer)
+	h.leaf = &st.leaf
+	return h
 }
 
 // stateFillPercent is where bbolt splits a full state page. The state bucket mixes
@@ -44,7 +53,7 @@ var (
 )
 
 func newTxState(tx *bbolt.Tx, l *Ledger, h *head) *txState {
-	v := newView(tx, l.assets, l.table, h.policy)
+	v := newView(tx, l, l.assets, l.table, h.policy)
 	// FillPercent lives in the Bucket value of one transaction: set it every time. The
 	// append-only buckets only ever grow at their right edge, so pages can be filled whole.
 	v.entries.FillPercent = 1.0
@@ -53,7 +62,7 @@ func newTxState(tx *bbolt.Tx, l *Ledger, h *head) *txState {
 	v.holds.FillPercent = 1.0
 	v.state.FillPercent = stateFillPercent
 	return &txState{view: v, accounts: map[ledger.AccountID]*cachedAccount{},
-		lastSeq: h.size, lastTime: h.lastTime}
+		lastSeq: h.size, lastTime: h.lastTime, leaf: lastLeaf{index: -1}}
 }
 
 // Account returns a copy of the account as this batch last left it.
@@ -161,24 +170,33 @@ func (st *txState) value(fn func([]byte) ([]byte, error)) ([]byte, error) {
 	return out[start:len(out):len(out)], nil
 }
 
-// flush puts every changed account record and the meta counters.
-func (st *txState) flush() error {
+// flush puts every changed account record and the meta counters, and returns the root of
+// the tree, which it also stores.
+func (st *txState) flush() (tlog.Hash, error) {
 	for _, id := range st.dirty {
 		a := st.accounts[id].acc
 		v, err := encodeAccount(nil, st.table, a)
 		if err != nil {
-			return err
+			return tlog.Hash{}, err
 		}
 		if err := st.state.Put(accountKey(id), v); err != nil {
-			return err
+			return tlog.Hash{}, err
 		}
 	}
 	st.dirty = st.dirty[:0]
-	if err := st.meta.Put(metaLastSeq, encodeUvarint(st.lastSeq)); err != nil {
-		return err
+	root, err := tlog.TreeHash(int64(st.lastSeq), st.hashes())
+	if err != nil {
+		return tlog.Hash{}, err
 	}
-	if err := st.meta.Put(metaTreeSize, encodeUvarint(st.lastSeq)); err != nil {
-		return err
+	for _, kv := range [][2][]byte{
+		{metaLastSeq, encodeUvarint(st.lastSeq)},
+		{metaTreeSize, encodeUvarint(st.lastSeq)},
+		{metaTreeRoot, root[:]},
+		{metaLastTime, encodeVarint(st.lastTime)},
+	} {
+		if err := st.meta.Put(kv[0], kv[1]); err != nil {
+			return tlog.Hash{}, err
+		}
 	}
-	return st.meta.Put(metaLastTime, encodeVarint(st.lastTime))
+	return root, nil
 }

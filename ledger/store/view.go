@@ -24,15 +24,16 @@ type view struct {
 	assets  ledger.Assets
 	table   *assetTable
 	policy  *ledger.Policy
+	packer  *entryPacker
 }
 
 var _ ledger.View = (*view)(nil)
 
-func newView(tx *bbolt.Tx, assets ledger.Assets, table *assetTable, policy *ledger.Policy) *view {
+func newView(tx *bbolt.Tx, l *Ledger, assets ledger.Assets, table *assetTable, policy *ledger.Policy) *view {
 	return &view{
 		tx: tx, entries: tx.Bucket(bucketEntries), state: tx.Bucket(bucketState),
 		holds: tx.Bucket(bucketHolds), rev: tx.Bucket(bucketRev), tlog: tx.Bucket(bucketTlog),
-		meta: tx.Bucket(bucketMeta), assets: assets, table: table, policy: policy,
+		meta: tx.Bucket(bucketMeta), assets: assets, table: table, policy: policy, packer: l.packer,
 	}
 }
 
@@ -106,11 +107,26 @@ func sessionFrom(rest, val []byte) (ledger.Session, error) {
 }
 
 func (v *view) Entry(seq uint64) (*ledger.Entry, error) {
-	b := v.entries.Get(seqKey(seq))
-	if b == nil {
-		return nil, nil
+	b, err := v.entryBytes(nil, seq)
+	if b == nil || err != nil {
+		return nil, err
 	}
 	return ledger.DecodeEntry(b, v.assets)
+}
+
+// entryBytes appends the canonical bytes of entry seq to dst; nil, nil when there is none.
+func (v *view) entryBytes(dst []byte, seq uint64) ([]byte, error) {
+	return getEntry(v.entries, v.packer, dst, seq)
+}
+
+func getEntry(entries *bbolt.Bucket, p *entryPacker, dst []byte, seq uint64) ([]byte, error) {
+	var k [8]byte
+	putSeqKey(k[:], seq)
+	stored := entries.Get(k[:])
+	if stored == nil {
+		return nil, nil
+	}
+	return p.unpack(dst, stored, seq)
 }
 
 func (v *view) ReversedBy(seq uint64) (uint64, error) {
@@ -137,15 +153,50 @@ func readPolicy(meta *bbolt.Bucket) (ledger.Assets, *ledger.Policy, error) {
 	return assets, p, nil
 }
 
-// hashReader reads stored Merkle hashes from the tlog bucket of a transaction.
-type hashReader struct{ b *bbolt.Bucket }
+// hashReader is the tlog.HashReader of a transaction: hashes of level 1 and above from the
+// tlog bucket, level-0 hashes (the leaves, not stored) computed from the entries bucket.
+// leaf, when set, remembers the last leaf hash computed or stored, which is the one the
+// next append reads whenever it needs one.
+type hashReader struct {
+	tlog, entries *bbolt.Bucket
+	packer        *entryPacker
+	leaf          *lastLeaf
+}
+
+type lastLeaf struct {
+	index int64 // stored hash index of the leaf; -1 for none
+	hash  tlog.Hash
+}
+
+func newHashReader(tx *bbolt.Tx, p *entryPacker) hashReader {
+	return hashReader{tlog: tx.Bucket(bucketTlog), entries: tx.Bucket(bucketEntries), packer: p}
+}
 
 func (h hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
 	var k [8]byte
+	var buf []byte
 	for i, x := range indexes {
+		if x < 0 {
+			return nil, fmt.Errorf("store: stored hash index %d", x)
+		}
+		if level, n := tlog.SplitStoredHashIndex(x); level == 0 {
+			if h.leaf != nil && h.leaf.index == x {
+				out[i] = h.leaf.hash
+				continue
+			}
+			var err error
+			if buf, err = getEntry(h.entries, h.packer, buf[:0], uint64(n)+1); err != nil {
+				return nil, err
+			}
+			if buf == nil {
+				return nil, fmt.Errorf("%w: entry %d, a leaf of the Merkle tree, is missing", ErrCorrupt, n+1)
+			}
+			out[i] = tlog.RecordHash(buf)
+			continue
+		}
 		putSeqKey(k[:], uint64(x))
-		v := h.b.Get(k[:])
+		v := h.tlog.Get(k[:])
 		if len(v) != tlog.HashSize {
 			return nil, fmt.Errorf("%w: stored hash %d is missing or %d bytes long", ErrCorrupt, x, len(v))
 		}

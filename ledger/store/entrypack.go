@@ -1,0 +1,79 @@
+package store
+
+import (
+	"fmt"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// The entries bucket holds each entry's canonical bytes as one zstd frame compressed with a
+// raw-content dictionary (docs/decisions/0007-compressed-entries.md). The dictionary is
+// written to meta "entry_dict" when the file is created and read from there ever after, so
+// a file always expands with the dictionary it was written with; any zstd decoder does it
+// (`zstd -d -D dict`). The Merkle leaves are the canonical bytes, never the frames.
+
+// maxEntryBytes bounds an expanded entry: a frame claiming more is refused before any
+// allocation. Request bodies are at most 64 KiB, and the envelope and escaping add little.
+const maxEntryBytes = 1 << 20
+
+// defaultEntryDict is the dictionary of new files: one entry of each common type, the
+// commonest (credit) last, where zstd's offsets to it are shortest. Only its substrings
+// matter; it need not be valid NDJSON, and changing it changes no existing file.
+const defaultEntryDict = `{"seq":2,"time":"2026-11-29T00:00:00.000000Z","type":"open","actor":"admin:tok_admin","idempotency_key":"open-resident:","body":{"id":"resident:"},"postings":[]}
+{"seq":3,"time":"2026-11-29T00:00:00.000000Z","type":"freeze","actor":"admin:","idempotency_key":"","body":{"account":"resident:","reason":""},"postings":[]}
+{"seq":4,"time":"2026-11-29T00:00:00.000000Z","type":"link","actor":"admin:","idempotency_key":"","body":{"a":"resident:","b":"resident:","relation":"family"},"postings":[]}
+{"seq":5,"time":"2026-11-29T00:00:00.000000Z","type":"hold","actor":"resident:","idempotency_key":"","body":{"payee":"outlet:","asset":"POINTS","amount":"","ttl_seconds":900},"postings":[]}
+{"seq":6,"time":"2026-11-29T00:00:00.000000Z","type":"settle","actor":"outlet:","idempotency_key":"","body":{"hold_id":5,"amount":""},"postings":[{"from":"resident:","to":"outlet:","asset":"POINTS","amount":""}]}
+{"seq":7,"time":"2026-11-29T00:00:00.000000Z","type":"void","actor":"outlet:","idempotency_key":"","body":{"hold_id":5},"postings":[]}
+{"seq":8,"time":"2026-11-29T00:00:00.000000Z","type":"transfer","actor":"resident:","idempotency_key":"","body":{"to":"resident:","asset":"HOURS","amount":"","memo":""},"postings":[{"from":"resident:","to":"resident:","asset":"HOURS","amount":""}]}
+{"seq":9,"time":"2026-11-29T00:00:00.000000Z","type":"donation","actor":"resident:","idempotency_key":"","body":{"pool":"pool:","asset":"HOURS","amount":""},"postings":[{"from":"resident:","to":"pool:","asset":"HOURS","amount":""}]}
+{"seq":10,"time":"2026-11-29T00:00:00.000000Z","type":"grant","actor":"admin:","idempotency_key":"","body":{"pool":"pool:","to":"resident:","asset":"HOURS","amount":"","memo":""},"postings":[{"from":"pool:","to":"resident:","asset":"HOURS","amount":""}]}
+{"seq":11,"time":"2026-11-29T00:00:00.000000Z","type":"conversion","actor":"resident:","idempotency_key":"","body":{"hours":"1.00"},"postings":[{"from":"resident:","to":"issuer:HOURS","asset":"HOURS","amount":"1.00"},{"from":"issuer:POINTS","to":"resident:","asset":"POINTS","amount":"10"}]}
+{"seq":12,"time":"2026-11-29T00:00:00.000000Z","type":"reversal","actor":"station:","idempotency_key":"","body":{"seq":1,"reason":""},"postings":[{"from":"resident:","to":"issuer:HOURS","asset":"HOURS","amount":""}]}
+{"seq":13,"time":"2026-11-29T00:00:00.000000Z","type":"redemption","actor":"resident:","idempotency_key":"","body":{"payee":"outlet:","asset":"POINTS","amount":"","memo":""},"postings":[{"from":"resident:","to":"outlet:","asset":"POINTS","amount":""}]}
+{"seq":14,"time":"2026-11-29T00:00:00.000000Z","type":"credit","actor":"station:","idempotency_key":"","body":{"station":"station:","volunteer":"resident:","hours":"1.00","activity":{"id":"","category":"elderly-care","started_at":"2026-11-29T00:00:00.000000Z","ended_at":"2026-11-29T00:00:00.000000Z"},"memo":""},"postings":[{"from":"issuer:HOURS","to":"resident:","asset":"HOURS","amount":"1.00"},{"from":"issuer:POINTS","to":"resident:","asset":"POINTS","amount":"10"}]}
+`
+
+// entryPacker compresses canonical entries for the entries bucket and expands them again.
+// Both directions are safe for concurrent use.
+type entryPacker struct {
+	enc *zstd.Encoder
+	dec *zstd.Decoder
+}
+
+func newEntryPacker(dict []byte) (*entryPacker, error) {
+	if len(dict) == 0 {
+		return nil, fmt.Errorf("%w: meta entry_dict is missing", ErrCorrupt)
+	}
+	// Dictionary id 0: the frames carry no dictionary id, as the zstd tool expects of a raw
+	// dictionary. No frame checksum: the Merkle tree covers every expanded byte.
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderDictRaw(0, dict),
+		zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderCRC(false))
+	if err != nil {
+		return nil, fmt.Errorf("store: entry compressor: %w", err)
+	}
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderDictRaw(0, dict),
+		zstd.WithDecoderMaxMemory(maxEntryBytes), zstd.WithDecoderConcurrency(0))
+	if err != nil {
+		return nil, fmt.Errorf("store: entry decompressor: %w", err)
+	}
+	return &entryPacker{enc: enc, dec: dec}, nil
+}
+
+// pack appends the stored form of canonical to dst.
+func (p *entryPacker) pack(dst, canonical []byte) []byte { return p.enc.EncodeAll(canonical, dst) }
+
+// unpack appends the canonical bytes of the stored value of entry seq to dst.
+func (p *entryPacker) unpack(dst, stored []byte, seq uint64) ([]byte, error) {
+	if len(stored) == 0 {
+		return dst, fmt.Errorf("%w: entry %d is stored empty", ErrCorrupt, seq)
+	}
+	out, err := p.dec.DecodeAll(stored, dst)
+	if err != nil {
+		return dst, fmt.Errorf("%w: entry %d does not expand: %v", ErrCorrupt, seq, err)
+	}
+	return out, nil
+}
+
+// close releases the decoder's resources.
+func (p *entryPacker) close() { p.dec.Close() }
