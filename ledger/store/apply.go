@@ -1,7 +1,9 @@
 package store
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"runtime/debug"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -91,8 +93,27 @@ func (st *txState) append(e *ledger.Entry, req ledger.Request, seq uint64, t int
 	if err != nil {
 		return err
 	}
+	var issuers []issuerLine
 	for _, id := range parties {
+		if id.Kind() == ledger.KindIssuer {
+			l, err := st.issuerLine(id)
+			if err != nil {
+				return err
+			}
+			issuers = append(issuers, l)
+			continue
+		}
 		if err := st.putStatement(id, seq); err != nil {
+			return err
+		}
+	}
+	if len(issuers) > 0 {
+		slices.SortFunc(issuers, func(a, b issuerLine) int { return cmp.Compare(a.asset, b.asset) })
+		v, err := st.value(func(dst []byte) ([]byte, error) { return encodeIssuerLines(dst, st.table, issuers) })
+		if err != nil {
+			return err
+		}
+		if err := st.ilines.Put(seqKey(seq), v); err != nil {
 			return err
 		}
 	}
@@ -126,6 +147,23 @@ func (st *txState) putHashes(seq uint64, b []byte) error {
 		}
 	}
 	return nil
+}
+
+// issuerLine is issuer account id's statement line as it is now.
+func (st *txState) issuerLine(id ledger.AccountID) (issuerLine, error) {
+	n, err := st.table.issuerAsset(id)
+	if err != nil {
+		return issuerLine{}, err
+	}
+	a, err := st.PeekAccount(id)
+	if err != nil {
+		return issuerLine{}, err
+	}
+	l := issuerLine{asset: n}
+	if a != nil {
+		l.balances = a.Balances
+	}
+	return l, nil
 }
 
 // putStatement writes the statement line of account id for entry seq: its balances after it.

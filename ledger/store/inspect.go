@@ -72,13 +72,13 @@ func (l *Ledger) ForEachReversal(fn func(seq, by uint64) error) error {
 
 // StatementLine returns the balances after entry seq stored in account id's statement.
 func (l *Ledger) StatementLine(id ledger.AccountID, seq uint64) (balances map[string]int64, ok bool, err error) {
-	err = l.db.View(func(tx *bbolt.Tx) error {
-		v := tx.Bucket(bucketState).Get(statementKey(id, seq))
-		if v == nil {
-			return nil
+	err = l.readView(func(v *view) error {
+		line, err := v.statementBytes(id, seq)
+		if line == nil || err != nil {
+			return err
 		}
 		ok = true
-		balances, err = decodeStatement(l.table, v)
+		balances, err = decodeStatement(l.table, line)
 		return err
 	})
 	return balances, ok, err
@@ -146,12 +146,24 @@ func (l *Ledger) StoredHashes(fn func(tlog.HashReader) error) error {
 // forEachState walks the state bucket in key order, one read transaction.
 func (l *Ledger) forEachState(fn func(owner string, tag byte, rest, v []byte) error) error {
 	return l.db.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketState).ForEach(func(k, v []byte) error {
+		err := tx.Bucket(bucketState).ForEach(func(k, v []byte) error {
 			owner, tag, rest, err := splitStateKey(k)
 			if err != nil {
 				return err
 			}
 			return fn(owner, tag, rest, v)
+		})
+		if err != nil {
+			return err
+		}
+		// The issuers' statement lines, as if they were in the state bucket.
+		return tx.Bucket(bucketIssuerLines).ForEach(func(k, v []byte) error {
+			if _, err := parseSeqKey(k); err != nil {
+				return err
+			}
+			return readIssuerLines(l.table, v, func(id ledger.AccountID, line []byte) error {
+				return fn(string(id), tagStatement, k, line)
+			})
 		})
 	})
 }

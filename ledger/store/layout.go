@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/timebank/timebank/ledger"
 )
@@ -29,6 +30,10 @@ var (
 	// state: everything derived per account, keyed OWNER 0x00 TAG …, so that all of one
 	// account's records share a key prefix and land on the same leaf pages.
 	bucketState = []byte("state")
+	// ilines: seq (8 bytes BE) → the statement lines of the issuer accounts party to entry
+	// seq (issuer lines). The issuers are party to almost every entry; their lines are
+	// appends, kept out of state, whose fill percent suits random inserts. Append-only.
+	bucketIssuerLines = []byte("ilines")
 	// holds: hold id = seq of the hold entry (8 bytes BE) → hold record.
 	bucketHolds = []byte("holds")
 	// rev: seq of a reversed entry (8 bytes BE) → uvarint seq of its reversal.
@@ -40,12 +45,12 @@ var (
 )
 
 // allBuckets is every bucket, created in the first transaction.
-var allBuckets = [][]byte{bucketEntries, bucketTlog, bucketState, bucketHolds, bucketRev, bucketMeta, bucketTokens}
+var allBuckets = [][]byte{bucketEntries, bucketTlog, bucketState, bucketIssuerLines, bucketHolds, bucketRev, bucketMeta, bucketTokens}
 
 // The tags of the state bucket: the byte after OWNER 0x00.
 const (
 	tagAccount   = 'A' // ID 0x00 'A' → account record
-	tagStatement = 'E' // ID 0x00 'E' seq(8 BE) → statement line
+	tagStatement = 'E' // ID 0x00 'E' seq(8 BE) → statement line (not of issuers: see ilines)
 	tagSession   = 'S' // ID 0x00 'S' start(8 BE, sign bit flipped) seq(8 BE) → session
 	tagLink      = 'L' // ID 0x00 'L' OTHER → relation (raw bytes); written both ways
 	tagIdem      = 'I' // ACTOR 0x00 'I' KEY → idempotency record
@@ -319,6 +324,68 @@ func decodeStatementInto(t *assetTable, v []byte, out map[string]int64) error {
 	readBalances(r, t, false, func(code string, b ledger.Balance) { out[code] = b.Balance })
 	if err := r.done(); err != nil {
 		return fmt.Errorf("statement line: %w", err)
+	}
+	return nil
+}
+
+// issuerAsset is the asset number of issuer account id (issuer:CODE), which names it in
+// issuer lines.
+func (t *assetTable) issuerAsset(id ledger.AccountID) (uint64, error) {
+	code, ok := strings.CutPrefix(string(id), string(ledger.KindIssuer)+":")
+	if !ok {
+		return 0, fmt.Errorf("store: %s is not an issuer account", id)
+	}
+	return t.num(code)
+}
+
+// issuerLine is one issuer's statement line in an ilines value.
+type issuerLine struct {
+	asset    uint64 // the issuer is issuer:CODE of this asset number
+	balances map[string]ledger.Balance
+}
+
+// encodeIssuerLines is an ilines value: count, then per issuer in strictly ascending asset
+// number: uvarint asset number, then the issuer's statement line (encodeStatement).
+func encodeIssuerLines(dst []byte, t *assetTable, lines []issuerLine) ([]byte, error) {
+	dst = appendUvarint(dst, uint64(len(lines)))
+	for _, l := range lines {
+		var err error
+		if dst, err = encodeStatement(appendUvarint(dst, l.asset), t, l.balances); err != nil {
+			return nil, err
+		}
+	}
+	return dst, nil
+}
+
+// readIssuerLines splits an ilines value, handing each issuer's id and the bytes of its
+// statement line (for decodeStatementInto) to put.
+func readIssuerLines(t *assetTable, v []byte, put func(id ledger.AccountID, line []byte) error) error {
+	r := &reader{b: v}
+	n := r.count(2)
+	if r.err == nil && n == 0 {
+		r.fail("no issuer")
+	}
+	prev := -1
+	for i := 0; i < n && r.err == nil; i++ {
+		code := t.code(r)
+		if r.err == nil && int(t.index[code]) <= prev {
+			r.fail("issuers out of order")
+		}
+		if r.err != nil {
+			break
+		}
+		prev = int(t.index[code])
+		start := r.b
+		readBalances(r, t, false, func(string, ledger.Balance) {})
+		if r.err != nil {
+			break
+		}
+		if err := put(ledger.IssuerOf(code), start[:len(start)-len(r.b)]); err != nil {
+			return err
+		}
+	}
+	if err := r.done(); err != nil {
+		return fmt.Errorf("issuer lines: %w", err)
 	}
 	return nil
 }

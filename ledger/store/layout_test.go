@@ -167,15 +167,17 @@ func FuzzDecoders(f *testing.F) {
 	h, _ := encodeHold(testTable, &ledger.Hold{Resident: "resident:v", Payee: "outlet:o", Asset: "HOURS", Amount: 1, Status: ledger.HoldOpen})
 	s, _ := encodeStatement(nil, testTable, map[string]ledger.Balance{"POINTS": {Balance: -4}})
 	tok := encodeToken(&ledger.Token{Role: ledger.RoleAdmin, Label: "x"})
-	for _, seed := range [][]byte{a, h, s, tok, encodeIdem(7, [32]byte{}), encodeSession(nil, ledger.Session{End: 10, Hours: 3}), {}, {0x80}} {
-		for kind := byte(0); kind < 6; kind++ {
+	il, _ := encodeIssuerLines(nil, testTable, []issuerLine{{asset: 0, balances: map[string]ledger.Balance{"HOURS": {Balance: -7}}},
+		{asset: 1, balances: map[string]ledger.Balance{"POINTS": {Balance: -70}}}})
+	for _, seed := range [][]byte{a, h, s, tok, encodeIdem(7, [32]byte{}), encodeSession(nil, ledger.Session{End: 10, Hours: 3}), il, {}, {0x80}} {
+		for kind := byte(0); kind < 7; kind++ {
 			f.Add(kind, seed)
 		}
 	}
 	f.Fuzz(func(t *testing.T, kind byte, b []byte) {
 		var again []byte
 		var err error
-		switch kind % 6 {
+		switch kind % 7 {
 		case 0:
 			var v *ledger.Account
 			if v, err = decodeAccount("resident:v", testTable, b); err == nil {
@@ -211,15 +213,33 @@ func FuzzDecoders(f *testing.F) {
 			if v, err = decodeSession(1000, 1, b); err == nil {
 				again = encodeSession(nil, v)
 			}
+		case 6:
+			var lines []issuerLine
+			err = readIssuerLines(testTable, b, func(id ledger.AccountID, line []byte) error {
+				n, err := testTable.issuerAsset(id)
+				if err != nil {
+					return err
+				}
+				v, err := decodeStatement(testTable, line)
+				m := map[string]ledger.Balance{}
+				for k, x := range v {
+					m[k] = ledger.Balance{Balance: x}
+				}
+				lines = append(lines, issuerLine{asset: n, balances: m})
+				return err
+			})
+			if err == nil {
+				again, err = encodeIssuerLines(nil, testTable, lines)
+			}
 		}
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) {
-				t.Fatalf("decoder %d: error %v is not ErrCorrupt", kind%6, err)
+				t.Fatalf("decoder %d: error %v is not ErrCorrupt", kind%7, err)
 			}
 			return
 		}
 		if !bytes.Equal(again, b) {
-			t.Fatalf("decoder %d: % x decodes, but encodes back as % x", kind%6, b, again)
+			t.Fatalf("decoder %d: % x decodes, but encodes back as % x", kind%7, b, again)
 		}
 	})
 }

@@ -105,6 +105,9 @@ func (l *Ledger) AccountEntries(id ledger.AccountID, afterSeq uint64, limit int)
 	}
 	var out []ledger.StatementLine
 	err := l.readView(func(v *view) error {
+		if id.Kind() == ledger.KindIssuer {
+			return v.issuerEntries(id, afterSeq, limit, &out)
+		}
 		prefix := statementPrefix(id)
 		c := v.state.Cursor()
 		for k, b := c.Seek(statementKey(id, afterSeq+1)); k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, b = c.Next() {
@@ -117,6 +120,52 @@ func (l *Ledger) AccountEntries(id ledger.AccountID, afterSeq uint64, limit int)
 		return nil
 	})
 	return out, err
+}
+
+// issuerEntries is AccountEntries of an issuer account: the ilines values after afterSeq
+// that hold id's line. An issuer is party to most entries, so the scan is short.
+func (v *view) issuerEntries(id ledger.AccountID, afterSeq uint64, limit int, out *[]ledger.StatementLine) error {
+	c := v.ilines.Cursor()
+	for k, b := c.Seek(seqKey(afterSeq + 1)); k != nil && len(*out) < limit; k, b = c.Next() {
+		var mine []byte
+		err := readIssuerLines(v.table, b, func(issuer ledger.AccountID, line []byte) error {
+			if issuer == id {
+				mine = line
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if mine == nil {
+			continue
+		}
+		line, err := v.statementLine(k, mine)
+		if err != nil {
+			return err
+		}
+		*out = append(*out, line)
+	}
+	return nil
+}
+
+// statementBytes is the stored statement line of account id for entry seq; nil if none.
+func (v *view) statementBytes(id ledger.AccountID, seq uint64) ([]byte, error) {
+	if id.Kind() != ledger.KindIssuer {
+		return v.state.Get(statementKey(id, seq)), nil
+	}
+	var mine []byte
+	b := v.ilines.Get(seqKey(seq))
+	if b == nil {
+		return nil, nil
+	}
+	err := readIssuerLines(v.table, b, func(issuer ledger.AccountID, line []byte) error {
+		if issuer == id {
+			mine = line
+		}
+		return nil
+	})
+	return mine, err
 }
 
 // statementLine decodes a statement line (rest is the key after the statement prefix) and

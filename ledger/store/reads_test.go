@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -108,6 +109,59 @@ func TestEntriesAndStatements(t *testing.T) {
 	}
 	if !types[ledger.TypeHold] || !types[ledger.TypeSettle] || !types[ledger.TypeVoid] {
 		t.Fatalf("outlet statement types %v", types)
+	}
+}
+
+// TestIssuerStatements pages through the issuers' statements, which are stored apart from
+// the other accounts' (bucket ilines): each must list exactly the entries with a posting of
+// the issuer, oldest first, with the balances the postings give.
+func TestIssuerStatements(t *testing.T) {
+	l, _ := openTest(t, Options{})
+	everything(t, l)
+	all, err := l.Entries(0, MaxPageLimit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []ledger.AccountID{"issuer:HOURS", "issuer:POINTS"} {
+		var want []uint64
+		run, runs := map[string]int64{}, map[uint64]map[string]int64{}
+		for _, e := range all {
+			party := e.Type == ledger.TypeGenesis // which opens the issuers
+			for _, p := range e.Postings {
+				if p.From == id {
+					run[p.Asset] -= p.Amount
+					party = true
+				}
+				if p.To == id {
+					run[p.Asset] += p.Amount
+					party = true
+				}
+			}
+			if party {
+				want = append(want, e.Seq)
+				runs[e.Seq] = maps.Clone(run)
+			}
+		}
+		var got []uint64
+		for after := uint64(0); ; {
+			page, err := l.AccountEntries(id, after, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			for _, line := range page {
+				got = append(got, line.Entry.Seq)
+				if !reflect.DeepEqual(line.BalancesAfter, runs[line.Entry.Seq]) {
+					t.Fatalf("%s after entry %d: %v, the postings give %v", id, line.Entry.Seq, line.BalancesAfter, runs[line.Entry.Seq])
+				}
+			}
+			after = page[len(page)-1].Entry.Seq
+		}
+		if len(want) < 3 || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: statement lists entries %v, want %v", id, got, want)
+		}
 	}
 }
 

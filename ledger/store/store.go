@@ -222,7 +222,7 @@ func checkFormat(v []byte) error {
 	return nil
 }
 
-// loadPacker checks the storage format and makes the entries' compressor from the file's
+// loadPacker checks the storage format and the buckets, and makes the entries' compressor from the file's
 // dictionary.
 func (l *Ledger) loadPacker() error {
 	return l.db.View(func(tx *bbolt.Tx) error {
@@ -232,6 +232,11 @@ func (l *Ledger) loadPacker() error {
 		}
 		if err := checkFormat(meta.Get(metaFormat)); err != nil {
 			return fmt.Errorf("store: %s: %w", filepath.Join(l.dir, DBFile), err)
+		}
+		for _, name := range allBuckets {
+			if tx.Bucket(name) == nil {
+				return fmt.Errorf("store: %s: %w: bucket %s is missing", filepath.Join(l.dir, DBFile), ErrCorrupt, name)
+			}
 		}
 		p, err := newEntryPacker(bytes.Clone(meta.Get(metaDict)))
 		if err != nil {

@@ -36,6 +36,16 @@ func TestVerifyFindsTamperedIndexes(t *testing.T) {
 			b.Delete(append([]byte("station:s1\x00I"), "k3"...))
 		}), "station:s1"},
 		{"account deleted", state(func(b *bbolt.Bucket) { b.Delete([]byte("resident:alice\x00A")) }), "resident:alice"},
+		// The issuers' lines of the credit (entry 4): HOURS then POINTS, the last byte POINTS's balance.
+		{"issuer line changed", func(tx *bbolt.Tx) {
+			b := tx.Bucket([]byte("ilines"))
+			v := append([]byte(nil), b.Get(binary.BigEndian.AppendUint64(nil, 4))...)
+			v[len(v)-1] ^= 1
+			b.Put(binary.BigEndian.AppendUint64(nil, 4), v)
+		}, "issuer:POINTS"},
+		{"issuer lines deleted", func(tx *bbolt.Tx) {
+			tx.Bucket([]byte("ilines")).Delete(binary.BigEndian.AppendUint64(nil, 4))
+		}, "issuer:HOURS"},
 	})
 }
 

@@ -60,6 +60,7 @@ func newTxState(tx *bbolt.Tx, l *Ledger, h *head) *txState {
 	v.tlog.FillPercent = 1.0
 	v.rev.FillPercent = 0.9 // almost append-only: reversals are of recent entries
 	v.holds.FillPercent = 1.0
+	v.ilines.FillPercent = 1.0
 	v.state.FillPercent = stateFillPercent
 	return &txState{view: v, accounts: map[ledger.AccountID]*cachedAccount{},
 		lastSeq: h.size, lastTime: h.lastTime, leaf: lastLeaf{index: -1}}

@@ -17,6 +17,7 @@ type view struct {
 	tx      *bbolt.Tx
 	entries *bbolt.Bucket
 	state   *bbolt.Bucket
+	ilines  *bbolt.Bucket
 	holds   *bbolt.Bucket
 	rev     *bbolt.Bucket
 	tlog    *bbolt.Bucket
@@ -31,7 +32,7 @@ var _ ledger.View = (*view)(nil)
 
 func newView(tx *bbolt.Tx, l *Ledger, assets ledger.Assets, table *assetTable, policy *ledger.Policy) *view {
 	return &view{
-		tx: tx, entries: tx.Bucket(bucketEntries), state: tx.Bucket(bucketState),
+		tx: tx, entries: tx.Bucket(bucketEntries), state: tx.Bucket(bucketState), ilines: tx.Bucket(bucketIssuerLines),
 		holds: tx.Bucket(bucketHolds), rev: tx.Bucket(bucketRev), tlog: tx.Bucket(bucketTlog),
 		meta: tx.Bucket(bucketMeta), assets: assets, table: table, policy: policy, packer: l.packer,
 	}
