@@ -3,8 +3,8 @@ package store
 import (
 	"cmp"
 	"fmt"
-	"slices"
 	"runtime/debug"
+	"slices"
 
 	"golang.org/x/mod/sumdb/tlog"
 
