@@ -46,9 +46,13 @@ func newEntryPacker(dict []byte) (*entryPacker, error) {
 		return nil, fmt.Errorf("%w: meta entry_dict is missing", ErrCorrupt)
 	}
 	// Dictionary id 0: the frames carry no dictionary id, as the zstd tool expects of a raw
-	// dictionary. No frame checksum: the Merkle tree covers every expanded byte.
+	// dictionary. No frame checksum: the Merkle tree covers every expanded byte. Literals
+	// stay raw: an entry's few literals (ids, times, amounts) gain almost nothing from a
+	// Huffman table of their own (a credit 100 → 104 bytes), and reading that table was
+	// most of the cost of expanding one (1.4 → 0.4 µs; compressing 5.1 → 3.5 µs).
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderDictRaw(0, dict),
-		zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderCRC(false))
+		zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderCRC(false),
+		zstd.WithNoEntropyCompression(true))
 	if err != nil {
 		return nil, fmt.Errorf("store: entry compressor: %w", err)
 	}
