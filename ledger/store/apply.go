@@ -79,11 +79,8 @@ func (st *txState) append(e *ledger.Entry, req ledger.Request, seq uint64, t int
 	if err != nil {
 		return fmt.Errorf("store: encode entry %d: %w", seq, err)
 	}
-	stored, err := st.value(func(dst []byte) ([]byte, error) { return st.packer.pack(dst, b), nil })
-	if err != nil {
-		return err
-	}
-	if err := st.entries.Put(seqKey(seq), stored); err != nil {
+	st.packed = st.packer.pack(st.packed[:0], b)
+	if err := st.entries.Put(seqKey(seq), st.copyValue(st.packed)); err != nil {
 		return err
 	}
 	if err := st.putHashes(seq, b); err != nil {

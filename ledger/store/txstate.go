@@ -20,6 +20,7 @@ type txState struct {
 	accounts map[ledger.AccountID]*cachedAccount
 	dirty    []ledger.AccountID // accounts to put at flush, in first-change order
 	arena    []byte             // value bytes handed to Put (bbolt keeps them until commit)
+	packed   []byte             // scratch for an entry's compressed bytes, copied to the arena
 	key      []byte             // scratch for keys: bbolt copies the keys it keeps
 	lastSeq  uint64
 	lastTime int64
@@ -155,11 +156,10 @@ func (st *txState) SetPolicy(p *ledger.Policy) error {
 
 // value returns the bytes fn appends, built in the batch's arena. bbolt keeps a Put value
 // until commit, so a value buffer may never be reused within a transaction; the arena makes
-// one allocation serve many values.
+// one allocation serve many values. fn should append at most 256 bytes: beyond the arena's
+// room, append copies the whole arena to a new array (see copyValue for longer values).
 func (st *txState) value(fn func([]byte) ([]byte, error)) ([]byte, error) {
-	if cap(st.arena)-len(st.arena) < 256 {
-		st.arena = make([]byte, 0, 64<<10)
-	}
+	st.room(256)
 	start := len(st.arena)
 	out, err := fn(st.arena)
 	if err != nil {
@@ -169,6 +169,21 @@ func (st *txState) value(fn func([]byte) ([]byte, error)) ([]byte, error) {
 		st.arena = out
 	} // else fn outgrew the arena: out is a new array of its own, the arena is unchanged
 	return out[start:len(out):len(out)], nil
+}
+
+// copyValue returns a copy of v in the arena, which it first makes room for.
+func (st *txState) copyValue(v []byte) []byte {
+	st.room(len(v))
+	start := len(st.arena)
+	st.arena = append(st.arena, v...)
+	return st.arena[start:len(st.arena):len(st.arena)]
+}
+
+// room makes sure the arena has n bytes free, starting a new one if not.
+func (st *txState) room(n int) {
+	if cap(st.arena)-len(st.arena) < n {
+		st.arena = make([]byte, 0, max(64<<10, n))
+	}
 }
 
 // flush puts every changed account record and the meta counters, and returns the root of
