@@ -127,10 +127,16 @@ type leafCache struct {
 }
 
 func (c *leafCache) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	if len(indexes) == 1 && indexes[0] == c.index {
-		return []tlog.Hash{c.hash}, nil
+	at := slices.Index(indexes, c.index)
+	if at < 0 {
+		return c.HashReader.ReadHashes(indexes)
 	}
-	return c.HashReader.ReadHashes(indexes)
+	rest := slices.Delete(slices.Clone(indexes), at, at+1)
+	hs, err := c.HashReader.ReadHashes(rest)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Insert(hs, at, c.hash), nil
 }
 
 // checkHashes recomputes the Merkle hashes stored when entry seq was appended: every one

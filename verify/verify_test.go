@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"golang.org/x/mod/sumdb/tlog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -156,5 +158,31 @@ func TestDataTamperingFails(t *testing.T) {
 	_, err = Data(dir, ckpt, vkey, nil)
 	if err == nil || !strings.Contains(err.Error(), "entry 9") {
 		t.Fatalf("got %v, want an error naming entry 9", err)
+	}
+}
+
+// countingReader is a tlog.HashReader that records the indexes it is asked for.
+type countingReader struct{ asked []int64 }
+
+func (c *countingReader) ReadHashes(idx []int64) ([]tlog.Hash, error) {
+	c.asked = append(c.asked, idx...)
+	out := make([]tlog.Hash, len(idx))
+	for i, x := range idx {
+		out[i][0] = byte(x)
+	}
+	return out, nil
+}
+
+// TestLeafCache: the leaf hash checkHashes remembers is answered from memory, also among
+// other indexes (tlog asks for the previous leaf and higher hashes in one call), in place.
+func TestLeafCache(t *testing.T) {
+	under := &countingReader{}
+	c := &leafCache{HashReader: under, index: 7, hash: tlog.Hash{0xee}}
+	got, err := c.ReadHashes([]int64{3, 7, 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0][0] != 3 || got[1] != (tlog.Hash{0xee}) || got[2][0] != 9 || !slices.Equal(under.asked, []int64{3, 9}) {
+		t.Fatalf("got %x %x %x, underlying reader asked for %v", got[0][:1], got[1][:1], got[2][:1], under.asked)
 	}
 }
