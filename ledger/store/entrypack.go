@@ -72,11 +72,17 @@ func (p *entryPacker) unpack(dst, stored []byte, seq uint64) ([]byte, error) {
 	if len(stored) == 0 {
 		return dst, fmt.Errorf("%w: entry %d is stored empty", ErrCorrupt, seq)
 	}
-	out, err := p.dec.DecodeAll(stored, dst)
+	// DecodeAll counts what dst already holds against the size limit (klauspost/compress
+	// v1.20.4, framedec.go): expand into dst's free tail, as an empty slice, instead.
+	tail := dst[len(dst):]
+	out, err := p.dec.DecodeAll(stored, tail)
 	if err != nil {
 		return dst, fmt.Errorf("%w: entry %d does not expand: %v", ErrCorrupt, seq, err)
 	}
-	return out, nil
+	if len(out) > 0 && cap(tail) >= len(out) && &tail[:1][0] == &out[0] {
+		return dst[:len(dst)+len(out)], nil // expanded in place
+	}
+	return append(dst, out...), nil
 }
 
 // close releases the decoder's resources.

@@ -37,6 +37,29 @@ func TestEntryPackerRoundTripsAndShrinks(t *testing.T) {
 	t.Logf("credit: %d bytes, packed %d, without the dictionary %d", len(credit), len(stored), len(without))
 }
 
+// TestEntryPackerAppendsToLongBuffers: export expands entry after entry into one 2 MiB
+// chunk; the size limit is per entry, whatever dst already holds (a regression: zstd counted
+// dst's length against the limit, and export failed after 1 MiB).
+func TestEntryPackerAppendsToLongBuffers(t *testing.T) {
+	p, err := newEntryPacker([]byte(defaultEntryDict))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.close()
+	entry := []byte(strings.Repeat(`{"seq":1}`, 50))
+	stored := p.pack(nil, entry)
+	for _, dst := range [][]byte{
+		bytes.Repeat([]byte("x"), 3*maxEntryBytes),                                              // full: append must grow it
+		append(make([]byte, 0, 4*maxEntryBytes), bytes.Repeat([]byte("y"), 2*maxEntryBytes)...), // room: expand in place
+	} {
+		before := len(dst)
+		got, err := p.unpack(dst, stored, 3)
+		if err != nil || len(got) != before+len(entry) || !bytes.Equal(got[before:], entry) || !bytes.Equal(got[:before], dst[:before]) {
+			t.Fatalf("unpack after %d bytes: %v, %d bytes", before, err, len(got))
+		}
+	}
+}
+
 func TestEntryPackerRefusesBadFrames(t *testing.T) {
 	p, err := newEntryPacker([]byte(defaultEntryDict))
 	if err != nil {
