@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -231,6 +233,53 @@ func TestExport(t *testing.T) {
 	cancel()
 	if err := l.Export(ctx, 0, &bytes.Buffer{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("export with a cancelled context: %v", err)
+	}
+}
+
+// TestExportBeyondOneMiB exports a log longer than the default chunk's first MiB: every
+// entry is expanded into the chunk after the ones before it (a regression: zstd counted
+// the chunk's length against the per-entry size limit, and export failed after 1 MiB).
+func TestExportBeyondOneMiB(t *testing.T) {
+	l, _ := openTest(t, Options{})
+	must(t, l, admin, &ledger.OpenBody{ID: "station:s1"})
+	memo := strings.Repeat("长", ledger.MaxMemoChars)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for r := range 16 {
+		vol := ledger.AccountID(fmt.Sprintf("resident:x%d", r))
+		must(t, l, admin, &ledger.OpenBody{ID: vol})
+		wg.Go(func() {
+			for i := range 100 { // 6-minute sessions, one after another
+				c := credit(vol, "0.1", -24*time.Hour+time.Duration(i)*6*time.Minute, -24*time.Hour+time.Duration(i+1)*6*time.Minute)
+				c.Memo = memo
+				if _, err := submit(l, s1, c); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := l.Export(context.Background(), 0, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Len() < maxEntryBytes*5/4 {
+		t.Fatalf("only %d bytes of log: the test needs more than one MiB", out.Len())
+	}
+	lines := bytes.Split(bytes.TrimSuffix(out.Bytes(), []byte("\n")), []byte("\n"))
+	if uint64(len(lines)) != l.TreeSize() {
+		t.Fatalf("%d lines exported, tree size %d", len(lines), l.TreeSize())
+	}
+	for i, line := range lines {
+		e, err := ledger.DecodeEntry(line, l.Assets())
+		if err != nil || e.Seq != uint64(i+1) {
+			t.Fatalf("line %d: %v", i+1, err)
+		}
 	}
 }
 
