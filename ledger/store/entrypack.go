@@ -79,7 +79,10 @@ func (p *entryPacker) unpack(dst, stored []byte, seq uint64) ([]byte, error) {
 	if err != nil {
 		return dst, fmt.Errorf("%w: entry %d does not expand: %v", ErrCorrupt, seq, err)
 	}
-	if len(out) > 0 && cap(tail) >= len(out) && &tail[:1][0] == &out[0] {
+	if len(out) == 0 {
+		return dst, fmt.Errorf("%w: entry %d expands to nothing", ErrCorrupt, seq)
+	}
+	if cap(tail) >= len(out) && &tail[:1][0] == &out[0] {
 		return dst[:len(dst)+len(out)], nil // expanded in place
 	}
 	return append(dst, out...), nil
