@@ -13,7 +13,8 @@ const TimeLayout = "2006-01-02T15:04:05.000000Z"
 
 // FormatTime formats UTC microseconds in TimeLayout.
 func FormatTime(micros int64) string {
-	return time.UnixMicro(micros).UTC().Format(TimeLayout)
+	var b [len(TimeLayout) + 8]byte
+	return string(appendTime(b[:0], micros))
 }
 
 // ParseTime parses an RFC 3339 time (any offset, at most microsecond precision) into UTC

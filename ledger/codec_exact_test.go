@@ -207,9 +207,12 @@ func TestTimeMatchesPackageTime(t *testing.T) {
 		micros = append(micros, year0Micros+rng.Int64N(year10000Micros-year0Micros), int64(rng.Uint64()))
 	}
 	for _, m := range micros {
-		want := FormatTime(m)
+		want := time.UnixMicro(m).UTC().Format(TimeLayout) // package time is the reference
 		if got := string(appendTime(nil, m)); got != want {
 			t.Fatalf("appendTime(%d) = %s, want %s", m, got, want)
+		}
+		if got := FormatTime(m); got != want {
+			t.Fatalf("FormatTime(%d) = %s, want %s", m, got, want)
 		}
 		if m < year0Micros || m >= year10000Micros {
 			continue
