@@ -73,7 +73,7 @@ func TestEntryPackerRefusesBadFrames(t *testing.T) {
 	for name, v := range map[string][]byte{
 		"empty": {}, "garbage": []byte("not a frame"), "truncated": good[:len(good)-2],
 		"of nothing": p.pack(nil, nil),
-		"too large": huge, "trailing": append(append([]byte(nil), good...), 0x42),
+		"too large":  huge, "trailing": append(append([]byte(nil), good...), 0x42),
 	} {
 		if _, err := p.unpack(nil, v, 9); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "entry 9") {
 			t.Errorf("%s: %v, want ErrCorrupt naming entry 9", name, err)

@@ -167,7 +167,7 @@ func (l *Ledger) init() error {
 	}
 	if !l.opts.ReadOnly {
 		if err := l.db.Update(createBuckets); err != nil {
-			return fmt.Errorf("store: %w", err)
+			return fmt.Errorf("store: %s: %w", filepath.Join(l.dir, DBFile), err)
 		}
 	}
 	if err := l.loadPacker(); err != nil {
@@ -198,26 +198,31 @@ func (l *Ledger) init() error {
 	return nil
 }
 
+// createBuckets makes a new file's buckets, dictionary and format; a file that has a format
+// is left as it is (loadPacker checks it and its buckets).
 func createBuckets(tx *bbolt.Tx) error {
+	if meta := tx.Bucket(bucketMeta); meta != nil && meta.Get(metaFormat) != nil {
+		return nil
+	}
 	for _, name := range allBuckets {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
 		}
 	}
 	meta := tx.Bucket(bucketMeta)
-	v := meta.Get(metaFormat)
-	if v == nil {
-		if err := meta.Put(metaDict, []byte(defaultEntryDict)); err != nil {
-			return err
-		}
-		return meta.Put(metaFormat, encodeUvarint(formatVersion))
+	if err := meta.Put(metaDict, []byte(defaultEntryDict)); err != nil {
+		return err
 	}
-	return checkFormat(v)
+	return meta.Put(metaFormat, encodeUvarint(formatVersion))
 }
 
 func checkFormat(v []byte) error {
-	if n, err := decodeUvarint(v); err != nil || n != formatVersion {
-		return fmt.Errorf("the file has storage format %x, this program reads format %d (docs/decisions/0007-compressed-entries.md)", v, formatVersion)
+	n, err := decodeUvarint(v)
+	if err != nil {
+		return fmt.Errorf("%w: meta format %x", ErrCorrupt, v)
+	}
+	if n != formatVersion {
+		return fmt.Errorf("the file has storage format %d, this program reads format %d (docs/decisions/0007-compressed-entries.md)", n, formatVersion)
 	}
 	return nil
 }

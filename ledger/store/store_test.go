@@ -1,11 +1,14 @@
 package store
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"go.etcd.io/bbolt"
 
 	"github.com/timebank/timebank/ledger"
 )
@@ -123,5 +126,46 @@ func TestReadOnly(t *testing.T) {
 	}
 	if _, err := Open(t.TempDir(), Options{ReadOnly: true}); err == nil {
 		t.Fatal("read-only open of an empty directory succeeded")
+	}
+}
+
+// TestOpenRefusesOtherFormats: a file of another storage format (format 1 stored entries
+// uncompressed, decision 0007) is refused by both kinds of Open, naming both formats; one
+// missing a bucket is refused as corrupt.
+func TestOpenRefusesOtherFormats(t *testing.T) {
+	l, dir := openTest(t, Options{})
+	l.Close()
+	edit := func(fn func(tx *bbolt.Tx) error) {
+		db, err := bbolt.Open(filepath.Join(dir, DBFile), 0o600, &bbolt.Options{Timeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if err := db.Update(fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	edit(func(tx *bbolt.Tx) error { return tx.Bucket(bucketMeta).Put(metaFormat, encodeUvarint(1)) })
+	for _, opts := range []Options{{}, {ReadOnly: true}} {
+		if l, err := Open(dir, opts); err == nil || !strings.Contains(err.Error(), "storage format 1, this program reads format 2") {
+			if l != nil {
+				l.Close()
+			}
+			t.Fatalf("read-only %v: %v, want format 1 refused", opts.ReadOnly, err)
+		}
+	}
+	edit(func(tx *bbolt.Tx) error {
+		if err := tx.Bucket(bucketMeta).Put(metaFormat, encodeUvarint(formatVersion)); err != nil {
+			return err
+		}
+		return tx.DeleteBucket(bucketIssuerLines)
+	})
+	for _, opts := range []Options{{}, {ReadOnly: true}} { // neither recreates it
+		if l, err := Open(dir, opts); err == nil || !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "ilines") {
+			if l != nil {
+				l.Close()
+			}
+			t.Fatalf("missing bucket, read-only %v: %v, want ErrCorrupt naming ilines", opts.ReadOnly, err)
+		}
 	}
 }
