@@ -127,13 +127,7 @@ func (l *Ledger) AccountEntries(id ledger.AccountID, afterSeq uint64, limit int)
 func (v *view) issuerEntries(id ledger.AccountID, afterSeq uint64, limit int, out *[]ledger.StatementLine) error {
 	c := v.ilines.Cursor()
 	for k, b := c.Seek(seqKey(afterSeq + 1)); k != nil && len(*out) < limit; k, b = c.Next() {
-		var mine []byte
-		err := readIssuerLines(v.table, b, func(issuer ledger.AccountID, line []byte) error {
-			if issuer == id {
-				mine = line
-			}
-			return nil
-		})
+		mine, err := issuerLineOf(v.table, b, id)
 		if err != nil {
 			return err
 		}
@@ -154,12 +148,16 @@ func (v *view) statementBytes(id ledger.AccountID, seq uint64) ([]byte, error) {
 	if id.Kind() != ledger.KindIssuer {
 		return v.state.Get(statementKey(id, seq)), nil
 	}
-	var mine []byte
 	b := v.ilines.Get(seqKey(seq))
 	if b == nil {
 		return nil, nil
 	}
-	err := readIssuerLines(v.table, b, func(issuer ledger.AccountID, line []byte) error {
+	return issuerLineOf(v.table, b, id)
+}
+
+// issuerLineOf is issuer id's statement line in the ilines value b; nil if it has none.
+func issuerLineOf(t *assetTable, b []byte, id ledger.AccountID) (mine []byte, err error) {
+	err = readIssuerLines(t, b, func(issuer ledger.AccountID, line []byte) error {
 		if issuer == id {
 			mine = line
 		}
