@@ -227,8 +227,8 @@ func checkFormat(v []byte) error {
 	return nil
 }
 
-// loadPacker checks the storage format and the buckets, and makes the entries' compressor from the file's
-// dictionary.
+// loadPacker checks the storage format and the buckets, and makes the entries' compressor
+// from the file's dictionary.
 func (l *Ledger) loadPacker() error {
 	return l.db.View(func(tx *bbolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
