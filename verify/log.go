@@ -113,7 +113,7 @@ func (s *Summary) Print(w io.Writer) {
 	if s.Checkpoint != nil {
 		fmt.Fprintf(w, "  checkpoint   %q size %d: signature and root match\n", s.Checkpoint.Origin, s.Checkpoint.Size)
 	} else {
-		fmt.Fprintf(w, "  checkpoint   none given: tree checked against the stored hashes only\n")
+		fmt.Fprintf(w, "  checkpoint   none given: tree checked against the stored hashes and root, not a signature\n")
 	}
 	types := make([]string, 0, len(s.ByType))
 	for t, n := range s.ByType {
