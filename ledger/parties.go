@@ -2,7 +2,7 @@ package ledger
 
 import (
 	"crypto/sha256"
-	"sort"
+	"slices"
 )
 
 // Fingerprint identifies a request for idempotency: SHA-256 of the entry type, a newline,
@@ -29,11 +29,13 @@ func Fingerprint(req Request) [32]byte {
 // postings, the acting account, and the accounts its body names (for settle and void, the
 // hold's resident and payee, read from v). These are the accounts whose statements list e.
 func Parties(v View, e *Entry) ([]AccountID, error) {
-	set := map[AccountID]struct{}{}
+	// An entry names a handful of accounts: a small slice, sorted and compacted at the end,
+	// costs far less than a map (this runs for every entry the store appends and verify replays).
+	out := make([]AccountID, 0, 8)
 	add := func(ids ...AccountID) {
 		for _, id := range ids {
 			if id != "" {
-				set[id] = struct{}{}
+				out = append(out, id)
 			}
 		}
 	}
@@ -81,10 +83,6 @@ func Parties(v View, e *Entry) ([]AccountID, error) {
 			add(h.Resident, h.Payee)
 		}
 	}
-	out := make([]AccountID, 0, len(set))
-	for id := range set {
-		out = append(out, id)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out, nil
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }

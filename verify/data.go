@@ -85,10 +85,11 @@ func (d *dataCheck) replayAll(hr tlog.HashReader) error {
 			var dec decoder
 			shr := &leafCache{HashReader: s.HashReader(), index: -1}
 			return s.ForEachEntry(0, func(seq uint64, b []byte) error {
-				if err := checkHashes(shr, seq, b); err != nil {
+				leaf, err := checkHashes(shr, seq, b)
+				if err != nil {
 					return err
 				}
-				it, err := dec.decode(append([]byte(nil), b...))
+				it, err := dec.decodeHashed(append([]byte(nil), b...), leaf)
 				if err != nil {
 					return err
 				}
@@ -140,17 +141,18 @@ func (c *leafCache) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 }
 
 // checkHashes recomputes the Merkle hashes stored when entry seq was appended: every one
-// of level 1 and above (the store keeps no leaf hashes; the leaf is the entry's hash).
-func checkHashes(hr *leafCache, seq uint64, b []byte) error {
+// of level 1 and above (the store keeps no leaf hashes; the leaf is the entry's hash, which
+// it returns).
+func checkHashes(hr *leafCache, seq uint64, b []byte) (tlog.Hash, error) {
 	n := int64(seq - 1)
 	want, err := tlog.StoredHashes(n, b, hr)
 	if err != nil {
-		return fmt.Errorf("entry %d: stored hashes: %w", seq, err)
+		return tlog.Hash{}, fmt.Errorf("entry %d: stored hashes: %w", seq, err)
 	}
 	base := tlog.StoredHashIndex(0, n)
 	hr.index, hr.hash = base, want[0]
 	if len(want) == 1 {
-		return nil
+		return want[0], nil
 	}
 	idx := make([]int64, len(want)-1)
 	for i := range idx {
@@ -158,14 +160,14 @@ func checkHashes(hr *leafCache, seq uint64, b []byte) error {
 	}
 	got, err := hr.HashReader.ReadHashes(idx)
 	if err != nil {
-		return fmt.Errorf("entry %d: stored hashes: %w", seq, err)
+		return tlog.Hash{}, fmt.Errorf("entry %d: stored hashes: %w", seq, err)
 	}
 	for i := range got {
 		if got[i] != want[i+1] {
-			return hashDiffers(idx[i])
+			return tlog.Hash{}, hashDiffers(idx[i])
 		}
 	}
-	return nil
+	return want[0], nil
 }
 
 // hashDiffers names what a stored hash that differs from its recomputation implicates. A

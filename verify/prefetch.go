@@ -30,6 +30,11 @@ type decoder struct {
 }
 
 func (d *decoder) decode(raw []byte) (item, error) {
+	return d.decodeHashed(raw, tlog.RecordHash(raw))
+}
+
+// decodeHashed is decode for a caller that has already computed the entry's leaf hash.
+func (d *decoder) decodeHashed(raw []byte, leaf tlog.Hash) (item, error) {
 	d.n++
 	assets := d.assets
 	if assets == nil {
@@ -42,7 +47,7 @@ func (d *decoder) decode(raw []byte) (item, error) {
 	if g, ok := e.Body.(*ledger.GenesisBody); ok && d.n == 1 {
 		d.assets = g.Assets
 	}
-	return item{raw: raw, e: e, leaf: tlog.RecordHash(raw)}, nil
+	return item{raw: raw, e: e, leaf: leaf}, nil
 }
 
 // pipe carries batches from a producer goroutine to the replay; the producer's error (or
