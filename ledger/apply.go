@@ -7,7 +7,8 @@ import "fmt"
 // returns only I/O errors of st or an error naming an entry that contradicts the state
 // (which a correct Decide never makes).
 func Apply(st State, e *Entry) error {
-	a := &applier{st: st, e: e, touched: map[AccountID]*Account{}}
+	a := &applier{st: st, e: e}
+	a.touched = a.buf[:0]
 	if err := a.body(); err != nil {
 		return err
 	}
@@ -28,15 +29,25 @@ type accountLender interface {
 
 // applier gathers the accounts an entry changes and writes each once.
 type applier struct {
-	st      State
-	e       *Entry
-	touched map[AccountID]*Account
-	order   []AccountID
+	st State
+	e  *Entry
+	// touched holds the accounts in the order first touched: an entry touches a handful,
+	// so a slice scanned in order costs less than a map (Apply runs for every entry the
+	// store appends and verify replays).
+	touched []touchedAccount
+	buf     [6]touchedAccount
+}
+
+type touchedAccount struct {
+	id  AccountID
+	acc *Account
 }
 
 func (a *applier) account(id AccountID) (*Account, error) {
-	if acc, ok := a.touched[id]; ok {
-		return acc, nil
+	for _, t := range a.touched {
+		if t.id == id {
+			return t.acc, nil
+		}
 	}
 	var acc *Account
 	var err error
@@ -48,15 +59,13 @@ func (a *applier) account(id AccountID) (*Account, error) {
 	if acc == nil {
 		return nil, fmt.Errorf("ledger: apply entry %d: account %s does not exist", a.e.Seq, id)
 	}
-	a.touched[id] = acc
-	a.order = append(a.order, id)
+	a.touched = append(a.touched, touchedAccount{id, acc})
 	return acc, nil
 }
 
 func (a *applier) create(id AccountID) {
 	acc := &Account{ID: id, Kind: id.Kind(), OpenedSeq: a.e.Seq, OpenedAt: a.e.TimeMicros, Balances: map[string]Balance{}}
-	a.touched[id] = acc
-	a.order = append(a.order, id)
+	a.touched = append(a.touched, touchedAccount{id, acc})
 }
 
 func (a *applier) posting(p Posting) error {
@@ -82,8 +91,8 @@ func (a *applier) posting(p Posting) error {
 // flush writes every touched account, dropping open holds that expired by the entry's time
 // (a deterministic prune: replay drops the same ones).
 func (a *applier) flush() error {
-	for _, id := range a.order {
-		acc := a.touched[id]
+	for _, t := range a.touched {
+		acc := t.acc
 		kept := acc.Holds[:0]
 		for _, h := range acc.Holds {
 			if a.e.TimeMicros < h.ExpiresAt {

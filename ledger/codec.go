@@ -63,6 +63,12 @@ func EncodeEntry(e *Entry, assets Assets) ([]byte, error) {
 	return bytes.Clone(b), nil
 }
 
+// AppendEntry appends the canonical bytes of e to dst, as EncodeEntry returns them: for a
+// caller that encodes entry after entry into one buffer (the store's sequencer, replay).
+func AppendEntry(dst []byte, e *Entry, assets Assets) ([]byte, error) {
+	return appendEntry(dst, e, assets)
+}
+
 // marshal returns the canonical JSON of v: for the body types of this package, the same
 // bytes the entry holds; anything else through encoding/json with HTML escaping off.
 func marshal(v any) ([]byte, error) {

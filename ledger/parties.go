@@ -29,9 +29,15 @@ func Fingerprint(req Request) [32]byte {
 // postings, the acting account, and the accounts its body names (for settle and void, the
 // hold's resident and payee, read from v). These are the accounts whose statements list e.
 func Parties(v View, e *Entry) ([]AccountID, error) {
+	return AppendParties(make([]AccountID, 0, 8), v, e)
+}
+
+// AppendParties appends Parties(v, e) to dst, for a caller that reuses one buffer from entry
+// to entry (the store's sequencer, verify).
+func AppendParties(dst []AccountID, v View, e *Entry) ([]AccountID, error) {
 	// An entry names a handful of accounts: a small slice, sorted and compacted at the end,
 	// costs far less than a map (this runs for every entry the store appends and verify replays).
-	out := make([]AccountID, 0, 8)
+	out := dst
 	add := func(ids ...AccountID) {
 		for _, id := range ids {
 			if id != "" {
@@ -83,6 +89,7 @@ func Parties(v View, e *Entry) ([]AccountID, error) {
 			add(h.Resident, h.Payee)
 		}
 	}
-	slices.Sort(out)
-	return slices.Compact(out), nil
+	mine := out[len(dst):]
+	slices.Sort(mine)
+	return out[:len(dst)+len(slices.Compact(mine))], nil
 }

@@ -18,7 +18,8 @@ type acctAsset struct {
 // and afterwards no non-issuer receiver may be above its upper limit. Funds are checked for
 // all postings before any limit (SPEC §3 orders them so).
 func (d *decider) post(ps []Posting, caps bool, rel *release) error {
-	var bal running
+	var room [8]runningBalance // an entry moves a few balances: no allocation for them
+	bal := running(room[:0])
 	balance := func(id AccountID, asset string) (int64, error) {
 		k := acctAsset{id, asset}
 		if v, ok := bal.get(k); ok {
@@ -94,7 +95,9 @@ func (d *decider) insufficient(id AccountID, asset string, avail, need int64) *E
 }
 
 // running holds the running balances of one decision's postings (a handful: a slice).
-type running []struct {
+type running []runningBalance
+
+type runningBalance struct {
 	k acctAsset
 	v int64
 }
@@ -115,8 +118,5 @@ func (r *running) set(k acctAsset, v int64) {
 			return
 		}
 	}
-	*r = append(*r, struct {
-		k acctAsset
-		v int64
-	}{k, v})
+	*r = append(*r, runningBalance{k, v})
 }

@@ -23,6 +23,7 @@ type Replayer struct {
 	Assets   Assets // nil until genesis is replayed
 	LastSeq  uint64
 	LastTime int64
+	buf      []byte // the replayed entry's bytes, reused from entry to entry
 }
 
 // Step replays one entry whose canonical bytes are raw (nil: encode e). It returns an error
@@ -45,10 +46,11 @@ func (r *Replayer) Step(e *Entry, raw []byte) error {
 	if e.Seq == 1 {
 		r.Assets = got.Body.(*GenesisBody).Assets
 	}
-	want, err := EncodeEntry(got, r.Assets)
+	want, err := AppendEntry(r.buf[:0], got, r.Assets)
 	if err != nil {
 		return err
 	}
+	r.buf = want
 	if raw == nil {
 		if raw, err = EncodeEntry(e, r.Assets); err != nil {
 			return err

@@ -75,10 +75,11 @@ func (st *txState) append(e *ledger.Entry, req ledger.Request, seq uint64, t int
 	if st.table == nil {
 		return fmt.Errorf("store: entry %d: no policy after applying it (genesis must set one)", seq)
 	}
-	b, err := ledger.EncodeEntry(e, st.assets)
+	b, err := ledger.AppendEntry(st.canon[:0], e, st.assets)
 	if err != nil {
 		return fmt.Errorf("store: encode entry %d: %w", seq, err)
 	}
+	st.canon = b // scratch: packed and hashed below, not kept
 	st.packed = st.packer.pack(st.packed[:0], b)
 	if err := st.entries.Put(seqKey(seq), st.copyValue(st.packed)); err != nil {
 		return err
@@ -86,10 +87,11 @@ func (st *txState) append(e *ledger.Entry, req ledger.Request, seq uint64, t int
 	if err := st.putHashes(seq, b); err != nil {
 		return err
 	}
-	parties, err := ledger.Parties(st, e)
+	parties, err := ledger.AppendParties(st.parties[:0], st, e)
 	if err != nil {
 		return err
 	}
+	st.parties = parties
 	var issuers []issuerLine
 	for _, id := range parties {
 		if id.Kind() == ledger.KindIssuer {

@@ -20,19 +20,24 @@ type txState struct {
 	accounts map[ledger.AccountID]*cachedAccount
 	dirty    []ledger.AccountID // accounts to put at flush, in first-change order
 	arena    []byte             // value bytes handed to Put (bbolt keeps them until commit)
+	canon    []byte             // scratch for an entry's canonical bytes (compressed and hashed, not kept)
 	packed   []byte             // scratch for an entry's compressed bytes, copied to the arena
 	key      []byte             // scratch for keys: bbolt copies the keys it keeps
+	parties  []ledger.AccountID // scratch for an entry's parties
 	lastSeq  uint64
 	lastTime int64
-	appended int      // entries appended in this transaction
-	leaf     lastLeaf // the last leaf hash, for the next append's Merkle hashes
+	appended int        // entries appended in this transaction
+	leaf     lastLeaf   // the last leaf hash, for the next append's Merkle hashes
+	hr       hashReader // made at the first append; see hashes
 }
 
 // hashes is the transaction's hash reader, remembering the last leaf appended.
 func (st *txState) hashes() hashReader {
-	h := newHashReader(st.tx, st.packer)
-	h.leaf = &st.leaf
-	return h
+	if st.hr.cur == nil {
+		st.hr = newHashReader(st.tx, st.packer)
+		st.hr.leaf = &st.leaf
+	}
+	return st.hr
 }
 
 // stateFillPercent is where bbolt splits a full state page. The state bucket mixes

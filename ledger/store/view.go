@@ -160,6 +160,7 @@ func readPolicy(meta *bbolt.Bucket) (ledger.Assets, *ledger.Policy, error) {
 // next append reads whenever it needs one.
 type hashReader struct {
 	tlog, entries *bbolt.Bucket
+	cur           *bbolt.Cursor // over tlog, repositioned by every read: one cursor for all
 	packer        *entryPacker
 	leaf          *lastLeaf
 }
@@ -170,7 +171,8 @@ type lastLeaf struct {
 }
 
 func newHashReader(tx *bbolt.Tx, p *entryPacker) hashReader {
-	return hashReader{tlog: tx.Bucket(bucketTlog), entries: tx.Bucket(bucketEntries), packer: p}
+	b := tx.Bucket(bucketTlog)
+	return hashReader{tlog: b, cur: b.Cursor(), entries: tx.Bucket(bucketEntries), packer: p}
 }
 
 func (h hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
@@ -197,7 +199,12 @@ func (h hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 			continue
 		}
 		putSeqKey(k[:], uint64(x))
-		v := h.tlog.Get(k[:])
+		// A Seek instead of Get: Get makes a cursor a read. Seek finds the first key at or
+		// after k (and repositions after the write transaction's Puts).
+		got, v := h.cur.Seek(k[:])
+		if !bytes.Equal(got, k[:]) {
+			v = nil
+		}
 		if len(v) != tlog.HashSize {
 			return nil, fmt.Errorf("%w: stored hash %d is missing or %d bytes long", ErrCorrupt, x, len(v))
 		}
