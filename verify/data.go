@@ -72,6 +72,7 @@ type dataCheck struct {
 	stmts      digests      // per account: the statement lines the replay expects
 	idems      digests      // per actor: the idempotency records the replay expects
 	r          *replay
+	parties    []ledger.AccountID // scratch, reused from entry to entry
 	hashes     int
 	statements int
 }
@@ -83,13 +84,14 @@ func (d *dataCheck) replayAll(hr tlog.HashReader) error {
 	p.produce(func(emit func(item) error) error {
 		return d.l.Snapshot(func(s *store.Snapshot) error {
 			var dec decoder
+			var raw slab
 			shr := &leafCache{HashReader: s.HashReader(), index: -1}
 			return s.ForEachEntry(0, func(seq uint64, b []byte) error {
 				leaf, err := checkHashes(shr, seq, b)
 				if err != nil {
 					return err
 				}
-				it, err := dec.decodeHashed(append([]byte(nil), b...), leaf)
+				it, err := dec.decodeHashed(raw.copy(b), leaf)
 				if err != nil {
 					return err
 				}
@@ -191,10 +193,11 @@ func storedHashCount(seq uint64) int {
 // indexes adds the statement lines and the idempotency record entry e must have written to
 // per-account digests; state() compares them with one sequential walk of the stored indexes.
 func (d *dataCheck) indexes(e *ledger.Entry, _ []byte) error {
-	parties, err := ledger.Parties(d.r.st, e)
+	parties, err := ledger.AppendParties(d.parties[:0], d.r.st, e)
 	if err != nil {
 		return err
 	}
+	d.parties = parties
 	h := &d.h
 	for _, id := range parties {
 		a, _ := d.r.st.PeekAccount(id)

@@ -60,6 +60,7 @@ func run(r *replay, lines Lines, seen func(item)) error {
 	p := newPipe()
 	p.produce(func(emit func(item) error) error {
 		var dec decoder
+		var copies slab
 		var pos int64
 		for {
 			raw, err := lines.Next()
@@ -70,7 +71,7 @@ func run(r *replay, lines Lines, seen func(item)) error {
 				return fmt.Errorf("entry %d: %w", dec.n+1, err)
 			}
 			pos += int64(len(raw)) + 1
-			it, err := dec.decode(append([]byte(nil), raw...))
+			it, err := dec.decode(copies.copy(raw))
 			if err != nil {
 				return err
 			}
