@@ -8,7 +8,6 @@ import "fmt"
 // (which a correct Decide never makes).
 func Apply(st State, e *Entry) error {
 	a := &applier{st: st, e: e}
-	a.touched = a.buf[:0]
 	if err := a.body(); err != nil {
 		return err
 	}
@@ -31,11 +30,29 @@ type accountLender interface {
 type applier struct {
 	st State
 	e  *Entry
-	// touched holds the accounts in the order first touched: an entry touches a handful,
-	// so a slice scanned in order costs less than a map (Apply runs for every entry the
-	// store appends and verify replays).
-	touched []touchedAccount
-	buf     [6]touchedAccount
+	// The accounts in the order first touched: an entry touches a handful, so an array
+	// scanned in order costs less than a map (Apply runs for every entry the store appends
+	// and verify replays); more holds any beyond the array's room.
+	n     int
+	fixed [6]touchedAccount
+	more  []touchedAccount
+}
+
+// touched returns the touched accounts in the order first touched.
+func (a *applier) touched() []touchedAccount {
+	if a.more == nil {
+		return a.fixed[:a.n]
+	}
+	return append(a.fixed[:a.n:a.n], a.more...)
+}
+
+func (a *applier) touch(id AccountID, acc *Account) {
+	if a.n < len(a.fixed) {
+		a.fixed[a.n] = touchedAccount{id, acc}
+		a.n++
+		return
+	}
+	a.more = append(a.more, touchedAccount{id, acc})
 }
 
 type touchedAccount struct {
@@ -44,7 +61,7 @@ type touchedAccount struct {
 }
 
 func (a *applier) account(id AccountID) (*Account, error) {
-	for _, t := range a.touched {
+	for _, t := range a.touched() {
 		if t.id == id {
 			return t.acc, nil
 		}
@@ -59,13 +76,13 @@ func (a *applier) account(id AccountID) (*Account, error) {
 	if acc == nil {
 		return nil, fmt.Errorf("ledger: apply entry %d: account %s does not exist", a.e.Seq, id)
 	}
-	a.touched = append(a.touched, touchedAccount{id, acc})
+	a.touch(id, acc)
 	return acc, nil
 }
 
 func (a *applier) create(id AccountID) {
 	acc := &Account{ID: id, Kind: id.Kind(), OpenedSeq: a.e.Seq, OpenedAt: a.e.TimeMicros, Balances: map[string]Balance{}}
-	a.touched = append(a.touched, touchedAccount{id, acc})
+	a.touch(id, acc)
 }
 
 func (a *applier) posting(p Posting) error {
@@ -91,7 +108,7 @@ func (a *applier) posting(p Posting) error {
 // flush writes every touched account, dropping open holds that expired by the entry's time
 // (a deterministic prune: replay drops the same ones).
 func (a *applier) flush() error {
-	for _, t := range a.touched {
+	for _, t := range a.touched() {
 		acc := t.acc
 		kept := acc.Holds[:0]
 		for _, h := range acc.Holds {

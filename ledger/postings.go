@@ -18,8 +18,7 @@ type acctAsset struct {
 // and afterwards no non-issuer receiver may be above its upper limit. Funds are checked for
 // all postings before any limit (SPEC §3 orders them so).
 func (d *decider) post(ps []Posting, caps bool, rel *release) error {
-	var room [8]runningBalance // an entry moves a few balances: no allocation for them
-	bal := running(room[:0])
+	var bal running
 	balance := func(id AccountID, asset string) (int64, error) {
 		k := acctAsset{id, asset}
 		if v, ok := bal.get(k); ok {
@@ -94,29 +93,48 @@ func (d *decider) insufficient(id AccountID, asset string, avail, need int64) *E
 		With("available", d.fmtAmount(asset, avail)).With("required", d.fmtAmount(asset, need))
 }
 
-// running holds the running balances of one decision's postings (a handful: a slice).
-type running []runningBalance
+// running holds the running balances of one decision's postings. An entry moves a handful:
+// they live in a fixed array (on the stack), the rest, never seen in practice, in a slice.
+type running struct {
+	n     int
+	fixed [8]runningBalance
+	more  []runningBalance
+}
 
 type runningBalance struct {
 	k acctAsset
 	v int64
 }
 
-func (r running) get(k acctAsset) (int64, bool) {
-	for _, e := range r {
-		if e.k == k {
-			return e.v, true
+func (r *running) find(k acctAsset) *runningBalance {
+	for i := range r.fixed[:r.n] {
+		if r.fixed[i].k == k {
+			return &r.fixed[i]
 		}
+	}
+	for i := range r.more {
+		if r.more[i].k == k {
+			return &r.more[i]
+		}
+	}
+	return nil
+}
+
+func (r *running) get(k acctAsset) (int64, bool) {
+	if e := r.find(k); e != nil {
+		return e.v, true
 	}
 	return 0, false
 }
 
 func (r *running) set(k acctAsset, v int64) {
-	for i := range *r {
-		if (*r)[i].k == k {
-			(*r)[i].v = v
-			return
-		}
+	switch e := r.find(k); {
+	case e != nil:
+		e.v = v
+	case r.n < len(r.fixed):
+		r.fixed[r.n] = runningBalance{k, v}
+		r.n++
+	default:
+		r.more = append(r.more, runningBalance{k, v})
 	}
-	*r = append(*r, runningBalance{k, v})
 }

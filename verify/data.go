@@ -127,6 +127,7 @@ type leafCache struct {
 	tlog.HashReader
 	index int64
 	hash  tlog.Hash
+	rest  []int64 // scratch: the indexes read from the store
 }
 
 func (c *leafCache) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
@@ -134,8 +135,8 @@ func (c *leafCache) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	if at < 0 {
 		return c.HashReader.ReadHashes(indexes)
 	}
-	rest := slices.Delete(slices.Clone(indexes), at, at+1)
-	hs, err := c.HashReader.ReadHashes(rest)
+	c.rest = append(append(c.rest[:0], indexes[:at]...), indexes[at+1:]...)
+	hs, err := c.HashReader.ReadHashes(c.rest)
 	if err != nil {
 		return nil, err
 	}
