@@ -104,6 +104,7 @@ type View interface {
 	// SessionBefore returns the volunteer's session with the greatest Start < t, or nil.
 	SessionBefore(volunteer AccountID, t int64) (*Session, error)
 	// SessionsIn returns the volunteer's sessions with from ≤ Start < to, in Start order.
+	// The slice may be the state's own: the caller must not change its elements.
 	SessionsIn(volunteer AccountID, from, to int64) ([]Session, error)
 	// Entry returns entry seq, or nil when there is none.
 	Entry(seq uint64) (*Entry, error)
