@@ -123,8 +123,8 @@ func (d *decider) creditRules(c *creditShape) error {
 // dailyCap checks the volunteer's credited hours for the local calendar day of started_at.
 func (d *decider) dailyCap(c *creditShape) error {
 	loc := d.p.Location()
-	t := time.UnixMicro(c.start).In(loc)
-	dayStart := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc)
+	y, m, day := time.UnixMicro(c.start).In(loc).Date()
+	dayStart := time.Date(y, m, day, 0, 0, 0, 0, loc)
 	dayEnd := dayStart.AddDate(0, 0, 1)
 	sessions, err := d.v.SessionsIn(c.body.Volunteer, dayStart.UnixMicro(), dayEnd.UnixMicro())
 	if err != nil {
