@@ -131,3 +131,21 @@ func FuzzDecodeEntry(f *testing.F) {
 		}
 	})
 }
+
+// TestParties: a credit's parties are its postings' accounts and the station, sorted, each
+// once (the station is both the actor and named in the body); AppendParties keeps what dst
+// held and sorts only what it adds.
+func TestParties(t *testing.T) {
+	b := standard(t)
+	e := b.must(s1, credit("resident:bob", "2.5", -3*time.Hour, -30*time.Minute))
+	want := []AccountID{"issuer:HOURS", "issuer:POINTS", "resident:bob", "station:s1"}
+	got, err := Parties(b.st, e)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("Parties = %v, %v; want %v", got, err, want)
+	}
+	prefix := []AccountID{"zz:kept", "aa:kept"}
+	got, err = AppendParties(append(make([]AccountID, 0, 16), prefix...), b.st, e)
+	if err != nil || !reflect.DeepEqual(got, append(prefix, want...)) {
+		t.Fatalf("AppendParties = %v, %v; want %v then %v", got, err, prefix, want)
+	}
+}

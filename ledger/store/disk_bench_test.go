@@ -12,8 +12,8 @@ import (
 // already holds data, then one Sync, with the pages scattered over the file (as bbolt's
 // copy-on-write places a commit's dirty pages: it takes them from its free list wherever
 // they are) or side by side. It is the disk fact behind the commit cost in
-// docs/PERFORMANCE.md ("Where the time goes"): a sync costs about one device request per
-// run of adjacent pages.
+// docs/PERFORMANCE.md ("What the missed targets would take"): a sync costs about one device
+// request per run of adjacent pages.
 //
 //	go test ./ledger/store -run '^$' -bench DiskSync -benchtime 300x
 func BenchmarkDiskSync(b *testing.B) {
