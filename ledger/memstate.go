@@ -12,22 +12,47 @@ type EntrySource interface {
 // entries themselves stay in their EntrySource.
 type MemState struct {
 	policy   *Policy
-	accounts map[AccountID]*Account
+	accounts map[AccountID]*memAccount
 	holds    map[uint64]*Hold
 	links    map[[2]AccountID]string
-	sessions map[AccountID][]Session // sorted by Start
 	reversed map[uint64]uint64
 	src      EntrySource
 	own      map[uint64]*Entry // entries kept when there is no source
+}
+
+// memAccount is what the state knows of one account id: the account (nil until opened) and
+// its credited sessions, sorted by Start. One record per id, so that a credit's rules find
+// the volunteer's account and sessions with one lookup in a map that, with many accounts,
+// misses the CPU cache.
+type memAccount struct {
+	acct     *Account
+	sessions []Session
+}
+
+// rec returns id's record, made empty when missing.
+func (m *MemState) rec(id AccountID) *memAccount {
+	r := m.accounts[id]
+	if r == nil {
+		r = &memAccount{}
+		m.accounts[id] = r
+	}
+	return r
+}
+
+// sessionsOf returns volunteer v's sessions, the state's own slice.
+func (m *MemState) sessionsOf(v AccountID) []Session {
+	if r := m.accounts[v]; r != nil {
+		return r.sessions
+	}
+	return nil
 }
 
 var _ State = (*MemState)(nil)
 
 // NewMemState returns an empty state. With a nil src it keeps every entry Recorded into it.
 func NewMemState(src EntrySource) *MemState {
-	return &MemState{accounts: map[AccountID]*Account{}, holds: map[uint64]*Hold{},
-		links: map[[2]AccountID]string{}, sessions: map[AccountID][]Session{},
-		reversed: map[uint64]uint64{}, src: src, own: map[uint64]*Entry{}}
+	return &MemState{accounts: map[AccountID]*memAccount{}, holds: map[uint64]*Hold{},
+		links: map[[2]AccountID]string{}, reversed: map[uint64]uint64{}, src: src, own: map[uint64]*Entry{}}
 }
 
 // Record keeps e for later Entry lookups when the state has no EntrySource.
@@ -40,14 +65,14 @@ func (m *MemState) Record(e *Entry) {
 func (m *MemState) Policy() *Policy { return m.policy }
 
 func (m *MemState) Account(id AccountID) (*Account, error) {
-	if a, ok := m.accounts[id]; ok {
+	if a := m.lendAccount(id); a != nil {
 		return a.Clone(), nil
 	}
 	return nil, nil
 }
 
 // PeekAccount returns account id without copying it; the caller must not change it.
-func (m *MemState) PeekAccount(id AccountID) (*Account, error) { return m.accounts[id], nil }
+func (m *MemState) PeekAccount(id AccountID) (*Account, error) { return m.lendAccount(id), nil }
 
 func (m *MemState) Hold(id uint64) (*Hold, error) {
 	if h, ok := m.holds[id]; ok {
@@ -70,7 +95,7 @@ func (m *MemState) Linked(a, b AccountID) (bool, error) {
 }
 
 func (m *MemState) SessionBefore(v AccountID, t int64) (*Session, error) {
-	ss := m.sessions[v]
+	ss := m.sessionsOf(v)
 	i := sort.Search(len(ss), func(i int) bool { return ss[i].Start >= t })
 	if i == 0 {
 		return nil, nil
@@ -80,7 +105,7 @@ func (m *MemState) SessionBefore(v AccountID, t int64) (*Session, error) {
 }
 
 func (m *MemState) SessionsIn(v AccountID, from, to int64) ([]Session, error) {
-	ss := m.sessions[v]
+	ss := m.sessionsOf(v)
 	i := sort.Search(len(ss), func(i int) bool { return ss[i].Start >= from })
 	j := sort.Search(len(ss), func(i int) bool { return ss[i].Start >= to })
 	return ss[i:j:j], nil // capacity clipped: an append by the caller copies
@@ -97,11 +122,16 @@ func (m *MemState) ReversedBy(seq uint64) (uint64, error) { return m.reversed[se
 
 // PutAccount stores a; the state takes ownership of it (Apply hands over its own copy).
 func (m *MemState) PutAccount(a *Account) error {
-	m.accounts[a.ID] = a
+	m.rec(a.ID).acct = a
 	return nil
 }
 
-func (m *MemState) lendAccount(id AccountID) *Account { return m.accounts[id] }
+func (m *MemState) lendAccount(id AccountID) *Account {
+	if r := m.accounts[id]; r != nil {
+		return r.acct
+	}
+	return nil
+}
 
 func (m *MemState) PutHold(h *Hold) error {
 	c := *h
@@ -110,25 +140,32 @@ func (m *MemState) PutHold(h *Hold) error {
 }
 
 func (m *MemState) AddSession(v AccountID, s Session) error {
-	ss := m.sessions[v]
+	r := m.rec(v)
+	ss := r.sessions
 	i := sort.Search(len(ss), func(i int) bool { return ss[i].Start > s.Start })
 	ss = append(ss, Session{})
 	copy(ss[i+1:], ss[i:])
 	ss[i] = s
-	m.sessions[v] = ss
+	r.sessions = ss
 	return nil
 }
 
 func (m *MemState) DeleteSession(v AccountID, s Session) error {
-	ss := m.sessions[v]
-	for i := range ss {
-		if ss[i].Seq == s.Seq {
-			m.sessions[v] = append(ss[:i:i], ss[i+1:]...)
+	r := m.accounts[v]
+	if r == nil {
+		return nil
+	}
+	for i := range r.sessions {
+		if r.sessions[i].Seq == s.Seq {
+			r.sessions = append(r.sessions[:i:i], r.sessions[i+1:]...)
 			break
 		}
 	}
-	if len(m.sessions[v]) == 0 {
-		delete(m.sessions, v)
+	if len(r.sessions) == 0 {
+		r.sessions = nil
+		if r.acct == nil {
+			delete(m.accounts, v)
+		}
 	}
 	return nil
 }
@@ -151,8 +188,10 @@ func (m *MemState) SetPolicy(p *Policy) error {
 // Accounts returns every account, sorted by id (copies).
 func (m *MemState) Accounts() []*Account {
 	out := make([]*Account, 0, len(m.accounts))
-	for _, a := range m.accounts {
-		out = append(out, a.Clone())
+	for _, r := range m.accounts {
+		if r.acct != nil {
+			out = append(out, r.acct.Clone())
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
@@ -170,9 +209,11 @@ func (m *MemState) Holds() []Hold {
 
 // Sessions returns every volunteer's sessions (copies), volunteers sorted.
 func (m *MemState) Sessions() map[AccountID][]Session {
-	out := make(map[AccountID][]Session, len(m.sessions))
-	for v, ss := range m.sessions {
-		out[v] = append([]Session(nil), ss...)
+	out := map[AccountID][]Session{}
+	for v, r := range m.accounts {
+		if len(r.sessions) > 0 {
+			out[v] = append([]Session(nil), r.sessions...)
+		}
 	}
 	return out
 }
