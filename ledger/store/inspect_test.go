@@ -47,7 +47,7 @@ func TestStoredStateEqualsReplay(t *testing.T) {
 
 // compareWithReplay replays ro's log into a MemState and fails t on the first stored record
 // that differs from the replay's. It returns the store's counts.
-func compareWithReplay(t testing.TB, ro *Ledger) Counts {
+func compareWithReplay(t tb, ro *Ledger) Counts {
 	t.Helper()
 
 	mem := ledger.NewMemState(nil)
@@ -117,7 +117,7 @@ func compareWithReplay(t testing.TB, ro *Ledger) Counts {
 
 // checkIndexes checks the statement line of every party to e against the replayed balances
 // just after e, and e's idempotency record. It returns the number of parties.
-func checkIndexes(t testing.TB, ro *Ledger, mem *ledger.MemState, e *ledger.Entry) int {
+func checkIndexes(t tb, ro *Ledger, mem *ledger.MemState, e *ledger.Entry) int {
 	t.Helper()
 	parties, err := ledger.Parties(mem, e)
 	if err != nil {

@@ -37,7 +37,7 @@ func buildTree(t testing.TB, raw [][]byte) memHashes {
 }
 
 // allEntries returns copies of the canonical bytes of every entry.
-func allEntries(t testing.TB, l *Ledger) [][]byte {
+func allEntries(t tb, l *Ledger) [][]byte {
 	var raw [][]byte
 	err := l.ForEachEntry(0, func(seq uint64, b []byte) error {
 		if seq != uint64(len(raw))+1 {
