@@ -6,9 +6,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"sync"
-	"time"
-
 	"testing"
+	"time"
 
 	"pgregory.net/rapid"
 
