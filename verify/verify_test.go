@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/timebank/timebank/ledger"
@@ -187,5 +188,63 @@ func TestLeafCache(t *testing.T) {
 	}
 	if got[0][0] != 3 || got[1] != (tlog.Hash{0xee}) || got[2][0] != 9 || !slices.Equal(under.asked, []int64{3, 9}) {
 		t.Fatalf("got %x %x %x, underlying reader asked for %v", got[0][:1], got[1][:1], got[2][:1], under.asked)
+	}
+}
+
+// signLog signs a checkpoint of the given export lines with a fresh key: what a server that
+// wrote (or an operator who rewrote) those very entries would publish.
+func signLog(t *testing.T, export []byte) (ckpt []byte, vkey string) {
+	t.Helper()
+	skey, vkey, err := note.GenerateKey(nil, "timebank")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f frontier
+	n := uint64(0)
+	for _, line := range bytes.Split(bytes.TrimSuffix(export, []byte("\n")), []byte("\n")) {
+		f.add(tlog.RecordHash(line))
+		n++
+	}
+	ckpt, err = note.Sign(&note.Note{Text: store.CheckpointText("timebank", n, f.root())}, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ckpt, vkey
+}
+
+// TestReplayFindsEntriesTheRulesDidNotMake: logs whose Merkle tree and signed checkpoint agree
+// with their bytes, but whose entries are not what the rules make of their requests. Only the
+// replay can find these; each is named with its seq.
+func TestReplayFindsEntriesTheRulesDidNotMake(t *testing.T) {
+	_, export, _, _ := fixture(t)
+	// Entry 7 is the first credit (after genesis and five opens): 1.5 elderly-care hours to
+	// alice and 22 points (floor 1.5 × 15).
+	cases := map[string]struct{ old, new, want string }{
+		"more points than the category's rate": {`"asset":"POINTS","amount":"22"}`, `"asset":"POINTS","amount":"23"}`, "entry 7 (credit): replay gives a different entry"},
+		"hours credited to another resident":   {`"to":"resident:alice","asset":"HOURS","amount":"1.50"}`, `"to":"resident:bob","asset":"HOURS","amount":"1.50"}`, "entry 7 (credit): replay gives a different entry"},
+		"a credit over the entry cap":          {`"hours":"1.50"`, `"hours":"13.00"`, "entry 7 (credit): the rules reject it on replay: entry_cap_exceeded"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			if !bytes.Contains(export, []byte(c.old)) {
+				t.Fatalf("the fixture's export has no %s", c.old)
+			}
+			forged := bytes.Replace(export, []byte(c.old), []byte(c.new), 1)
+			ckpt, vkey := signLog(t, forged)
+			_, _, err := Export(writeFile(t, forged), ckpt, vkey, nil)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want %q", err, c.want)
+			}
+		})
+	}
+	// The unforged log, signed the same way, passes: the forgeries above fail for what they
+	// changed, not for how they were signed.
+	ckpt, vkey := signLog(t, export)
+	if _, _, err := Export(writeFile(t, export), ckpt, vkey, nil); err != nil {
+		t.Fatalf("the fixture's own log, signed by the test: %v", err)
 	}
 }
