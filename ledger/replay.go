@@ -27,44 +27,69 @@ type Replayer struct {
 }
 
 // Step replays one entry whose canonical bytes are raw (nil: encode e). It returns an error
-// naming the entry on the first difference.
+// naming the entry on the first difference. It is Decide, Check and Apply in turn; a caller
+// may run Check on another goroutine (with CheckEntry), in entry order.
 func (r *Replayer) Step(e *Entry, raw []byte) error {
-	if e.Seq != r.LastSeq+1 {
-		return fmt.Errorf("entry %d: expected seq %d (entries missing or out of order)", e.Seq, r.LastSeq+1)
-	}
-	if e.Seq > 1 && e.TimeMicros <= r.LastTime {
-		return fmt.Errorf("entry %d: time %s is not after entry %d's", e.Seq, FormatTime(e.TimeMicros), r.LastSeq)
-	}
-	req, err := RequestOf(e)
+	got, err := r.Decide(e)
 	if err != nil {
 		return err
 	}
-	got, err := Decide(r.St, req, e.Seq, e.TimeMicros)
-	if err != nil {
-		return fmt.Errorf("entry %d (%s): the rules reject it on replay: %w", e.Seq, e.Type, err)
-	}
-	if e.Seq == 1 {
-		r.Assets = got.Body.(*GenesisBody).Assets
-	}
-	want, err := AppendEntry(r.buf[:0], got, r.Assets)
-	if err != nil {
-		return err
-	}
-	r.buf = want
 	if raw == nil {
 		if raw, err = EncodeEntry(e, r.Assets); err != nil {
 			return err
 		}
 	}
-	if !bytes.Equal(want, raw) {
-		return fmt.Errorf("entry %d (%s): replay gives a different entry:\n logged:   %s\n replayed: %s", e.Seq, e.Type, raw, want)
+	if r.buf, err = CheckEntry(r.buf, got, raw, r.Assets); err != nil {
+		return err
 	}
+	return r.Apply(got)
+}
+
+// Decide checks that e follows the last entry replayed (seq, time) and re-decides its
+// request against the state: the entry the rules make of it, which Check compares with the
+// logged bytes and Apply applies.
+func (r *Replayer) Decide(e *Entry) (*Entry, error) {
+	if e.Seq != r.LastSeq+1 {
+		return nil, fmt.Errorf("entry %d: expected seq %d (entries missing or out of order)", e.Seq, r.LastSeq+1)
+	}
+	if e.Seq > 1 && e.TimeMicros <= r.LastTime {
+		return nil, fmt.Errorf("entry %d: time %s is not after entry %d's", e.Seq, FormatTime(e.TimeMicros), r.LastSeq)
+	}
+	req, err := RequestOf(e)
+	if err != nil {
+		return nil, err
+	}
+	got, err := Decide(r.St, req, e.Seq, e.TimeMicros)
+	if err != nil {
+		return nil, fmt.Errorf("entry %d (%s): the rules reject it on replay: %w", e.Seq, e.Type, err)
+	}
+	if e.Seq == 1 {
+		r.Assets = got.Body.(*GenesisBody).Assets
+	}
+	return got, nil
+}
+
+// CheckEntry encodes got (an entry Decide made) into buf and compares it with the logged
+// bytes raw; it returns buf for reuse. got and raw are only read.
+func CheckEntry(buf []byte, got *Entry, raw []byte, assets Assets) ([]byte, error) {
+	want, err := AppendEntry(buf[:0], got, assets)
+	if err != nil {
+		return buf, err
+	}
+	if !bytes.Equal(want, raw) {
+		return want, fmt.Errorf("entry %d (%s): replay gives a different entry:\n logged:   %s\n replayed: %s", got.Seq, got.Type, raw, want)
+	}
+	return want, nil
+}
+
+// Apply applies got, the entry Decide made, to the state.
+func (r *Replayer) Apply(got *Entry) error {
 	if err := Apply(r.St, got); err != nil {
-		return fmt.Errorf("entry %d: %w", e.Seq, err)
+		return fmt.Errorf("entry %d: %w", got.Seq, err)
 	}
 	if m, ok := r.St.(*MemState); ok {
 		m.Record(got)
 	}
-	r.LastSeq, r.LastTime = e.Seq, e.TimeMicros
+	r.LastSeq, r.LastTime = got.Seq, got.TimeMicros
 	return nil
 }

@@ -100,10 +100,15 @@ func (d *dataCheck) replayAll(hr tlog.HashReader) error {
 			})
 		})
 	})
-	if err := p.consume(func(it item) error {
+	d.r.check = newChecker()
+	err := p.consume(func(it item) error {
 		d.hashes += storedHashCount(it.e.Seq)
 		return d.r.step(it)
-	}); err != nil {
+	})
+	if cerr := d.r.check.wait(); cerr != nil {
+		return cerr
+	}
+	if err != nil {
 		return err
 	}
 	if err := d.r.finish(); err != nil {

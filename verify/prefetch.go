@@ -127,3 +127,54 @@ func (p *pipe) consume(fn func(item) error) error {
 	}
 	return <-p.errc
 }
+
+// checker compares the entries the replay re-decided with the logged bytes (re-encoding
+// each: ledger.CheckEntry) on a goroutine of its own, in entry order, so that the replay's
+// goroutine, the bound of verify --export, only decides and applies. wait returns the first
+// difference; it is always of an entry before any the replay itself stopped at.
+type checker struct {
+	batch []checkItem
+	c     chan []checkItem
+	done  chan error
+}
+
+type checkItem struct {
+	got    *ledger.Entry
+	raw    []byte
+	assets ledger.Assets
+}
+
+func newChecker() *checker {
+	c := &checker{batch: make([]checkItem, 0, prefetchBatch), c: make(chan []checkItem, 8), done: make(chan error, 1)}
+	go func() {
+		var buf []byte
+		var first error
+		for b := range c.c {
+			for _, it := range b {
+				if first != nil {
+					break
+				}
+				buf, first = ledger.CheckEntry(buf, it.got, it.raw, it.assets)
+			}
+		}
+		c.done <- first
+	}()
+	return c
+}
+
+func (c *checker) add(got *ledger.Entry, raw []byte, assets ledger.Assets) {
+	c.batch = append(c.batch, checkItem{got, raw, assets})
+	if len(c.batch) == cap(c.batch) {
+		c.c <- c.batch
+		c.batch = make([]checkItem, 0, prefetchBatch)
+	}
+}
+
+// wait hands over the last batch and returns the first difference, if any.
+func (c *checker) wait() error {
+	if len(c.batch) > 0 {
+		c.c <- c.batch
+	}
+	close(c.c)
+	return <-c.done
+}
