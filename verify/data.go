@@ -100,13 +100,12 @@ func (d *dataCheck) replayAll(hr tlog.HashReader) error {
 			})
 		})
 	})
-	d.r.check = newChecker()
 	err := p.consume(func(it item) error {
 		d.hashes += storedHashCount(it.e.Seq)
 		return d.r.step(it)
 	})
 	if cerr := d.r.check.wait(); cerr != nil {
-		return cerr
+		return cerr // an entry before any the replay stopped at
 	}
 	if err != nil {
 		return err

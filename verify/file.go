@@ -45,7 +45,6 @@ func Export(path string, ckpt []byte, vkey string, progress func(uint64)) (*Summ
 	start := time.Now()
 	src := &fileSource{f: f, offsets: []int64{0}}
 	r := newReplay(src, cp, progress)
-	r.check = newChecker()
 	src.assets = func() ledger.Assets { return r.rp.Assets }
 	if err := run(r, NewLines(f), func(it item) { src.offsets = append(src.offsets, it.end) }); err != nil {
 		return nil, nil, err
@@ -86,10 +85,8 @@ func run(r *replay, lines Lines, seen func(item)) error {
 		seen(it)
 		return r.step(it)
 	})
-	if r.check != nil {
-		if cerr := r.check.wait(); cerr != nil {
-			return cerr // an entry before any the replay stopped at
-		}
+	if cerr := r.check.wait(); cerr != nil {
+		return cerr // an entry before any the replay stopped at
 	}
 	if err != nil {
 		return err

@@ -171,33 +171,27 @@ type replay struct {
 	progress func(n uint64)
 	// after, when set, runs after each entry is applied (comparisons with stored state).
 	after func(e *ledger.Entry, raw []byte) error
-	// check, when set, compares re-decided entries with the logged bytes on its own
-	// goroutine; when nil, step compares them itself.
+	// check compares re-decided entries with the logged bytes on its own goroutine; whoever
+	// replays must call check.wait at the end, and name its error first.
 	check *checker
 }
 
 func newReplay(src ledger.EntrySource, ckpt *Checkpoint, progress func(uint64)) *replay {
 	st := ledger.NewMemState(src)
-	return &replay{st: st, rp: &ledger.Replayer{St: st}, ckpt: ckpt, progress: progress,
+	return &replay{st: st, rp: &ledger.Replayer{St: st}, ckpt: ckpt, progress: progress, check: newChecker(),
 		sum: &Summary{ByType: map[ledger.Type]uint64{}, Checkpoint: ckpt}}
 }
 
 // step checks one decoded entry against the rules and adds it to the tree.
 func (r *replay) step(it item) error {
 	e, raw := it.e, it.raw
-	if r.check == nil {
-		if err := r.rp.Step(e, raw); err != nil {
-			return err
-		}
-	} else {
-		got, err := r.rp.Decide(e)
-		if err != nil {
-			return err
-		}
-		r.check.add(got, raw, r.rp.Assets)
-		if err := r.rp.Apply(got); err != nil {
-			return err
-		}
+	got, err := r.rp.Decide(e)
+	if err != nil {
+		return err
+	}
+	r.check.add(got, raw, r.rp.Assets)
+	if err := r.rp.Apply(got); err != nil {
+		return err
 	}
 	r.tree.add(it.leaf)
 	if r.ckpt != nil && r.tree.n == r.ckpt.Size {

@@ -130,7 +130,7 @@ func (p *pipe) consume(fn func(item) error) error {
 
 // checker compares the entries the replay re-decided with the logged bytes (re-encoding
 // each: ledger.CheckEntry) on a goroutine of its own, in entry order, so that the replay's
-// goroutine, the bound of verify --export, only decides and applies. wait returns the first
+// goroutine, the bound of verify, only decides and applies. wait returns the first
 // difference; it is always of an entry before any the replay itself stopped at.
 type checker struct {
 	batch []checkItem
