@@ -40,7 +40,9 @@ func (d *decoder) decodeHashed(raw []byte, leaf tlog.Hash) (item, error) {
 	if assets == nil {
 		assets = ledger.Assets{} // genesis has no postings; its own assets apply from then on
 	}
-	e, err := ledger.DecodeEntry(raw, assets)
+	// Strict, but without re-encoding to prove the bytes canonical: the checker compares
+	// the re-decided entry's encoding with raw, which only canonical bytes can equal.
+	e, err := ledger.ParseEntry(raw, assets)
 	if err != nil {
 		return item{}, fmt.Errorf("entry %d: %w", d.n, err)
 	}

@@ -227,6 +227,9 @@ func TestReplayFindsEntriesTheRulesDidNotMake(t *testing.T) {
 		"more points than the category's rate": {`"asset":"POINTS","amount":"22"}`, `"asset":"POINTS","amount":"23"}`, "entry 7 (credit): replay gives a different entry"},
 		"hours credited to another resident":   {`"to":"resident:alice","asset":"HOURS","amount":"1.50"}`, `"to":"resident:bob","asset":"HOURS","amount":"1.50"}`, "entry 7 (credit): replay gives a different entry"},
 		"a credit over the entry cap":          {`"hours":"1.50"`, `"hours":"13.00"`, "entry 7 (credit): the rules reject it on replay: entry_cap_exceeded"},
+		// The same entry in bytes that are not canonical (an escape JSON does not need): the
+		// strict parser refuses it, and were it let through, the comparison would.
+		"a needless escape": {`"memo":"tamper-me-0"`, `"memo":"tamper-m\u0065-0"`, "entry 7: ledger: decode entry 7"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
