@@ -159,10 +159,10 @@ func readPolicy(meta *bbolt.Bucket) (ledger.Assets, *ledger.Policy, error) {
 // leaf, when set, remembers the last leaf hash computed or stored, which is the one the
 // next append reads whenever it needs one.
 type hashReader struct {
-	tlog, entries *bbolt.Bucket
-	cur           *bbolt.Cursor // over tlog, repositioned by every read: one cursor for all
-	packer        *entryPacker
-	leaf          *lastLeaf
+	cur     *bbolt.Cursor // over the tlog bucket, repositioned by every read: one for all
+	entries *bbolt.Bucket
+	packer  *entryPacker
+	leaf    *lastLeaf
 }
 
 type lastLeaf struct {
@@ -171,8 +171,7 @@ type lastLeaf struct {
 }
 
 func newHashReader(tx *bbolt.Tx, p *entryPacker) hashReader {
-	b := tx.Bucket(bucketTlog)
-	return hashReader{tlog: b, cur: b.Cursor(), entries: tx.Bucket(bucketEntries), packer: p}
+	return hashReader{cur: tx.Bucket(bucketTlog).Cursor(), entries: tx.Bucket(bucketEntries), packer: p}
 }
 
 func (h hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
