@@ -32,7 +32,6 @@ var (
 	o1      = Principal{Role: RoleOutlet, Account: "outlet:o1"}
 	alice   = Principal{Role: RoleResident, Account: "resident:alice"}
 	bob     = Principal{Role: RoleResident, Account: "resident:bob"}
-	carol   = Principal{Role: RoleResident, Account: "resident:carol"}
 )
 
 func newBook(t tb) *book {
