@@ -571,7 +571,6 @@ func firstDifference(want, got digests) (string, bool) {
 	return owners[0], true
 }
 
-
 // state compares every stored record of derived state with the replay's, one kind at a
 // time, and names the first that differs: the slow path, taken when the digests differ.
 func (d *dataCheck) state() error {
