@@ -2,7 +2,9 @@ package ledger
 
 import (
 	"bytes"
+	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -91,6 +93,9 @@ func TestCanonicalEncoding(t *testing.T) {
 		`{"from":"issuer:POINTS","to":"resident:alice","asset":"POINTS","amount":"100"}]}`
 	if string(got) != want {
 		t.Fatalf("canonical bytes:\n got %s\nwant %s", got, want)
+	}
+	if doc, err := os.ReadFile("../docs/FORMAT.md"); err != nil || !strings.Contains(string(doc), "```\n"+want+"\n```") {
+		t.Errorf("docs/FORMAT.md's example credit is not this entry's canonical bytes (%v)", err)
 	}
 	back, err := DecodeEntry(got, DefaultPolicy().Assets)
 	if err != nil || !reflect.DeepEqual(back, e) {
