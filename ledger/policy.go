@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"time"
 	_ "time/tzdata" // the policy timezone must load on a machine without zoneinfo
@@ -143,9 +144,9 @@ func (p *Policy) Compile(genesis Assets) error {
 	if err := p.compileAssets(genesis); err != nil {
 		return err
 	}
-	loc, err := time.LoadLocation(p.Timezone)
-	if p.Timezone == "" || p.Timezone == "Local" || err != nil {
-		return badPolicy("timezone", "timezone %q is not an IANA time zone name", p.Timezone)
+	loc, err := loadZone(p.Timezone)
+	if err != nil {
+		return err
 	}
 	c.loc = loc
 	if err := p.compileCredit(&c); err != nil {
@@ -174,6 +175,26 @@ func (p *Policy) Compile(genesis Assets) error {
 	c.ok = true
 	p.c = c
 	return nil
+}
+
+// zoneName is the shape of an IANA zone name (Area/Location, Area/Region/Location) or UTC.
+// It keeps out the names a host's zoneinfo has beyond the IANA database: localtime (the
+// host's own zone), posixrules, Factory, and the posix/ and right/ copies (right/ counts
+// leap seconds). Those would make the rules depend on the machine that replays them.
+var zoneName = regexp.MustCompile(`^(UTC|[A-Z][A-Za-z]+(/[A-Z][A-Za-z0-9_+-]*){1,2})$`)
+
+// loadZone loads an IANA time zone. Go reads the host's zoneinfo first and its own embedded
+// copy (time/tzdata) when the host has none.
+func loadZone(name string) (*time.Location, error) {
+	bad := badPolicy("timezone", "timezone %q is not an IANA time zone name such as Asia/Shanghai", truncate(name, 64))
+	if !zoneName.MatchString(name) {
+		return nil, bad
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, bad
+	}
+	return loc, nil
 }
 
 func (p *Policy) compileAssets(genesis Assets) error {

@@ -124,9 +124,8 @@ func (d *decider) creditRules(c *creditShape) error {
 func (d *decider) dailyCap(c *creditShape) error {
 	loc := d.p.Location()
 	y, m, day := time.UnixMicro(c.start).In(loc).Date()
-	dayStart := time.Date(y, m, day, 0, 0, 0, 0, loc)
-	dayEnd := dayStart.AddDate(0, 0, 1)
-	sessions, err := d.v.SessionsIn(c.body.Volunteer, dayStart.UnixMicro(), dayEnd.UnixMicro())
+	dayStart, dayEnd := localDayStart(y, m, day, loc), localDayStart(y, m, day+1, loc)
+	sessions, err := d.v.SessionsIn(c.body.Volunteer, dayStart, dayEnd)
 	if err != nil {
 		return err
 	}
@@ -136,11 +135,44 @@ func (d *decider) dailyCap(c *creditShape) error {
 	}
 	max := d.p.mustCompiled().maxPerDay
 	if total > max {
+		date := time.Date(y, m, day, 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
 		return Errorf(CodeDailyCapExceeded, "%s would have %s hours credited for %s; the daily limit is %s.",
-			c.body.Volunteer, d.fmtAmount(AssetHours, total), dayStart.Format("2006-01-02"), d.fmtAmount(AssetHours, max)).
-			With("max_hours_per_day", d.fmtAmount(AssetHours, max)).With("day", dayStart.Format("2006-01-02"))
+			c.body.Volunteer, d.fmtAmount(AssetHours, total), date, d.fmtAmount(AssetHours, max)).
+			With("max_hours_per_day", d.fmtAmount(AssetHours, max)).With("day", date)
 	}
 	return nil
+}
+
+// maxClockChange bounds how far a time zone's clock ever jumps at once (two hours, in
+// practice one), with room to spare.
+const maxClockChange = 3 * time.Hour
+
+// localDayStart returns the first instant (UTC microseconds) whose date in loc is the day
+// y-m-d (normalised as time.Date does: day 32 is the first of the next month). Usually that
+// is local midnight; where a clock change skips or repeats midnight, time.Date picks one side
+// of the change, so near a change the answer is searched for instead: local dates never go
+// back as time goes on, in any zone that changes its clocks at night.
+func localDayStart(y int, m time.Month, d int, loc *time.Location) int64 {
+	t := time.Date(y, m, d, 0, 0, 0, 0, loc)
+	if zoneStart, zoneEnd := t.ZoneBounds(); (zoneStart.IsZero() || t.Sub(zoneStart) > maxClockChange) &&
+		(zoneEnd.IsZero() || zoneEnd.Sub(t) > maxClockChange) {
+		return t.UnixMicro() // no clock change near: midnight exists once, and t is it
+	}
+	want := time.Date(y, m, d, 0, 0, 0, 0, time.UTC) // the date, normalised
+	before := func(us int64) bool {
+		ly, lm, ld := time.UnixMicro(us).In(loc).Date()
+		return time.Date(ly, lm, ld, 0, 0, 0, 0, time.UTC).Before(want)
+	}
+	lo, hi := t.Add(-maxClockChange).UnixMicro(), t.Add(maxClockChange).UnixMicro() // before(lo), !before(hi)
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		if before(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi
 }
 
 // hoursFit reports whether hours (minor units at scale) ≤ the duration durMicros, exactly.
