@@ -75,7 +75,7 @@ func (s *Server) shape(body ledger.Body) error {
 		if _, err := ledger.ParseAccountID(string(b.Account), false); err != nil {
 			return err
 		}
-		return checkText("reason", b.Reason, ledger.MaxReasonChars, false)
+		return checkText("reason", b.Reason, ledger.MaxReasonChars, true)
 	case *ledger.LinkBody:
 		return shapeLink(b)
 	case *ledger.CreditBody:
@@ -97,7 +97,7 @@ func (s *Server) shape(body ledger.Body) error {
 		return firstErr(ref("pool", b.Pool, ledger.KindPool), s.amount(b.Asset, b.Amount))
 	case *ledger.GrantBody:
 		return firstErr(ref("pool", b.Pool, ledger.KindPool), ref("to", b.To, ledger.KindResident),
-			s.amount(b.Asset, b.Amount), checkText("memo", b.Memo, ledger.MaxMemoChars, false))
+			s.amount(b.Asset, b.Amount), checkText("memo", b.Memo, ledger.MaxMemoChars, true))
 	case *ledger.ConversionBody:
 		return s.amount(ledger.AssetHours, b.Hours)
 	case *ledger.ReversalBody:

@@ -54,7 +54,7 @@ func step(t *rapid.T, b *book) {
 	case 7:
 		b.try(drawResident(t, "by"), &DonationBody{Pool: "pool:public", Asset: asset, Amount: drawAmount(t, "amt", scale)})
 	case 8:
-		b.try(admin, &GrantBody{Pool: "pool:public", To: rapid.SampledFrom(residents).Draw(t, "to"), Asset: asset, Amount: drawAmount(t, "amt", scale)})
+		b.try(admin, &GrantBody{Pool: "pool:public", To: rapid.SampledFrom(residents).Draw(t, "to"), Asset: asset, Amount: drawAmount(t, "amt", scale), Memo: "test"})
 	case 9:
 		b.try(drawResident(t, "by"), &ConversionBody{Hours: drawAmount(t, "amt", 2)})
 	case 10:
@@ -62,7 +62,7 @@ func step(t *rapid.T, b *book) {
 		b.try(by, &ReversalBody{Seq: rapid.Uint64Range(1, b.seq).Draw(t, "seq"), Reason: "test"})
 	case 11:
 		id := rapid.SampledFrom(residents).Draw(t, "acct")
-		b.try(admin, &FreezeBody{Account: id, Unfreeze: rapid.Bool().Draw(t, "unfreeze")})
+		b.try(admin, &FreezeBody{Account: id, Reason: "test", Unfreeze: rapid.Bool().Draw(t, "unfreeze")})
 	}
 	b.now += rapid.Int64Range(0, 120_000_000).Draw(t, "advance_us")
 }

@@ -41,7 +41,7 @@ func (d *decider) freeze(b *FreezeBody) (Body, error) {
 	if n.Account, err = ParseAccountID(string(b.Account), false); err != nil {
 		return nil, err
 	}
-	if err := checkText("reason", b.Reason, MaxReasonChars, false); err != nil {
+	if err := checkText("reason", b.Reason, MaxReasonChars, true); err != nil {
 		return nil, err
 	}
 	if err := d.role("freeze or unfreeze accounts", RoleAdmin); err != nil {

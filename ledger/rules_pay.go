@@ -132,7 +132,7 @@ func (d *decider) grant(b *GrantBody) (Body, error) {
 	if n.To, amt, n.Amount, err = d.target("to", b.To, b.Asset, b.Amount, KindResident); err != nil {
 		return nil, err
 	}
-	if err := checkText("memo", b.Memo, MaxMemoChars, false); err != nil {
+	if err := checkText("memo", b.Memo, MaxMemoChars, true); err != nil {
 		return nil, err
 	}
 	if err := d.role("make grants", RoleAdmin); err != nil {

@@ -46,14 +46,16 @@ var ruleCases = []ruleCase{
 	{"auditor writes", nil, auditor, fixed(&OpenBody{ID: "resident:dave"}), CodeForbidden},
 	// freeze and link
 	{"freeze unknown", nil, admin, fixed(&FreezeBody{Account: "resident:zed", Reason: "x"}), CodeUnknownAccount},
-	{"freeze by station", nil, s1, fixed(&FreezeBody{Account: "resident:bob"}), CodeForbidden},
-	{"frozen payer", func(b *book) { b.must(admin, &FreezeBody{Account: "resident:alice"}) }, alice,
+	{"freeze by station", nil, s1, fixed(&FreezeBody{Account: "resident:bob", Reason: "x"}), CodeForbidden},
+	{"freeze without reason", nil, admin, fixed(&FreezeBody{Account: "resident:bob"}), CodeInvalidField},
+	{"unfreeze without reason", nil, admin, fixed(&FreezeBody{Account: "resident:bob", Unfreeze: true}), CodeInvalidField},
+	{"frozen payer", func(b *book) { b.must(admin, &FreezeBody{Account: "resident:alice", Reason: "test"}) }, alice,
 		fixed(&RedemptionBody{Payee: "outlet:o1", Asset: AssetHours, Amount: "1"}), CodeAccountFrozen},
-	{"frozen payee", func(b *book) { linkAliceBob(b); b.must(admin, &FreezeBody{Account: "resident:bob"}) }, alice,
+	{"frozen payee", func(b *book) { linkAliceBob(b); b.must(admin, &FreezeBody{Account: "resident:bob", Reason: "test"}) }, alice,
 		fixed(&TransferBody{To: "resident:bob", Asset: AssetHours, Amount: "1"}), CodeAccountFrozen},
 	{"unfrozen pays again", func(b *book) {
-		b.must(admin, &FreezeBody{Account: "resident:alice"})
-		b.must(admin, &FreezeBody{Account: "resident:alice", Unfreeze: true})
+		b.must(admin, &FreezeBody{Account: "resident:alice", Reason: "test"})
+		b.must(admin, &FreezeBody{Account: "resident:alice", Reason: "test", Unfreeze: true})
 	}, alice, fixed(&RedemptionBody{Payee: "outlet:o1", Asset: AssetHours, Amount: "1"}), ""},
 	{"link unknown", nil, admin, fixed(&LinkBody{A: "resident:alice", B: "resident:zed", Relation: "child"}), CodeUnknownAccount},
 	{"link bad relation", nil, admin, fixed(&LinkBody{A: "resident:alice", B: "resident:bob", Relation: "friend"}), CodeInvalidField},
@@ -71,7 +73,7 @@ var ruleCases = []ruleCase{
 	{"credit balance cap", withPolicy(func(p *Policy) { p.Limits[KindResident][AssetHours] = LimitPolicy{Upper: "15"} }), s1,
 		fixed(credit("resident:alice", "6", -8*time.Hour, -2*time.Hour)), CodeBalanceCapExceeded},
 	{"credit unknown volunteer", nil, s1, fixed(credit("resident:zed", "1", -2*time.Hour, -1*time.Hour)), CodeUnknownAccount},
-	{"credit frozen volunteer", func(b *book) { b.must(admin, &FreezeBody{Account: "resident:bob"}) }, s1,
+	{"credit frozen volunteer", func(b *book) { b.must(admin, &FreezeBody{Account: "resident:bob", Reason: "test"}) }, s1,
 		fixed(credit("resident:bob", "1", -2*time.Hour, -1*time.Hour)), CodeAccountFrozen},
 	{"credit as other station", nil, s1, func(*book) Body {
 		c := credit("resident:bob", "1", -2*time.Hour, -1*time.Hour)
@@ -136,10 +138,13 @@ var ruleCases = []ruleCase{
 	{"donate ok", nil, alice, fixed(&DonationBody{Pool: "pool:public", Asset: AssetHours, Amount: "4"}), ""},
 	{"donate insufficient", nil, alice, fixed(&DonationBody{Pool: "pool:public", Asset: AssetHours, Amount: "40"}), CodeInsufficientBalance},
 	{"donate to outlet", nil, alice, fixed(&DonationBody{Pool: "outlet:o1", Asset: AssetHours, Amount: "4"}), CodeInvalidField},
-	{"grant pool empty", nil, admin, fixed(&GrantBody{Pool: "pool:public", To: "resident:bob", Asset: AssetHours, Amount: "1"}), CodeInsufficientBalance},
+	{"grant pool empty", nil, admin, fixed(&GrantBody{Pool: "pool:public", To: "resident:bob", Asset: AssetHours, Amount: "1", Memo: "test"}), CodeInsufficientBalance},
 	{"grant ok", func(b *book) { b.must(alice, &DonationBody{Pool: "pool:public", Asset: AssetHours, Amount: "4"}) }, admin,
-		fixed(&GrantBody{Pool: "pool:public", To: "resident:bob", Asset: AssetHours, Amount: "3"}), ""},
-	{"grant by resident", nil, alice, fixed(&GrantBody{Pool: "pool:public", To: "resident:bob", Asset: AssetHours, Amount: "1"}), CodeForbidden},
+		fixed(&GrantBody{Pool: "pool:public", To: "resident:bob", Asset: AssetHours, Amount: "3", Memo: "test"}), ""},
+	{"grant without memo", func(b *book) {
+		b.must(alice, &DonationBody{Pool: "pool:public", Asset: AssetHours, Amount: "3"})
+	}, admin, fixed(&GrantBody{Pool: "pool:public", To: "resident:bob", Asset: AssetHours, Amount: "1"}), CodeInvalidField},
+	{"grant by resident", nil, alice, fixed(&GrantBody{Pool: "pool:public", To: "resident:bob", Asset: AssetHours, Amount: "1", Memo: "test"}), CodeForbidden},
 	// conversions
 	{"convert ok", nil, alice, fixed(&ConversionBody{Hours: "1.5"}), ""},
 	{"convert disabled", withPolicy(func(p *Policy) { p.Convert.PointsPerHour = "0" }), alice, fixed(&ConversionBody{Hours: "1"}), CodeConversionDisabled},
