@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"strconv"
+	"strings"
 )
 
 // MaxIntegerDigits bounds the integer part of an amount (SPEC §2: at most 12 digits), so that
@@ -90,9 +91,13 @@ func invalidAmount(s string, scale int) *Error {
 	if len(shown) > 32 {
 		shown = shown[:32] + "…"
 	}
+	if scale == 0 {
+		return Errorf(CodeInvalidAmount, "Amount %q is not valid: write a positive whole number such as \"10\".", shown).
+			With("scale", scale)
+	}
 	return Errorf(CodeInvalidAmount,
-		"Amount %q is not valid: write a positive plain decimal such as \"2.50\", with at most %d decimal places.", shown, scale).
-		With("scale", scale)
+		"Amount %q is not valid: write a positive plain decimal such as \"2.%s\", with at most %d decimal places.",
+		shown, "5"+strings.Repeat("0", scale-1), scale).With("scale", scale)
 }
 
 // FormatAmount formats minor units v at scale as a plain decimal with exactly scale

@@ -186,7 +186,7 @@ func ref(field, s string, kinds ...Kind) (AccountID, error) {
 			return id, nil
 		}
 	}
-	return "", badField(field, "%s must be a %v account, not %s.", field, kinds, id)
+	return "", badField(field, "%s must be %s account, not %s.", field, KindsText(kinds), id)
 }
 
 func truncate(s string, n int) string {

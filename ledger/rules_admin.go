@@ -158,7 +158,7 @@ func (d *decider) stationMayReverse(orig *Entry) error {
 
 func (d *decider) reversalRules(orig *Entry) error {
 	if !reversible[orig.Type] {
-		return Errorf(CodeNotReversible, "Entry %d is a %s entry, which cannot be reversed.", orig.Seq, orig.Type).
+		return Errorf(CodeNotReversible, "Entry %d is %s %s entry, which cannot be reversed.", orig.Seq, article(string(orig.Type)), orig.Type).
 			With("type", string(orig.Type))
 	}
 	by, err := d.v.ReversedBy(orig.Seq)

@@ -97,7 +97,7 @@ func (d *decider) creditRules(c *creditShape) error {
 	}
 	if !hoursFit(c.hours, d.p.Assets[AssetHours].Scale, c.end-c.start) {
 		return Errorf(CodeDurationExceeded, "The session lasted %s but credits %s hours; credit at most the time served.",
-			time.Duration(c.end-c.start)*time.Microsecond, c.body.Hours)
+			spokenDuration(c.end-c.start), c.body.Hours)
 	}
 	if c.end > d.now+futureSlackMicros {
 		return Errorf(CodeFutureTime, "The session ends at %s, in the future; credit sessions once they have ended.", c.body.Activity.EndedAt)

@@ -1,6 +1,8 @@
 package ledger
 
 import (
+	"fmt"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -52,4 +54,34 @@ func missingKey() *Error {
 
 func badField(field, format string, args ...any) *Error {
 	return Errorf(CodeInvalidField, format, args...).With("field", field)
+}
+
+// article is "a" or "an" for word, as spoken ("an open entry", "a credit entry").
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
+}
+
+// KindsText lists account kinds for a message: "a resident", "a station or an outlet".
+func KindsText(kinds []Kind) string {
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = article(string(k)) + " " + string(k)
+	}
+	if len(parts) > 1 {
+		return strings.Join(parts[:len(parts)-1], ", ") + " or " + parts[len(parts)-1]
+	}
+	return strings.Join(parts, "")
+}
+
+// spokenDuration writes micros as hours, minutes and seconds: "1 h 05 min", "0 h 45 min 30 s".
+func spokenDuration(micros int64) string {
+	s := micros / microsPerSecond
+	out := fmt.Sprintf("%d h %02d min", s/3600, s/60%60)
+	if s%60 != 0 {
+		out += fmt.Sprintf(" %02d s", s%60)
+	}
+	return out
 }
