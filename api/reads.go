@@ -172,7 +172,8 @@ func (s *Server) getStatement(c echo.Context, g gate) error {
 	if _, err := s.visibleAccount(p, id); err != nil {
 		return err
 	}
-	// One more than the page tells whether there is a next page.
+	// One more than the page tells whether there is a next page (the store reads a full
+	// page and one row of look-ahead in one transaction; see store.MaxReadLimit).
 	lines, err := s.svc.AccountEntries(id, after, limit+1)
 	if err != nil {
 		return err
@@ -214,7 +215,7 @@ func (s *Server) getEntries(c echo.Context, g gate) error {
 	if _, err := g.check(s, c); err != nil {
 		return err
 	}
-	entries, err := s.svc.Entries(after, limit+1)
+	entries, err := s.svc.Entries(after, limit+1) // one more: is there a next page?
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -13,8 +14,19 @@ import (
 	"github.com/timebank/timebank/ledger"
 )
 
-// MaxPageLimit is the largest page of Entries and AccountEntries (SPEC §4: limit 1–500).
-const MaxPageLimit = 500
+// MaxPageLimit is the largest page a client may ask for (SPEC §4: limit 1–500).
+// MaxReadLimit is the most rows Entries and AccountEntries return: a full page and one row
+// of look-ahead, by which the caller tells whether another page follows (next_after_seq)
+// within the same read transaction, without a second read.
+const (
+	MaxPageLimit = 500
+	MaxReadLimit = MaxPageLimit + 1
+)
+
+// errReadLimit is a limit outside 1 to MaxReadLimit: the caller's bug, not the client's,
+// since the API checks the client's limit (and answers its own invalid_field) first. It is
+// not a *ledger.Error, so it answers 500 and reaches the log rather than blaming the client.
+var errReadLimit = errors.New("store: read limit out of range")
 
 // Export reads the log in chunks of at most exportChunkEntries entries or about
 // exportChunkBytes bytes, each in its own short read transaction: a slow reader never holds
@@ -62,14 +74,15 @@ func (l *Ledger) Entry(seq uint64) (e *ledger.Entry, err error) {
 	return e, err
 }
 
+// checkLimit returns errReadLimit unless 1 ≤ limit ≤ MaxReadLimit.
 func checkLimit(limit int) error {
-	if limit < 1 || limit > MaxPageLimit {
-		return ledger.Errorf(ledger.CodeInvalidField, "The limit must be 1 to %d.", MaxPageLimit).With("field", "limit")
+	if limit < 1 || limit > MaxReadLimit {
+		return fmt.Errorf("%w: %d is not 1 to %d", errReadLimit, limit, MaxReadLimit)
 	}
 	return nil
 }
 
-// Entries returns up to limit (1–500) entries with seq > afterSeq, oldest first.
+// Entries returns up to limit (1 to MaxReadLimit) entries with seq > afterSeq, oldest first.
 func (l *Ledger) Entries(afterSeq uint64, limit int) ([]*ledger.Entry, error) {
 	if err := checkLimit(limit); err != nil {
 		return nil, err
@@ -97,7 +110,7 @@ func (l *Ledger) Entries(afterSeq uint64, limit int) ([]*ledger.Entry, error) {
 	return out, err
 }
 
-// AccountEntries returns up to limit (1–500) of the account's statement lines with
+// AccountEntries returns up to limit (1 to MaxReadLimit) of the account's statement lines with
 // seq > afterSeq, oldest first; none for an account that does not exist.
 func (l *Ledger) AccountEntries(id ledger.AccountID, afterSeq uint64, limit int) ([]ledger.StatementLine, error) {
 	if err := checkLimit(limit); err != nil {

@@ -64,11 +64,22 @@ func TestEntriesAndStatements(t *testing.T) {
 	if len(got) != int(size) || got[0] != 1 || got[len(got)-1] != size {
 		t.Fatalf("paged seqs %v, tree size %d", got, size)
 	}
-	for _, limit := range []int{0, -1, MaxPageLimit + 1} {
+	// A full page and one row of look-ahead are allowed; beyond is the caller's bug.
+	if _, err := l.Entries(0, MaxReadLimit); err != nil {
+		t.Errorf("Entries(0, MaxReadLimit): %v", err)
+	}
+	if _, err := l.AccountEntries("resident:alice", 0, MaxReadLimit); err != nil {
+		t.Errorf("AccountEntries(…, MaxReadLimit): %v", err)
+	}
+	for _, limit := range []int{0, -1, MaxReadLimit + 1} {
 		_, err := l.Entries(0, limit)
-		wantCode(t, err, ledger.CodeInvalidField)
-		_, err = l.AccountEntries("resident:alice", 0, limit)
-		wantCode(t, err, ledger.CodeInvalidField)
+		_, err2 := l.AccountEntries("resident:alice", 0, limit)
+		for _, err := range []error{err, err2} {
+			var le *ledger.Error
+			if !errors.Is(err, errReadLimit) || errors.As(err, &le) {
+				t.Errorf("limit %d: %v, want errReadLimit and no *ledger.Error", limit, err)
+			}
+		}
 	}
 
 	lines, err := l.AccountEntries("resident:alice", 0, MaxPageLimit)
