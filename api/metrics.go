@@ -1,6 +1,7 @@
 package api
 
 import (
+	"net/http"
 	"strconv"
 	"time"
 
@@ -16,16 +17,29 @@ func NewRegistry() *prometheus.Registry {
 	return r
 }
 
-// metrics are the API's request metrics, by route pattern (not raw path: bounded labels).
+// metrics are the API's request metrics, by route pattern, method and status. Every label
+// takes values from a fixed set, whatever the client sends: each new value costs a counter
+// and a histogram (17 series), so a label that copied the request would let anyone, without
+// a token, grow /metrics and the server's memory without end.
 type metrics struct {
 	gatherer prometheus.Gatherer
+	routes   map[string]bool // the route patterns of the API
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 }
 
-func newMetrics(r *prometheus.Registry) *metrics {
+// Label values for what is not the API's own.
+const (
+	otherMethod    = "other"     // a method outside the standard set (standardMethods)
+	unmatchedRoute = "unmatched" // a path that matches no route
+)
+
+// newMetrics registers the request metrics in r; routes are the API's route patterns, the
+// only route label values besides unmatchedRoute.
+func newMetrics(r *prometheus.Registry, routes []Route) *metrics {
 	m := &metrics{
 		gatherer: r,
+		routes:   make(map[string]bool, len(routes)),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "timebank_http_requests_total",
 			Help: "HTTP requests answered, by route pattern, method and status.",
@@ -36,11 +50,32 @@ func newMetrics(r *prometheus.Registry) *metrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
 		}, []string{"route", "method"}),
 	}
+	for _, rt := range routes {
+		m.routes[rt.Path] = true
+	}
 	r.MustRegister(m.requests, m.latency)
 	return m
 }
 
+// observe counts one answer. route is the matched route pattern (anything else counts as
+// unmatchedRoute), method the request's (outside the standard set: otherMethod), status the
+// one answered: a number the server chose.
 func (m *metrics) observe(route, method string, status int, latency time.Duration) {
+	if !m.routes[route] {
+		route = unmatchedRoute
+	}
+	method = methodLabel(method)
 	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 	m.latency.WithLabelValues(route, method).Observe(latency.Seconds())
+}
+
+// methodLabel is method if it is one of the standard methods a client of this API may
+// use, else otherMethod. Methods are case-sensitive (RFC 9110 §9.1): "get" is other too.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return method
+	}
+	return otherMethod
 }

@@ -67,7 +67,8 @@ func New(svc ledger.Service, opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{svc: svc, log: opts.Logger, now: opts.Now, metrics: newMetrics(opts.Registry)}
+	s := &Server{svc: svc, log: opts.Logger, now: opts.Now}
+	s.metrics = newMetrics(opts.Registry, s.Routes())
 	s.inflight.keys = map[string]struct{}{}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -147,7 +148,7 @@ func (s *Server) logAndMeasure() echo.MiddlewareFunc {
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
 			route := v.RoutePath
 			if route == "" || v.Status == http.StatusNotFound && c.Path() == "" {
-				route = "unmatched"
+				route = unmatchedRoute
 			}
 			s.metrics.observe(route, v.Method, v.Status, v.Latency)
 			level := slog.LevelInfo
