@@ -237,3 +237,18 @@ func TestEveryErrorCode(t *testing.T) {
 		}
 	}
 }
+
+// TestRateLimitRetryAfter: a 429 says in Retry-After how many whole seconds the limiter
+// takes to allow one more request; the answers it lets through do not carry the header.
+func TestRateLimitRetryAfter(t *testing.T) {
+	for perSecond, want := range map[float64]string{0.1: "10", 0.4: "3", 1: "1", 2: "1"} {
+		e := newEnv(t, envOptions{options: api.Options{RateLimit: perSecond, RateBurst: 1}, noSeed: true})
+		if r := e.must(e.do("GET", "/v1/policy", "admin", ""), 200); r.Header.Get("Retry-After") != "" {
+			t.Errorf("rate %v: a 200 carries Retry-After %q", perSecond, r.Header.Get("Retry-After"))
+		}
+		r := e.must(e.do("GET", "/v1/policy", "admin", ""), 429)
+		if got := r.Header.Get("Retry-After"); got != want {
+			t.Errorf("rate %v per second: Retry-After %q, want %q", perSecond, got, want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ package api
 import (
 	_ "embed"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -35,7 +36,8 @@ type Options struct {
 	// collectors in it too. Default: a new registry with the Go and process collectors.
 	Registry *prometheus.Registry
 	// RateLimit is the steady number of requests per second one client address may make;
-	// 0 turns rate limiting off. RateBurst is the burst above it (default: RateLimit).
+	// 0 turns rate limiting off. RateBurst is the burst above it (default: RateLimit). A 429
+	// carries Retry-After: 1/RateLimit seconds, rounded up.
 	RateLimit float64
 	RateBurst int
 	// Now is the clock for what reads derive from time: held and available amounts, a
@@ -169,10 +171,17 @@ func (s *Server) logAndMeasure() echo.MiddlewareFunc {
 	})
 }
 
-// rateLimiter answers 429 rate_limited past perSecond requests per client address.
+// rateLimiter answers 429 rate_limited past perSecond requests per client address, with a
+// Retry-After header: the whole seconds the limiter takes to allow one more request
+// (1/perSecond, rounded up, so never 0: a client that waits that long is let through).
 func rateLimiter(perSecond float64, burst int) echo.MiddlewareFunc {
 	if burst <= 0 {
 		burst = max(1, int(perSecond))
+	}
+	retryAfter := strconv.FormatFloat(math.Ceil(1/perSecond), 'f', 0, 64)
+	deny := func(c echo.Context) error {
+		c.Response().Header().Set(echo.HeaderRetryAfter, retryAfter)
+		return errRateLimited()
 	}
 	store := middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
 		Rate: rate.Limit(perSecond), Burst: burst, ExpiresIn: 3 * time.Minute,
@@ -183,8 +192,8 @@ func rateLimiter(perSecond float64, burst int) echo.MiddlewareFunc {
 		IdentifierExtractor: func(c echo.Context) (string, error) {
 			return c.RealIP(), nil
 		},
-		ErrorHandler: func(c echo.Context, err error) error { return errRateLimited() },
-		DenyHandler:  func(c echo.Context, id string, err error) error { return errRateLimited() },
+		ErrorHandler: func(c echo.Context, err error) error { return deny(c) },
+		DenyHandler:  func(c echo.Context, id string, err error) error { return deny(c) },
 	})
 }
 
