@@ -30,7 +30,7 @@ type metrics struct {
 
 // Label values for what is not the API's own.
 const (
-	otherMethod    = "other"     // a method outside the standard set (standardMethods)
+	otherMethod    = "other"     // a method outside the standard set (methodLabel)
 	unmatchedRoute = "unmatched" // a path that matches no route
 )
 
