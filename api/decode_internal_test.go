@@ -85,3 +85,52 @@ func BenchmarkHostileNesting(b *testing.B) {
 		}
 	}
 }
+
+// manyKeys returns an object of distinct short keys (a, b, …, zz, aaa, …) each holding
+// value, as many as fit in 64 KiB with prefix before it and a closing brace per open one
+// in prefix after it.
+func manyKeys(prefix, value string) []byte {
+	closing := strings.Repeat("}", strings.Count(prefix, "{"))
+	b := []byte(prefix)
+	for n := 0; ; n++ {
+		key := ""
+		for k := n; ; k = k/26 - 1 {
+			key = string(rune('a'+k%26)) + key
+			if k < 26 {
+				break
+			}
+		}
+		member := `"` + key + `":` + value
+		if len(b)+1+len(member)+len(closing) > maxBodyBytes {
+			break
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, member...)
+	}
+	return append(b, closing...)
+}
+
+// BenchmarkHostileManyKeys: 64 KiB of distinct short keys, in a body's own object (the
+// first is unknown) and in a map-typed policy field (keys are data there: all are read).
+func BenchmarkHostileManyKeys(b *testing.B) {
+	b.Run("body", func(b *testing.B) {
+		raw := manyKeys(`{`, `0`)
+		for b.Loop() {
+			var body ledger.RedemptionBody
+			if err := decodeStrict(raw, &body, entryBody); ledger.CodeOf(err) != ledger.CodeUnknownField {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("policy_map", func(b *testing.B) {
+		raw := manyKeys(`{"credit":{"categories":{`, `{}`)
+		for b.Loop() {
+			var body ledger.PolicyBody
+			if err := decodeStrict(raw, &body, policyBody); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
