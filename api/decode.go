@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"reflect"
 	"strings"
 	"unicode/utf8"
 
@@ -68,8 +69,9 @@ const (
 )
 
 // decodeStrict decodes b, one JSON object, into v. It rejects invalid UTF-8, syntax errors,
-// duplicate keys, trailing data and nesting over maxJSONDepth (400 malformed_json), unknown
-// fields (400 unknown_field), and values of the wrong JSON type (see kindOfBody).
+// duplicate keys, trailing data and nesting over maxJSONDepth (400 malformed_json), keys
+// that are not exactly the JSON name of a field of v (400 unknown_field: encoding/json alone
+// would take any case variant), and values of the wrong JSON type (see kindOfBody).
 func decodeStrict(b []byte, v any, kind kindOfBody) error {
 	if len(b) == 0 {
 		return malformed("The request body is empty; send a JSON object.")
@@ -77,7 +79,7 @@ func decodeStrict(b []byte, v any, kind kindOfBody) error {
 	if !utf8.Valid(b) {
 		return malformed("The request body is not valid UTF-8.")
 	}
-	if err := checkStructure(b); err != nil {
+	if err := checkStructure(b, schemaOf(reflect.TypeOf(v)).root); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -141,18 +143,23 @@ const (
 type frame struct {
 	object  bool
 	wantKey bool
-	lastKey string
+	node    *schema // what the object or array holds; nil: not checked (see schema.opens)
+	next    *schema // the schema of the value under lastKey
+	lastKey string  // "" in an array or an unchecked object
+	seen    uint64  // the fields of a struct seen, by schemaField.bit
 	keys    []string
 }
 
 // checkStructure scans b once, byte by byte, before encoding/json sees it: the top level
-// must be one object, no object may repeat a key (encoding/json would silently keep the
-// last), nothing but whitespace may follow it, nesting stays within maxJSONDepth, and no
-// string or literal is longer than any field can be. Hostile input is refused as soon as a
-// limit is crossed, so it costs at most a few kilobytes of scanning. Syntax the scan does
-// not check (colons, commas, literals) is left to encoding/json. Failures are 400
-// malformed_json, or the code of the field an over-long value was sent for.
-func checkStructure(b []byte) error {
+// must be one object, every key of a struct must be exactly one of its fields' JSON names,
+// no object may repeat a key (encoding/json would silently keep the last), nothing but
+// whitespace may follow it, nesting stays within maxJSONDepth, and no string or literal is
+// longer than any field can be. root is the schema of the body's type. Hostile input is
+// refused as soon as a limit is crossed, so it costs at most a few kilobytes of scanning.
+// Syntax the scan does not check (colons, commas, literals) is left to encoding/json, and so
+// are the JSON types of values. Failures are 400 malformed_json, unknown_field, or the code
+// of the field an over-long value was sent for.
+func checkStructure(b []byte, root *schema) error {
 	i := skipSpace(b, 0)
 	if i == len(b) || b[i] != '{' {
 		return malformed("The request body must be one JSON object.")
@@ -171,7 +178,14 @@ func checkStructure(b []byte) error {
 			if len(stack) == maxJSONDepth {
 				return malformed("The request body is nested too deeply.")
 			}
-			stack = append(stack, frame{object: c == '{', wantKey: c == '{'})
+			node := root
+			if n := len(stack); n > 0 {
+				node = stack[n-1].next
+			}
+			stack = append(stack, frame{object: c == '{', wantKey: c == '{', node: node.opens(c)})
+			if top := &stack[len(stack)-1]; !top.object && top.node != nil {
+				top.next = top.node.elem // every element of an array has its schema
+			}
 			i++
 		case '}', ']':
 			if len(stack) == 0 {
@@ -191,7 +205,7 @@ func checkStructure(b []byte) error {
 				return err
 			}
 			if top := &stack[len(stack)-1]; top.object && top.wantKey {
-				if err := top.addKey(b[i+1 : end-1]); err != nil {
+				if err := addKey(stack, b[i+1:end-1]); err != nil {
 					return err
 				}
 			}
@@ -213,22 +227,75 @@ func checkStructure(b []byte) error {
 	return malformed("The request body is not valid JSON: it ends too early.")
 }
 
-// addKey records key in the object, refusing a repeat.
-func (f *frame) addKey(raw []byte) error {
+// addKey records the key raw of the object on top of stack. A struct's key must be exactly
+// one of its fields' JSON names; a map's keys are data. No key may come twice.
+func addKey(stack []frame, raw []byte) error {
+	f := &stack[len(stack)-1]
+	f.wantKey = false
+	switch {
+	case f.node == nil:
+		return nil
+	case f.node.kind == structSchema:
+		field, ok := f.node.fields[string(raw)]
+		if !ok {
+			return unknownKey(stack, raw)
+		}
+		if f.seen&field.bit != 0 {
+			return duplicateKey(stack, field.name)
+		}
+		f.seen |= field.bit
+		f.lastKey, f.next = field.name, field.value
+		return nil
+	}
 	if len(raw) > maxKeyLength || bytes.IndexByte(raw, '\\') >= 0 {
-		// No field name is long or needs escapes; an escaped one could hide a duplicate.
-		shown := string(raw[:min(len(raw), maxKeyLength)])
-		return ledger.Errorf(ledger.CodeUnknownField, "The field %q is not part of this request.", shown).With("field", shown)
+		// No map key is long or needs escapes; an escaped one could hide a duplicate.
+		return unknownKey(stack, raw)
 	}
 	for _, k := range f.keys {
 		if k == string(raw) {
-			return ledger.Errorf(ledger.CodeMalformedJSON, "The field %q appears twice.", k).With("field", k)
+			return duplicateKey(stack, k)
 		}
 	}
-	f.lastKey = string(raw)
+	f.lastKey, f.next = string(raw), f.node.elem
 	f.keys = append(f.keys, f.lastKey)
-	f.wantKey = false
 	return nil
+}
+
+// unknownKey refuses the key raw of the object on top of stack (400 unknown_field), naming
+// its path and, when it differs from a field only in case, the field.
+func unknownKey(stack []frame, raw []byte) error {
+	key := string(raw[:min(len(raw), maxKeyLength)])
+	stack[len(stack)-1].lastKey = key
+	path := fieldPath(stack)
+	if node := stack[len(stack)-1].node; node.kind == structSchema {
+		for name := range node.fields {
+			if strings.EqualFold(name, key) {
+				return ledger.Errorf(ledger.CodeUnknownField, "The field %q is not part of this request; field names are exact: did you mean %q?",
+					path, name).With("field", path)
+			}
+		}
+	}
+	return ledger.Errorf(ledger.CodeUnknownField, "The field %q is not part of this request.", path).With("field", path)
+}
+
+func duplicateKey(stack []frame, key string) error {
+	stack[len(stack)-1].lastKey = key
+	path := fieldPath(stack)
+	return ledger.Errorf(ledger.CodeMalformedJSON, "The field %q appears twice.", path).With("field", path)
+}
+
+// fieldPath names the value the scan is in: the keys of the objects around it, dotted.
+func fieldPath(stack []frame) string {
+	var path strings.Builder
+	for _, f := range stack {
+		if f.lastKey != "" {
+			if path.Len() > 0 {
+				path.WriteByte('.')
+			}
+			path.WriteString(f.lastKey)
+		}
+	}
+	return path.String()
 }
 
 // scanString returns the index just past the string starting at b[i] ('"').
@@ -250,11 +317,8 @@ func scanString(b []byte, i int, stack []frame) (int, error) {
 // tooLong refuses an over-long value with the code of its field: an amount's is
 // invalid_amount, any other's invalid_field.
 func tooLong(stack []frame) error {
-	field := ""
-	if n := len(stack); n > 0 {
-		field = stack[n-1].lastKey
-	}
-	if field == "amount" || field == "hours" {
+	field := fieldPath(stack)
+	if last := field[strings.LastIndexByte(field, '.')+1:]; last == "amount" || last == "hours" {
 		return ledger.Errorf(ledger.CodeInvalidAmount, "%s is far too long to be an amount.", field).With("field", field)
 	}
 	return invalidField(field, "The value of %q is longer than any field allows.", field)

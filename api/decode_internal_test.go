@@ -2,6 +2,8 @@ package api
 
 import (
 	"encoding/json"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -12,6 +14,7 @@ import (
 const creditJSON = `{"volunteer":"resident:v1024","hours":"2.50","activity":{"id":"visit-0917","category":"elderly-care","started_at":"2026-11-28T09:00:00+08:00","ended_at":"2026-11-28T12:00:00+08:00"},"memo":"tea and talk"}`
 
 func TestCheckStructure(t *testing.T) {
+	anything := schemaOf(reflect.TypeFor[any]()).root
 	for body, ok := range map[string]bool{
 		creditJSON:                   true,
 		` {"a":[{"b":1},{"b":2}]} `:  true, // same key in sibling objects is fine
@@ -24,12 +27,65 @@ func TestCheckStructure(t *testing.T) {
 		`[{"a":1}]`:                  false,
 		strings.Repeat(`{"a":`, 17):  false,
 	} {
-		if err := checkStructure([]byte(body)); (err == nil) != ok {
+		if err := checkStructure([]byte(body), anything); (err == nil) != ok {
 			t.Errorf("%s: accepted %v, want %v (%v)", body, err == nil, ok, err)
 		}
 	}
-	if err := checkStructure([]byte(`{"a":"x","b":"a"}`)); err != nil {
+	if err := checkStructure([]byte(`{"a":"x","b":"a"}`), anything); err != nil {
 		t.Errorf("a value equal to an earlier key is not a duplicate: %v", err)
+	}
+}
+
+// TestSchemaNames: the names the scan accepts are the names encoding/json writes, for every
+// body the API decodes, down to the fields of nested structs.
+func TestSchemaNames(t *testing.T) {
+	for _, v := range []any{&ledger.OpenBody{}, &ledger.FreezeBody{}, &ledger.LinkBody{}, &ledger.CreditBody{},
+		&ledger.RedemptionBody{}, &ledger.HoldBody{}, &ledger.SettleBody{}, &ledger.VoidBody{}, &ledger.TransferBody{},
+		&ledger.DonationBody{}, &ledger.GrantBody{}, &ledger.ConversionBody{}, &ledger.ReversalBody{},
+		&ledger.PolicyBody{Policy: *ledger.DefaultPolicy()}, &tokenRequest{}} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		sameNames(t, reflect.TypeOf(v).String(), schemaOf(reflect.TypeOf(v)).root, m)
+	}
+}
+
+// sameNames compares the fields of struct schema s with the members of m, the object
+// encoding/json wrote for it, and the schemas of their values where they are objects.
+func sameNames(t *testing.T, path string, s *schema, m map[string]any) {
+	t.Helper()
+	switch s.kind {
+	case structSchema:
+		var names, members []string
+		for name := range s.fields {
+			names = append(names, name)
+		}
+		for name := range m {
+			members = append(members, name)
+		}
+		slices.Sort(names)
+		slices.Sort(members)
+		if !slices.Equal(names, members) {
+			t.Errorf("%s: the scan accepts %v, encoding/json writes %v", path, names, members)
+		}
+		for name, v := range m {
+			if sub, ok := v.(map[string]any); ok {
+				sameNames(t, path+"."+name, s.fields[name].value, sub)
+			}
+		}
+	case mapSchema:
+		for key, v := range m {
+			if sub, ok := v.(map[string]any); ok {
+				sameNames(t, path+"."+key, s.elem, sub)
+			}
+		}
+	default:
+		t.Errorf("%s: an object, but the schema's kind is %d", path, s.kind)
 	}
 }
 

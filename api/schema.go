@@ -1,0 +1,177 @@
+package api
+
+import (
+	"encoding"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"sync"
+)
+
+// A schema is what the structure scan knows of the Go type a body decodes into: which
+// objects are structs, whose keys must be exactly their fields' JSON names, and which are
+// maps, whose keys are data. encoding/json alone would match a key to a field whatever its
+// case, even by Unicode folding ("reaſon", with U+017F, fills reason), so a body could name
+// one field twice under two spellings and the last would win.
+type schema struct {
+	kind   schemaKind
+	fields map[string]schemaField // structSchema: by exact JSON name
+	elem   *schema                // mapSchema, listSchema: the values' schema
+}
+
+type schemaKind uint8
+
+const (
+	leafSchema   schemaKind = iota // string, number, bool: an object or array is a type error
+	structSchema                   // an object whose keys are the fields' JSON names, each once
+	mapSchema                      // an object whose keys are data, each once
+	listSchema                     // an array
+	freeSchema                     // an interface or its own UnmarshalJSON: any keys, each once
+)
+
+// schemaField is one field of a struct schema.
+type schemaField struct {
+	name  string  // the JSON name, exactly
+	bit   uint64  // 1 << the field's index: the scan's duplicate check is a bit mask
+	value *schema // what the field holds
+}
+
+// maxStructFields bounds a struct's fields so that a uint64 can mark those seen.
+const maxStructFields = 64
+
+// bodySchema is the schema of one body type, with the Go names of the structs it embeds:
+// encoding/json names them in the paths of its type errors (Policy.credit.…).
+type bodySchema struct {
+	root     *schema
+	embedded map[string]bool
+}
+
+var schemas sync.Map // reflect.Type → *bodySchema
+
+// schemaOf returns the schema of t, built by reflection once per type. It panics on a type
+// the scan cannot check exactly (two fields of one JSON name, over maxStructFields fields):
+// a programmer error, found by the first test that decodes such a body.
+func schemaOf(t reflect.Type) *bodySchema {
+	if s, ok := schemas.Load(t); ok {
+		return s.(*bodySchema)
+	}
+	b := schemaBuilder{built: map[reflect.Type]*schema{}, embedded: map[string]bool{}}
+	s := &bodySchema{root: b.build(t), embedded: b.embedded}
+	schemas.Store(t, s)
+	return s
+}
+
+type schemaBuilder struct {
+	built    map[reflect.Type]*schema // so that a recursive type ends
+	embedded map[string]bool
+}
+
+var (
+	unmarshalerType     = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// build follows encoding/json's rules for which JSON value fills t.
+func (b *schemaBuilder) build(t reflect.Type) *schema {
+	if s, ok := b.built[t]; ok {
+		return s
+	}
+	pt := reflect.PointerTo(t)
+	switch {
+	case t.Kind() == reflect.Pointer:
+		return b.build(t.Elem())
+	case t.Implements(unmarshalerType) || pt.Implements(unmarshalerType):
+		s := &schema{kind: freeSchema}
+		s.elem = s
+		return s
+	case t.Implements(textUnmarshalerType) || pt.Implements(textUnmarshalerType):
+		return &schema{kind: leafSchema}
+	}
+	s := &schema{}
+	b.built[t] = s
+	switch t.Kind() {
+	case reflect.Interface:
+		s.kind, s.elem = freeSchema, s
+	case reflect.Struct:
+		s.kind, s.fields = structSchema, map[string]schemaField{}
+		b.addFields(s, t)
+	case reflect.Map:
+		s.kind, s.elem = mapSchema, b.build(t.Elem())
+	case reflect.Slice, reflect.Array:
+		if t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8 {
+			break // []byte is a base64 string
+		}
+		s.kind, s.elem = listSchema, b.build(t.Elem())
+	}
+	return s
+}
+
+// addFields adds the fields of struct t to s, flattening embedded structs as encoding/json
+// does. Where encoding/json would let one of two same-named fields win by depth, this panics.
+func (b *schemaBuilder) addFields(s *schema, t reflect.Type) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		ft := f.Type
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if f.Anonymous && name == "" && ft.Kind() == reflect.Struct {
+			b.embedded[f.Name] = true
+			b.addFields(s, ft)
+			continue
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		if _, dup := s.fields[name]; dup || len(s.fields) == maxStructFields {
+			panic("api: the strict decoder cannot check " + t.String() + "." + f.Name + " exactly")
+		}
+		s.fields[name] = schemaField{name: name, bit: 1 << len(s.fields), value: b.build(f.Type)}
+	}
+}
+
+// opens returns the schema an object ('{') or array ('[') with schema s opens, or nil if
+// such a value cannot fill s: encoding/json refuses it with a type error, so the scan
+// need not check what is inside.
+func (s *schema) opens(c byte) *schema {
+	if s == nil {
+		return nil
+	}
+	switch s.kind {
+	case structSchema, mapSchema:
+		if c == '{' {
+			return s
+		}
+	case listSchema:
+		if c == '[' {
+			return s
+		}
+	case freeSchema:
+		return s
+	}
+	return nil
+}
+
+// jsonPath turns the path of an encoding/json type error into the body's own: without the
+// Go names of embedded structs.
+func (s *bodySchema) jsonPath(field string) string {
+	if len(s.embedded) == 0 {
+		return field
+	}
+	parts := strings.Split(field, ".")
+	kept := parts[:0]
+	for _, p := range parts {
+		if !s.embedded[p] {
+			kept = append(kept, p)
+		}
+	}
+	return strings.Join(kept, ".")
+}
