@@ -23,6 +23,11 @@ const maxJSONDepth = 16
 // maxKeyLength bounds an object key: no field of any body is longer.
 const maxKeyLength = 64
 
+// maxMapKeys bounds the keys of one map-typed field, so that a hostile body of many keys
+// costs little before encoding/json builds the map: the largest map of any body, the
+// policy's categories, may hold 100.
+const maxMapKeys = 256
+
 // checkMediaType answers 415 unless the request says Content-Type: application/json
 // (parameters such as charset=utf-8 are allowed; JSON is UTF-8 by definition).
 func checkMediaType(c echo.Context) error {
@@ -79,7 +84,7 @@ func decodeStrict(b []byte, v any, kind kindOfBody) error {
 	if !utf8.Valid(b) {
 		return malformed("The request body is not valid UTF-8.")
 	}
-	if err := checkStructure(b, schemaOf(reflect.TypeOf(v)).root); err != nil {
+	if err := checkStructure(b, schemaOf(reflect.TypeOf(v)).root, kind); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -143,11 +148,11 @@ const (
 type frame struct {
 	object  bool
 	wantKey bool
-	node    *schema // what the object or array holds; nil: not checked (see schema.opens)
-	next    *schema // the schema of the value under lastKey
-	lastKey string  // "" in an array or an unchecked object
-	seen    uint64  // the fields of a struct seen, by schemaField.bit
-	keys    []string
+	node    *schema             // what it holds; nil inside a value of the wrong type, or not JSON
+	next    *schema             // the schema of the value under lastKey
+	lastKey string              // "" in an array or an unchecked object
+	seen    uint64              // the fields of a struct seen, by schemaField.bit
+	keys    map[string]struct{} // the keys of a map seen: a set, so that many keys cost linear time
 }
 
 // checkStructure scans b once, byte by byte, before encoding/json sees it: the top level
@@ -159,19 +164,20 @@ type frame struct {
 // Syntax the scan does not check (colons, commas, literals) is left to encoding/json, and so
 // are the JSON types of values. Failures are 400 malformed_json, unknown_field, or the code
 // of the field an over-long value was sent for.
-func checkStructure(b []byte, root *schema) error {
+func checkStructure(b []byte, root *schema, kind kindOfBody) error {
 	i := skipSpace(b, 0)
 	if i == len(b) || b[i] != '{' {
 		return malformed("The request body must be one JSON object.")
 	}
 	stack := make([]frame, 0, 4)
+	var wrong error // the first object or array of the wrong type, answered after the scan
 	for i < len(b) {
 		switch c := b[i]; c {
 		case ' ', '\t', '\n', '\r', ':':
 			i++
 		case ',':
 			if n := len(stack); n > 0 && stack[n-1].object {
-				stack[n-1].wantKey = true
+				stack[n-1].wantKey, stack[n-1].next = true, nil
 			}
 			i++
 		case '{', '[':
@@ -182,10 +188,17 @@ func checkStructure(b []byte, root *schema) error {
 			if n := len(stack); n > 0 {
 				node = stack[n-1].next
 			}
-			stack = append(stack, frame{object: c == '{', wantKey: c == '{', node: node.opens(c)})
-			if top := &stack[len(stack)-1]; !top.object && top.node != nil {
-				top.next = top.node.elem // every element of an array has its schema
+			if node != nil && !node.holds(c) {
+				if wrong == nil {
+					wrong = wrongType(stack, node, c, kind)
+				}
+				node = nil // what it holds is not checked: the body is refused anyway
 			}
+			f := frame{object: c == '{', wantKey: c == '{', node: node}
+			if !f.object && node != nil {
+				f.next = node.elem // every element of an array has its schema
+			}
+			stack = append(stack, f)
 			i++
 		case '}', ']':
 			if len(stack) == 0 {
@@ -197,7 +210,7 @@ func checkStructure(b []byte, root *schema) error {
 				if skipSpace(b, i) != len(b) {
 					return malformed("The request body has data after its JSON object.")
 				}
-				return nil
+				return wrong
 			}
 		case '"':
 			end, err := scanString(b, i, stack)
@@ -205,7 +218,7 @@ func checkStructure(b []byte, root *schema) error {
 				return err
 			}
 			if top := &stack[len(stack)-1]; top.object && top.wantKey {
-				if err := addKey(stack, b[i+1:end-1]); err != nil {
+				if err := addKey(stack, b[i+1:end-1], kind); err != nil {
 					return err
 				}
 			}
@@ -228,8 +241,9 @@ func checkStructure(b []byte, root *schema) error {
 }
 
 // addKey records the key raw of the object on top of stack. A struct's key must be exactly
-// one of its fields' JSON names; a map's keys are data. No key may come twice.
-func addKey(stack []frame, raw []byte) error {
+// one of its fields' JSON names; a map's keys are data, at most maxMapKeys of them. No key
+// may come twice.
+func addKey(stack []frame, raw []byte, kind kindOfBody) error {
 	f := &stack[len(stack)-1]
 	f.wantKey = false
 	switch {
@@ -251,13 +265,17 @@ func addKey(stack []frame, raw []byte) error {
 		// No map key is long or needs escapes; an escaped one could hide a duplicate.
 		return unknownKey(stack, raw)
 	}
-	for _, k := range f.keys {
-		if k == string(raw) {
-			return duplicateKey(stack, k)
-		}
+	if _, dup := f.keys[string(raw)]; dup {
+		return duplicateKey(stack, string(raw))
+	}
+	if len(f.keys) == maxMapKeys {
+		return tooManyKeys(stack, kind)
+	}
+	if f.keys == nil {
+		f.keys = make(map[string]struct{})
 	}
 	f.lastKey, f.next = string(raw), f.node.elem
-	f.keys = append(f.keys, f.lastKey)
+	f.keys[f.lastKey] = struct{}{}
 	return nil
 }
 
@@ -282,6 +300,27 @@ func duplicateKey(stack []frame, key string) error {
 	stack[len(stack)-1].lastKey = key
 	path := fieldPath(stack)
 	return ledger.Errorf(ledger.CodeMalformedJSON, "The field %q appears twice.", path).With("field", path)
+}
+
+// wrongType refuses an object (c is '{') or an array ('[') sent for a value of schema s that
+// cannot hold it, as encoding/json would, but without its reading the body: a hostile body of
+// many keys in a string's place costs one scan. The scan's own refusals come first.
+func wrongType(stack []frame, s *schema, c byte, kind kindOfBody) error {
+	value := "object"
+	if c == '[' {
+		value = "array"
+	}
+	return decodeError(&json.UnmarshalTypeError{Value: value, Type: s.typ, Field: fieldPath(stack)}, kind)
+}
+
+// tooManyKeys refuses a map of more than maxMapKeys keys. Only the policy has maps.
+func tooManyKeys(stack []frame, kind kindOfBody) error {
+	path := fieldPath(stack[:len(stack)-1]) // the map's, not its last key's
+	if kind == policyBody {
+		return ledger.Errorf(ledger.CodeInvalidPolicy, "The policy is not valid: %s has more than %d keys.", path, maxMapKeys).
+			With("field", path)
+	}
+	return invalidField(path, "%s has more than %d keys.", path, maxMapKeys)
 }
 
 // fieldPath names the value the scan is in: the keys of the objects around it, dotted.

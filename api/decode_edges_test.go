@@ -2,8 +2,10 @@ package api_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Tests of the strict decoder's edges that an audit found open: case-folded field names,
@@ -77,4 +79,82 @@ func TestExactFieldNames(t *testing.T) {
 	if b := acct.Balances["POINTS"].Balance; b != "" && b != "0" {
 		t.Errorf("station:s01 was paid %s POINTS", b)
 	}
+}
+
+// manyKeys returns prefix followed by distinct short keys (a, b, …, zz, aaa, …) each
+// holding value, as many as fit in 64 KiB, and a closing brace per open one in prefix.
+func manyKeys(prefix, value string) string {
+	closing := strings.Repeat("}", strings.Count(prefix, "{"))
+	var b strings.Builder
+	b.WriteString(prefix)
+	for n := 0; ; n++ {
+		key := ""
+		for k := n; ; k = k/26 - 1 {
+			key = string(rune('a'+k%26)) + key
+			if k < 26 {
+				break
+			}
+		}
+		member := `"` + key + `":` + value
+		if b.Len()+1+len(member)+len(closing) > 64<<10 {
+			break
+		}
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(member)
+	}
+	b.WriteString(closing)
+	return b.String()
+}
+
+// TestManyKeysCostLittle: 64 KiB of distinct keys, sent without a token, is answered in
+// a few milliseconds at most, not the tens of a quadratic duplicate check. The best of three
+// tries is timed, so that one slow moment of a busy machine does not fail the test.
+func TestManyKeysCostLittle(t *testing.T) {
+	e := newEnv(t)
+	e.quiet = true
+	cases := []struct{ method, path, body, code string }{
+		{"POST", "/v1/redemptions", manyKeys(`{`, `0`), "unknown_field"},
+		{"PUT", "/v1/policy", manyKeys(`{"credit":{"categories":{`, `{}`), "invalid_policy"},
+		{"POST", "/v1/redemptions", manyKeys(`{"payee":"outlet:o01","asset":"POINTS","amount":{`, `0`), "invalid_amount"},
+	}
+	for _, c := range cases {
+		best := time.Hour
+		for range 3 {
+			start := time.Now()
+			r := e.write(c.method, c.path, "", c.body)
+			best = min(best, time.Since(start))
+			if r.code() != c.code {
+				t.Fatalf("%s %.40s…: want %s, got %.300s", c.path, c.body, c.code, r)
+			}
+		}
+		t.Logf("%s %.30s…: best of 3 %v", c.path, c.body, best)
+		if limit := 15 * time.Millisecond; best > limit {
+			t.Errorf("%s %.40s…: best of 3 took %v, more than %v", c.path, c.body, best, limit)
+		}
+	}
+}
+
+// TestMapKeyLimit: a map-typed field holds at most 256 keys, which no valid policy reaches
+// (it may name 100 categories).
+func TestMapKeyLimit(t *testing.T) {
+	e := newEnv(t)
+	categories := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `"c%d":{"points_per_hour":"1"}`, i)
+		}
+		return b.String()
+	}
+	for n, want := range map[int]string{101: "at most 100 categories", 257: "more than 256 keys"} {
+		r := e.write("PUT", "/v1/policy", "admin", e.policyWith(`"elderly-care":{"points_per_hour":"15"}`, categories(n)))
+		if msg, field := r.errorOf(); r.code() != "invalid_policy" || field != "credit.categories" || !strings.Contains(msg, want) {
+			t.Errorf("%d categories: want invalid_policy naming credit.categories (%s), got %s", n, want, r)
+		}
+	}
+	e.must(e.write("PUT", "/v1/policy", "admin", e.policyWith(`"elderly-care":{"points_per_hour":"15"}`, categories(100))), 201)
 }

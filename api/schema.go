@@ -15,6 +15,7 @@ import (
 // one field twice under two spellings and the last would win.
 type schema struct {
 	kind   schemaKind
+	typ    reflect.Type           // the Go type, for the message of a type mismatch
 	fields map[string]schemaField // structSchema: by exact JSON name
 	elem   *schema                // mapSchema, listSchema: the values' schema
 }
@@ -81,13 +82,13 @@ func (b *schemaBuilder) build(t reflect.Type) *schema {
 	case t.Kind() == reflect.Pointer:
 		return b.build(t.Elem())
 	case t.Implements(unmarshalerType) || pt.Implements(unmarshalerType):
-		s := &schema{kind: freeSchema}
+		s := &schema{kind: freeSchema, typ: t}
 		s.elem = s
 		return s
 	case t.Implements(textUnmarshalerType) || pt.Implements(textUnmarshalerType):
-		return &schema{kind: leafSchema}
+		return &schema{kind: leafSchema, typ: t}
 	}
-	s := &schema{}
+	s := &schema{typ: t}
 	b.built[t] = s
 	switch t.Kind() {
 	case reflect.Interface:
@@ -138,26 +139,15 @@ func (b *schemaBuilder) addFields(s *schema, t reflect.Type) {
 	}
 }
 
-// opens returns the schema an object ('{') or array ('[') with schema s opens, or nil if
-// such a value cannot fill s: encoding/json refuses it with a type error, so the scan
-// need not check what is inside.
-func (s *schema) opens(c byte) *schema {
-	if s == nil {
-		return nil
-	}
+// holds reports whether an object (c is '{') or an array ('[') can fill s.
+func (s *schema) holds(c byte) bool {
 	switch s.kind {
 	case structSchema, mapSchema:
-		if c == '{' {
-			return s
-		}
+		return c == '{'
 	case listSchema:
-		if c == '[' {
-			return s
-		}
-	case freeSchema:
-		return s
+		return c == '['
 	}
-	return nil
+	return s.kind == freeSchema
 }
 
 // jsonPath turns the path of an encoding/json type error into the body's own: without the
