@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -337,7 +339,9 @@ func fieldPath(stack []frame) string {
 	return path.String()
 }
 
-// scanString returns the index just past the string starting at b[i] ('"').
+// scanString returns the index just past the string starting at b[i] ('"'). It refuses a
+// \u escape of half a UTF-16 surrogate pair without the other half: encoding/json would
+// store U+FFFD, so the entry would not hold what was sent.
 func scanString(b []byte, i int, stack []frame) (int, error) {
 	for j := i + 1; j < len(b); j++ {
 		if j-i > maxStringBytes {
@@ -345,12 +349,55 @@ func scanString(b []byte, i int, stack []frame) (int, error) {
 		}
 		switch b[j] {
 		case '\\':
+			if r, ok := escapedRune(b, j); ok && utf16.IsSurrogate(r) {
+				low, ok := escapedRune(b, j+6)
+				if r >= 0xDC00 || !ok || low < 0xDC00 || low > 0xDFFF {
+					return 0, loneSurrogate(stack, b[j:j+6])
+				}
+				j += 6 // past the first half: the second is not a lone one
+			}
 			j++
 		case '"':
 			return j + 1, nil
 		}
 	}
 	return 0, malformed("The request body is not valid JSON: a string is not closed.")
+}
+
+// escapedRune decodes the escape \uXXXX at b[j], if there is one.
+func escapedRune(b []byte, j int) (rune, bool) {
+	if j+6 > len(b) || b[j] != '\\' || b[j+1] != 'u' {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[j+2 : j+6] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// loneSurrogate refuses the escape esc (400 malformed_json), naming the field whose value
+// holds it, or the object whose key does.
+func loneSurrogate(stack []frame, esc []byte) error {
+	top := stack[len(stack)-1]
+	if top.object && top.wantKey {
+		stack = stack[:len(stack)-1]
+	}
+	path := fieldPath(stack)
+	if path == "" {
+		return malformed(fmt.Sprintf("The request body holds %s, half of a UTF-16 surrogate pair; send the whole character.", esc))
+	}
+	return ledger.Errorf(ledger.CodeMalformedJSON, "The text of %s holds %s, half of a UTF-16 surrogate pair; send the whole character.",
+		path, esc).With("field", path)
 }
 
 // tooLong refuses an over-long value with the code of its field: an amount's is

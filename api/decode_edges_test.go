@@ -158,3 +158,28 @@ func TestMapKeyLimit(t *testing.T) {
 	}
 	e.must(e.write("PUT", "/v1/policy", "admin", e.policyWith(`"elderly-care":{"points_per_hour":"15"}`, categories(100))), 201)
 }
+
+// TestLoneSurrogates: a \u escape of half a UTF-16 surrogate pair would be stored as
+// U+FFFD, so the entry would not hold what was sent; it is refused. A whole pair is text.
+func TestLoneSurrogates(t *testing.T) {
+	e := newEnv(t)
+	e.must(e.credit("station", "resident:r01", "3", ledgerHours(1), ledgerHours(3)), 201)
+	redeem := func(memo string) string {
+		return `{"payee":"outlet:o01","asset":"POINTS","amount":"1","memo":"` + memo + `"}`
+	}
+	for _, memo := range []string{`\ud800`, `\uDBFF`, `\udc00`, `a\ud800b`, `\ud800\u0041`, `\ud800\ud800`, `\ude00\ud83d`, `x\\\ud800`} {
+		r := e.write("POST", "/v1/redemptions", "resident", redeem(memo))
+		if msg, field := r.errorOf(); r.code() != "malformed_json" || field != "memo" || !strings.Contains(msg, "memo") {
+			t.Errorf("memo %s: want malformed_json naming memo, got %s", memo, r)
+		}
+	}
+	if r := e.write("POST", "/v1/redemptions", "", redeem(`\ud800`)); r.code() != "malformed_json" {
+		t.Errorf("without a token: want malformed_json, got %s", r)
+	}
+	r := e.must(e.write("POST", "/v1/redemptions", "resident", redeem(`\ud83d\ude00 \\ud800`)), 201)
+	var entry struct{ Body struct{ Memo string } }
+	r.decode(&entry)
+	if entry.Body.Memo != "😀 \\ud800" {
+		t.Errorf("memo stored as %q", entry.Body.Memo)
+	}
+}

@@ -26,6 +26,13 @@ func TestCheckStructure(t *testing.T) {
 		`{"a":1}]`:                   false,
 		`[{"a":1}]`:                  false,
 		strings.Repeat(`{"a":`, 17):  false,
+		`{"a":"\ud83d\ude00"}`:       true, // a surrogate pair is one character
+		`{"a":"\\ud800"}`:            true, // an escaped backslash, then text
+		`{"a":"\ud800"}`:             false,
+		`{"a":"\udc00\ud800"}`:       false,
+		`{"a":"\ud800\u00e9"}`:       false,
+		`{"\ud800":1}`:               false,
+		`{"a":"\ud800`:               false,
 	} {
 		if err := checkStructure([]byte(body), anything, plainBody); (err == nil) != ok {
 			t.Errorf("%s: accepted %v, want %v (%v)", body, err == nil, ok, err)
