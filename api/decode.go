@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"reflect"
 	"strings"
 	"unicode/utf16"
@@ -30,13 +31,24 @@ const maxKeyLength = 64
 // policy's categories, may hold 100.
 const maxMapKeys = 256
 
-// checkMediaType answers 415 unless the request says Content-Type: application/json
-// (parameters such as charset=utf-8 are allowed; JSON is UTF-8 by definition).
+// checkMediaType answers 415 unless the request says Content-Type: application/json, with
+// no parameter or charset=utf-8 (any case, quoted or not). JSON is UTF-8 (RFC 8259), and
+// application/json has no other parameter: a body that says it is Latin-1 would be read as
+// something other than what its sender meant.
 func checkMediaType(c echo.Context) error {
-	ct := c.Request().Header.Get(echo.HeaderContentType)
-	mt, _, _ := strings.Cut(ct, ";")
-	if !strings.EqualFold(strings.TrimSpace(mt), "application/json") {
+	mt, params, err := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
+	if err != nil || mt != "application/json" {
 		return errMediaType()
+	}
+	for name, value := range params {
+		if name != "charset" || !strings.EqualFold(value, "utf-8") {
+			param := name + "=" + value
+			if len(param) > 40 {
+				param = param[:40] + "…"
+			}
+			return ledger.Errorf(ledger.CodeUnsupportedMediaType,
+				"Send the body as UTF-8 JSON with 'Content-Type: application/json', without %q.", param)
+		}
 	}
 	return nil
 }

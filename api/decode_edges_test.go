@@ -183,3 +183,28 @@ func TestLoneSurrogates(t *testing.T) {
 		t.Errorf("memo stored as %q", entry.Body.Memo)
 	}
 }
+
+// TestContentTypeCharset: JSON is UTF-8; a body that says it is anything else is refused.
+func TestContentTypeCharset(t *testing.T) {
+	e := newEnv(t)
+	for _, ct := range []string{"application/json; charset=latin1", "application/json; charset=iso-8859-1",
+		"application/json;charset=utf-16", "application/json; charset=utf8", "application/json; charset=",
+		`application/json; charset="utf-8"x`, `application/json; charset=""`, "application/json; charset=utf-8; charset=latin1",
+		"application/json; version=2", "application/json; charset=utf-8; version=2"} {
+		for _, path := range []string{"/v1/accounts", "/v1/tokens"} {
+			body := `{"id":"resident:x1"}`
+			if path == "/v1/tokens" {
+				body = `{"role":"auditor"}`
+			}
+			r := e.do("POST", path, "admin", body, "Content-Type", ct, "Idempotency-Key", "k")
+			if r.Status != 415 || r.code() != "unsupported_media_type" {
+				t.Errorf("%s with Content-Type %q: want 415, got %s", path, ct, r)
+			}
+		}
+	}
+	for i, ct := range []string{"application/json", "application/json; charset=utf-8", "application/json;charset=UTF-8",
+		`application/json; charset="utf-8"`, "Application/JSON; Charset=Utf-8", "application/json;"} {
+		e.must(e.do("POST", "/v1/accounts", "admin", `{"id":"resident:c`+string(rune('0'+i))+`"}`,
+			"Content-Type", ct, "Idempotency-Key", "ct-"+string(rune('0'+i))), 201)
+	}
+}
