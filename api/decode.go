@@ -98,57 +98,33 @@ func decodeStrict(b []byte, v any, kind kindOfBody) error {
 	if !utf8.Valid(b) {
 		return malformed("The request body is not valid UTF-8.")
 	}
-	if err := checkStructure(b, schemaOf(reflect.TypeOf(v)).root, kind); err != nil {
+	if err := checkStructure(b, schemaOf(reflect.TypeOf(v)), kind); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return decodeError(err, kind)
+		return decodeError(err, b, kind)
 	}
 	return nil
 }
 
 func malformed(msg string) *ledger.Error { return ledger.Errorf(ledger.CodeMalformedJSON, "%s", msg) }
 
-// decodeError maps an encoding/json error to a catalogue error.
-func decodeError(err error, kind kindOfBody) error {
+// decodeError maps an encoding/json error in decoding b to a catalogue error.
+func decodeError(err error, b []byte, kind kindOfBody) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		field := te.Field
-		last := field[strings.LastIndexByte(field, '.')+1:]
-		switch {
-		case kind == policyBody:
-			return ledger.Errorf(ledger.CodeInvalidPolicy, "The policy is not valid: %s must be a JSON %s.", field, jsonKind(te)).
-				With("field", field)
-		case kind == entryBody && (last == "amount" || last == "hours"):
-			return ledger.Errorf(ledger.CodeInvalidAmount,
-				"%s must be a JSON string holding a plain decimal such as \"2.50\", not a %s.", field, te.Value).
-				With("field", field)
-		}
-		return invalidField(field, "%s must be a JSON %s, not a %s.", field, jsonKind(te), te.Value)
+		return typeError(pathAt(b, te.Offset), te, kind)
 	}
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		// The scan lets no such key through; this answers rightly if one ever does.
 		name = strings.Trim(name, `"`)
 		return ledger.Errorf(ledger.CodeUnknownField, "The field %q is not part of this request.", name).
 			With("field", name)
 	}
 	return malformed("The request body is not valid JSON.")
-}
-
-func jsonKind(te *json.UnmarshalTypeError) string {
-	switch te.Type.Kind().String() {
-	case "string":
-		return "string"
-	case "struct", "map":
-		return "object"
-	case "slice", "array":
-		return "array"
-	case "bool":
-		return "boolean"
-	}
-	return "number"
 }
 
 // Limits of the structure scan. No field of any body is longer: a memo of 200 characters
@@ -324,7 +300,7 @@ func wrongType(stack []frame, s *schema, c byte, kind kindOfBody) error {
 	if c == '[' {
 		value = "array"
 	}
-	return decodeError(&json.UnmarshalTypeError{Value: value, Type: s.typ, Field: fieldPath(stack)}, kind)
+	return typeError(fieldPath(stack), &json.UnmarshalTypeError{Value: value, Type: s.typ}, kind)
 }
 
 // tooManyKeys refuses a map of more than maxMapKeys keys. Only the policy has maps.
@@ -435,4 +411,35 @@ func isDelimiter(c byte) bool {
 		return true
 	}
 	return false
+}
+
+// pathAt names the value that ends at offset off of b, a body the structure scan passed,
+// as fieldPath does: the keys of the objects around it, map keys included (the paths of
+// encoding/json's errors leave them out and name embedded Go structs instead).
+func pathAt(b []byte, off int64) string {
+	stack := make([]frame, 0, 4)
+	for i := 0; int64(i) < off && i < len(b); i++ {
+		switch c := b[i]; c {
+		case '{', '[':
+			stack = append(stack, frame{object: c == '{', wantKey: c == '{'})
+		case '}', ']':
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+		case ',':
+			if n := len(stack); n > 0 && stack[n-1].object {
+				stack[n-1].wantKey = true
+			}
+		case '"':
+			end, err := scanString(b, i, stack)
+			if err != nil || len(stack) == 0 {
+				return fieldPath(stack)
+			}
+			if top := &stack[len(stack)-1]; top.object && top.wantKey {
+				top.lastKey, top.wantKey = string(b[i+1:end-1]), false
+			}
+			i = end - 1
+		}
+	}
+	return fieldPath(stack)
 }

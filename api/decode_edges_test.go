@@ -208,3 +208,42 @@ func TestContentTypeCharset(t *testing.T) {
 			"Content-Type", ct, "Idempotency-Key", "ct-"+string(rune('0'+i))), 201)
 	}
 }
+
+// TestTypeMismatchMessages: a wrongly typed value is answered with a sentence a clerk can
+// act on, naming the field as the body does.
+func TestTypeMismatchMessages(t *testing.T) {
+	e := newEnv(t)
+	hold := func(ttl string) string {
+		return `{"payee":"outlet:o01","asset":"POINTS","amount":"1","ttl_seconds":` + ttl + `}`
+	}
+	redeem := func(amount string) string {
+		return `{"payee":"outlet:o01","asset":"POINTS","amount":` + amount + `}`
+	}
+	cases := []struct{ method, path, who, body, code, msg string }{
+		{"POST", "/v1/holds", "resident", hold(`1.5`), "invalid_field", "ttl_seconds must be a whole number of seconds in plain digits, not 1.5."},
+		{"POST", "/v1/holds", "resident", hold(`1e2`), "invalid_field", "ttl_seconds must be a whole number of seconds in plain digits, not 1e2."},
+		{"POST", "/v1/holds", "resident", hold(`"60"`), "invalid_field", "ttl_seconds must be a whole number of seconds in plain digits, not text in quotes."},
+		{"POST", "/v1/holds", "resident", hold(`99999999999999999999`), "invalid_field", "ttl_seconds must be a whole number of seconds no larger than 9223372036854775807, not 99999999999999999999."},
+		{"POST", "/v1/reversals", "admin", `{"seq":-1,"reason":"x"}`, "invalid_field", "seq must be a whole number from 0 up, not -1."},
+		{"POST", "/v1/reversals", "admin", `{"seq":true,"reason":"x"}`, "invalid_field", "seq must be a whole number in plain digits, not true or false."},
+		{"POST", "/v1/redemptions", "resident", redeem(`[]`), "invalid_amount", `amount must be a string such as "2.50", not an array.`},
+		{"POST", "/v1/redemptions", "resident", redeem(`{}`), "invalid_amount", `amount must be a string such as "2.50", not an object.`},
+		{"POST", "/v1/redemptions", "resident", redeem(`10`), "invalid_amount", `amount must be a string such as "2.50", not a number.`},
+		{"POST", "/v1/redemptions", "resident", `{"payee":"outlet:o01","asset":"POINTS","amount":"1","memo":7}`, "invalid_field", "memo must be text in double quotes, not a number."},
+		{"POST", "/v1/credits", "station", `{"volunteer":"resident:r01","hours":"1","activity":"visit"}`, "invalid_field", "activity must be a JSON object {…}, not text in quotes."},
+		{"PUT", "/v1/policy", "admin", e.policyWith(`"max_hours_per_entry":"12"`, `"max_hours_per_entry":12`), "invalid_policy",
+			"The policy is not valid: credit.max_hours_per_entry must be text in double quotes, not a number."},
+		{"PUT", "/v1/policy", "admin", e.policyWith(`"max_ttl_seconds":86400`, `"max_ttl_seconds":1.5`), "invalid_policy",
+			"The policy is not valid: hold.max_ttl_seconds must be a whole number of seconds in plain digits, not 1.5."},
+		{"PUT", "/v1/policy", "admin", e.policyWith(`"backdate_days":30`, `"backdate_days":"30"`), "invalid_policy",
+			"The policy is not valid: credit.backdate_days must be a whole number of days in plain digits, not text in quotes."},
+		{"PUT", "/v1/policy", "admin", e.policyWith(`"upper":"1500"`, `"upper":1500`), "invalid_policy", // map keys in the path
+			"The policy is not valid: limits.resident.HOURS.upper must be text in double quotes, not a number."},
+	}
+	for _, c := range cases {
+		r := e.write(c.method, c.path, c.who, c.body)
+		if msg, _ := r.errorOf(); r.code() != c.code || msg != c.msg {
+			t.Errorf("%s: want %s %q, got %s", c.body, c.code, c.msg, r)
+		}
+	}
+}

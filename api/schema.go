@@ -40,31 +40,23 @@ type schemaField struct {
 // maxStructFields bounds a struct's fields so that a uint64 can mark those seen.
 const maxStructFields = 64
 
-// bodySchema is the schema of one body type, with the Go names of the structs it embeds:
-// encoding/json names them in the paths of its type errors (Policy.credit.…).
-type bodySchema struct {
-	root     *schema
-	embedded map[string]bool
-}
-
-var schemas sync.Map // reflect.Type → *bodySchema
+var schemas sync.Map // reflect.Type → *schema
 
 // schemaOf returns the schema of t, built by reflection once per type. It panics on a type
 // the scan cannot check exactly (two fields of one JSON name, over maxStructFields fields):
 // a programmer error, found by the first test that decodes such a body.
-func schemaOf(t reflect.Type) *bodySchema {
+func schemaOf(t reflect.Type) *schema {
 	if s, ok := schemas.Load(t); ok {
-		return s.(*bodySchema)
+		return s.(*schema)
 	}
-	b := schemaBuilder{built: map[reflect.Type]*schema{}, embedded: map[string]bool{}}
-	s := &bodySchema{root: b.build(t), embedded: b.embedded}
+	b := schemaBuilder{built: map[reflect.Type]*schema{}}
+	s := b.build(t)
 	schemas.Store(t, s)
 	return s
 }
 
 type schemaBuilder struct {
-	built    map[reflect.Type]*schema // so that a recursive type ends
-	embedded map[string]bool
+	built map[reflect.Type]*schema // so that a recursive type ends
 }
 
 var (
@@ -122,7 +114,6 @@ func (b *schemaBuilder) addFields(s *schema, t reflect.Type) {
 			ft = ft.Elem()
 		}
 		if f.Anonymous && name == "" && ft.Kind() == reflect.Struct {
-			b.embedded[f.Name] = true
 			b.addFields(s, ft)
 			continue
 		}
@@ -148,20 +139,4 @@ func (s *schema) holds(c byte) bool {
 		return c == '['
 	}
 	return s.kind == freeSchema
-}
-
-// jsonPath turns the path of an encoding/json type error into the body's own: without the
-// Go names of embedded structs.
-func (s *bodySchema) jsonPath(field string) string {
-	if len(s.embedded) == 0 {
-		return field
-	}
-	parts := strings.Split(field, ".")
-	kept := parts[:0]
-	for _, p := range parts {
-		if !s.embedded[p] {
-			kept = append(kept, p)
-		}
-	}
-	return strings.Join(kept, ".")
 }
