@@ -160,7 +160,7 @@ func checkStructure(b []byte, root *schema, kind kindOfBody) error {
 		return malformed("The request body must be one JSON object.")
 	}
 	stack := make([]frame, 0, 4)
-	var wrong error // the first object or array of the wrong type, answered after the scan
+	var wrong wrongValue // the first object or array of the wrong type, answered after the scan
 	for i < len(b) {
 		switch c := b[i]; c {
 		case ' ', '\t', '\n', '\r', ':':
@@ -179,8 +179,8 @@ func checkStructure(b []byte, root *schema, kind kindOfBody) error {
 				node = stack[n-1].next
 			}
 			if node != nil && !node.holds(c) {
-				if wrong == nil {
-					wrong = wrongType(stack, node, c, kind)
+				if wrong.s == nil {
+					wrong = wrongValue{path: fieldPath(stack), s: node, c: c}
 				}
 				node = nil // what it holds is not checked: the body is refused anyway
 			}
@@ -200,7 +200,7 @@ func checkStructure(b []byte, root *schema, kind kindOfBody) error {
 				if skipSpace(b, i) != len(b) {
 					return malformed("The request body has data after its JSON object.")
 				}
-				return wrong
+				return wrong.err(kind)
 			}
 		case '"':
 			end, err := scanString(b, i, stack)
@@ -292,15 +292,26 @@ func duplicateKey(stack []frame, key string) error {
 	return ledger.Errorf(ledger.CodeMalformedJSON, "The field %q appears twice.", path).With("field", path)
 }
 
-// wrongType refuses an object (c is '{') or an array ('[') sent for a value of schema s that
-// cannot hold it, as encoding/json would, but without its reading the body: a hostile body of
-// many keys in a string's place costs one scan. The scan's own refusals come first.
-func wrongType(stack []frame, s *schema, c byte, kind kindOfBody) error {
+// wrongValue is an object (c is '{') or an array ('[') sent at path for a value of schema s
+// that cannot hold it. The scan refuses it as encoding/json would, but without encoding/json
+// reading the body, so a hostile body of many keys in a string's place costs one scan; the
+// scan's own refusals come first.
+type wrongValue struct {
+	path string
+	s    *schema
+	c    byte
+}
+
+// err is the type error of w, or nil if there is none.
+func (w wrongValue) err(kind kindOfBody) error {
+	if w.s == nil {
+		return nil
+	}
 	value := "object"
-	if c == '[' {
+	if w.c == '[' {
 		value = "array"
 	}
-	return typeError(fieldPath(stack), &json.UnmarshalTypeError{Value: value, Type: s.typ}, kind)
+	return typeError(w.path, &json.UnmarshalTypeError{Value: value, Type: w.s.typ}, kind)
 }
 
 // tooManyKeys refuses a map of more than maxMapKeys keys. Only the policy has maps.
