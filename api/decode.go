@@ -148,12 +148,14 @@ type frame struct {
 // checkStructure scans b once, byte by byte, before encoding/json sees it: the top level
 // must be one object, every key of a struct must be exactly one of its fields' JSON names,
 // no object may repeat a key (encoding/json would silently keep the last), nothing but
-// whitespace may follow it, nesting stays within maxJSONDepth, and no string or literal is
-// longer than any field can be. root is the schema of the body's type. Hostile input is
-// refused as soon as a limit is crossed, so it costs at most a few kilobytes of scanning.
-// Syntax the scan does not check (colons, commas, literals) is left to encoding/json, and so
-// are the JSON types of values. Failures are 400 malformed_json, unknown_field, or the code
-// of the field an over-long value was sent for.
+// whitespace may follow it, nesting stays within maxJSONDepth, no string or literal is
+// longer than any field can be, and no object or array stands where root, the schema of
+// the body's type, has none. Hostile input is refused as soon as a limit is crossed, and no
+// byte is read twice (64 KiB cost about 0.1 ms). Syntax the scan does not check (colons,
+// commas, literals) is left to encoding/json, and so are the types of strings, numbers and
+// literals. Failures are 400 malformed_json, unknown_field, the code of the field an
+// over-long value was sent for, or the type error of a misplaced object or array, which
+// answers only once the rest of the scan has passed.
 func checkStructure(b []byte, root *schema, kind kindOfBody) error {
 	i := skipSpace(b, 0)
 	if i == len(b) || b[i] != '{' {
@@ -387,9 +389,8 @@ func escapedRune(b []byte, j int) (rune, bool) {
 // loneSurrogate refuses the escape esc (400 malformed_json), naming the field whose value
 // holds it, or the object whose key does.
 func loneSurrogate(stack []frame, esc []byte) error {
-	top := stack[len(stack)-1]
-	if top.object && top.wantKey {
-		stack = stack[:len(stack)-1]
+	if n := len(stack); n > 0 && stack[n-1].object && stack[n-1].wantKey {
+		stack = stack[:n-1]
 	}
 	path := fieldPath(stack)
 	if path == "" {
