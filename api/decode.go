@@ -196,6 +196,11 @@ func checkStructure(b []byte, root *schema, kind kindOfBody) error {
 			if len(stack) == 0 {
 				return malformed("The request body is not valid JSON.")
 			}
+			if kind == policyBody {
+				if err := missingMember(stack); err != nil {
+					return err
+				}
+			}
 			stack = stack[:len(stack)-1]
 			i++
 			if len(stack) == 0 {
@@ -225,6 +230,12 @@ func checkStructure(b []byte, root *schema, kind kindOfBody) error {
 			}
 			if j == i {
 				return malformed("The request body is not valid JSON.")
+			}
+			if kind == policyBody && string(b[i:j]) == "null" {
+				path := fieldPath(stack)
+				return ledger.Errorf(ledger.CodeInvalidPolicy,
+					"The policy is not valid: %s is null; send the whole policy document, with {} for an empty map.", path).
+					With("field", path)
 			}
 			i = j
 		}
@@ -269,6 +280,30 @@ func addKey(stack []frame, raw []byte, kind kindOfBody) error {
 	f.lastKey, f.next = string(raw), f.node.elem
 	f.keys[f.lastKey] = struct{}{}
 	return nil
+}
+
+// missingMember refuses a policy object, on top of stack and now closing, that lacks one of
+// its fields (400 invalid_policy). PUT /v1/policy takes the whole document (SPEC §3): a
+// member left out would otherwise read as zero, silently lifting every limit or closing the
+// stations' reversal window.
+func missingMember(stack []frame) error {
+	f := stack[len(stack)-1]
+	if !f.object || f.node == nil || f.node.kind != structSchema || f.seen == f.node.all {
+		return nil
+	}
+	var first schemaField
+	for _, field := range f.node.fields {
+		if f.seen&field.bit == 0 && (first.bit == 0 || field.bit < first.bit) {
+			first = field
+		}
+	}
+	path := first.name
+	if at := fieldPath(stack[:len(stack)-1]); at != "" {
+		path = at + "." + first.name
+	}
+	return ledger.Errorf(ledger.CodeInvalidPolicy,
+		"The policy is not valid: %s is missing; send the whole policy document (GET /v1/policy gives the one in force).", path).
+		With("field", path)
 }
 
 // unknownKey refuses the key raw of the object on top of stack (400 unknown_field), naming

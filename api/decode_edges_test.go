@@ -237,3 +237,27 @@ func TestTypeMismatchMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestPolicyIsWholeDocument: PUT /v1/policy takes the whole document (SPEC §3). A member left
+// out would decode as zero: no upper limits, no backdating, no reversal window for stations.
+func TestPolicyIsWholeDocument(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range []struct{ old, new, field string }{
+		{`,"limits":{"resident":{"HOURS":{"upper":"1500"}}}`, ``, "limits"},
+		{`"backdate_days":30,`, ``, "credit.backdate_days"},
+		{`{"points_per_hour":"15"}`, `{}`, "credit.categories.elderly-care.points_per_hour"},
+		{`{"upper":"1500"}`, `{}`, "limits.resident.HOURS.upper"},
+		{`,"reverse":{"station_window_days":7}`, ``, "reverse"},
+		{`{"station_window_days":7}`, `{}`, "reverse.station_window_days"},
+		{`{"resident":{"HOURS":{"upper":"1500"}}}`, `null`, "limits"},
+		{`"backdate_days":30`, `"backdate_days":null`, "credit.backdate_days"},
+	} {
+		r := e.write("PUT", "/v1/policy", "admin", e.policyWith(c.old, c.new))
+		if r.code() != "invalid_policy" || !strings.Contains(string(r.Body), `"field":"`+c.field+`"`) {
+			t.Errorf("policy without %s: want invalid_policy naming it, got %.300s", c.field, r)
+		}
+	}
+	// What GET /v1/policy answers is a whole document, and an empty map is one.
+	e.must(e.write("PUT", "/v1/policy", "admin", e.policyWith(`{"resident":{"HOURS":{"upper":"1500"}}}`, `{}`)), 201)
+	e.must(e.write("PUT", "/v1/policy", "admin", e.policyWith(`"timezone"`, `"timezone"`)), 201)
+}

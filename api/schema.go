@@ -17,6 +17,7 @@ type schema struct {
 	kind   schemaKind
 	typ    reflect.Type           // the Go type, for the message of a type mismatch
 	fields map[string]schemaField // structSchema: by exact JSON name
+	all    uint64                 // structSchema: the bits of all its fields
 	elem   *schema                // mapSchema, listSchema: the values' schema
 }
 
@@ -126,7 +127,9 @@ func (b *schemaBuilder) addFields(s *schema, t reflect.Type) {
 		if _, dup := s.fields[name]; dup || len(s.fields) == maxStructFields {
 			panic("api: the strict decoder cannot check " + t.String() + "." + f.Name + " exactly")
 		}
-		s.fields[name] = schemaField{name: name, bit: 1 << len(s.fields), value: b.build(f.Type)}
+		bit := uint64(1) << len(s.fields)
+		s.fields[name] = schemaField{name: name, bit: bit, value: b.build(f.Type)}
+		s.all |= bit
 	}
 }
 
