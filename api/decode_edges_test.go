@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/timebank/timebank/api"
 )
 
 // Tests of the strict decoder's edges that an audit found open: case-folded field names,
@@ -80,33 +82,6 @@ func TestExactFieldNames(t *testing.T) {
 	}
 }
 
-// manyKeys returns prefix followed by distinct short keys (a, b, …, zz, aaa, …) each
-// holding value, as many as fit in 64 KiB, and a closing brace per open one in prefix.
-func manyKeys(prefix, value string) string {
-	closing := strings.Repeat("}", strings.Count(prefix, "{"))
-	var b strings.Builder
-	b.WriteString(prefix)
-	for n := 0; ; n++ {
-		key := ""
-		for k := n; ; k = k/26 - 1 {
-			key = string(rune('a'+k%26)) + key
-			if k < 26 {
-				break
-			}
-		}
-		member := `"` + key + `":` + value
-		if b.Len()+1+len(member)+len(closing) > 64<<10 {
-			break
-		}
-		if n > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(member)
-	}
-	b.WriteString(closing)
-	return b.String()
-}
-
 // TestManyKeysAnswerTheirCode: 64 KiB of distinct keys, sent without a token, answers the
 // shape's code. What it costs (microseconds, where a quadratic duplicate check took tens of
 // milliseconds) is measured by BenchmarkHostileManyKeys, not timed here: a timed test fails
@@ -115,9 +90,9 @@ func TestManyKeysAnswerTheirCode(t *testing.T) {
 	e := newEnv(t)
 	e.quiet = true
 	cases := []struct{ method, path, body, code string }{
-		{"POST", "/v1/redemptions", manyKeys(`{`, `0`), "unknown_field"},
-		{"PUT", "/v1/policy", manyKeys(`{"credit":{"categories":{`, `{}`), "invalid_policy"},
-		{"POST", "/v1/redemptions", manyKeys(`{"payee":"outlet:o01","asset":"POINTS","amount":{`, `0`), "invalid_amount"},
+		{"POST", "/v1/redemptions", api.ManyKeys(`{`, `0`), "unknown_field"},
+		{"PUT", "/v1/policy", api.ManyKeys(`{"credit":{"categories":{`, `{}`), "invalid_policy"},
+		{"POST", "/v1/redemptions", api.ManyKeys(`{"payee":"outlet:o01","asset":"POINTS","amount":{`, `0`), "invalid_amount"},
 	}
 	for _, c := range cases {
 		if r := e.write(c.method, c.path, "", c.body); r.code() != c.code {
