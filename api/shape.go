@@ -2,8 +2,6 @@ package api
 
 import (
 	"strconv"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/timebank/timebank/ledger"
 )
@@ -17,35 +15,11 @@ import (
 var relations = map[string]bool{"spouse": true, "parent": true, "child": true, "sibling": true,
 	"grandparent": true, "grandchild": true, "other": true}
 
-// checkText checks a free-text field: valid UTF-8, at most max characters, no control
-// characters, non-empty when required (400 invalid_field).
-func checkText(field, s string, max int, required bool) error {
-	if len(s) > 4*max || !utf8.ValidString(s) || utf8.RuneCountInString(s) > max {
-		return invalidField(field, "%s must be valid text of at most %d characters.", field, max).With("max_chars", max)
-	}
-	if required && s == "" {
-		return invalidField(field, "%s is required.", field)
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return invalidField(field, "%s must not contain control characters such as line breaks.", field)
-		}
-	}
-	return nil
-}
-
-// ref checks an account id a body names: its syntax (400 invalid_account), then its kind
-// (400 invalid_field).
+// ref checks an account id a body names (ledger.ParseRef): before authentication, as SPEC
+// §3 orders, and again in the ledger.
 func ref(field string, id ledger.AccountID, kinds ...ledger.Kind) error {
-	if _, err := ledger.ParseAccountID(string(id), false); err != nil {
-		return err
-	}
-	for _, k := range kinds {
-		if id.Kind() == k {
-			return nil
-		}
-	}
-	return invalidField(field, "%s must be a %v account, not %s.", field, kinds, id)
+	_, err := ledger.ParseRef(field, string(id), kinds...)
+	return err
 }
 
 // amount checks an amount string of asset: a known asset (invalid_field), then the amount
@@ -75,14 +49,14 @@ func (s *Server) shape(body ledger.Body) error {
 		if _, err := ledger.ParseAccountID(string(b.Account), false); err != nil {
 			return err
 		}
-		return checkText("reason", b.Reason, ledger.MaxReasonChars, true)
+		return ledger.CheckText("reason", b.Reason, ledger.MaxReasonChars, true)
 	case *ledger.LinkBody:
 		return shapeLink(b)
 	case *ledger.CreditBody:
 		return s.shapeCredit(b)
 	case *ledger.RedemptionBody:
 		return firstErr(ref("payee", b.Payee, payeeKinds...), s.amount(b.Asset, b.Amount),
-			checkText("memo", b.Memo, ledger.MaxMemoChars, false))
+			ledger.CheckText("memo", b.Memo, ledger.MaxMemoChars, false))
 	case *ledger.HoldBody:
 		return s.shapeHold(b)
 	case *ledger.SettleBody:
@@ -92,19 +66,19 @@ func (s *Server) shape(body ledger.Body) error {
 		return nil
 	case *ledger.TransferBody:
 		return firstErr(ref("to", b.To, ledger.KindResident), s.amount(b.Asset, b.Amount),
-			checkText("memo", b.Memo, ledger.MaxMemoChars, false))
+			ledger.CheckText("memo", b.Memo, ledger.MaxMemoChars, false))
 	case *ledger.DonationBody:
 		return firstErr(ref("pool", b.Pool, ledger.KindPool), s.amount(b.Asset, b.Amount))
 	case *ledger.GrantBody:
 		return firstErr(ref("pool", b.Pool, ledger.KindPool), ref("to", b.To, ledger.KindResident),
-			s.amount(b.Asset, b.Amount), checkText("memo", b.Memo, ledger.MaxMemoChars, true))
+			s.amount(b.Asset, b.Amount), ledger.CheckText("memo", b.Memo, ledger.MaxMemoChars, true))
 	case *ledger.ConversionBody:
 		return s.amount(ledger.AssetHours, b.Hours)
 	case *ledger.ReversalBody:
 		if b.Seq == 0 {
 			return invalidField("seq", "seq must be the number of the entry to reverse.")
 		}
-		return checkText("reason", b.Reason, ledger.MaxReasonChars, true)
+		return ledger.CheckText("reason", b.Reason, ledger.MaxReasonChars, true)
 	case *ledger.PolicyBody:
 		return b.Policy.Compile(s.svc.Assets())
 	}
@@ -150,7 +124,7 @@ func (s *Server) shapeCredit(b *ledger.CreditBody) error {
 	if err := s.amount(ledger.AssetHours, b.Hours); err != nil {
 		return err
 	}
-	if err := checkText("activity.id", b.Activity.ID, ledger.MaxActivityIDChars, true); err != nil {
+	if err := ledger.CheckText("activity.id", b.Activity.ID, ledger.MaxActivityIDChars, true); err != nil {
 		return err
 	}
 	if !validCategory(b.Activity.Category) {
@@ -168,7 +142,7 @@ func (s *Server) shapeCredit(b *ledger.CreditBody) error {
 		return ledger.Errorf(ledger.CodeInvalidTime, "activity.ended_at must be after activity.started_at.").
 			With("field", "activity.ended_at")
 	}
-	return checkText("memo", b.Memo, ledger.MaxMemoChars, false)
+	return ledger.CheckText("memo", b.Memo, ledger.MaxMemoChars, false)
 }
 
 func (s *Server) shapeHold(b *ledger.HoldBody) error {

@@ -58,7 +58,7 @@ func shapeToken(r *tokenRequest) error {
 	default:
 		return invalidField("role", "role must be admin, station, outlet, resident or auditor.")
 	}
-	return checkText("label", r.Label, maxLabelChars, false)
+	return ledger.CheckText("label", r.Label, maxLabelChars, false)
 }
 
 func (s *Server) postToken(c echo.Context, g gate) error {

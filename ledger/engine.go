@@ -175,8 +175,9 @@ func (d *decider) amount(asset, s string) (int64, string, error) {
 	return v, FormatAmount(v, scale), nil
 }
 
-// ref parses an account id the request names and checks its kind is one of kinds.
-func ref(field, s string, kinds ...Kind) (AccountID, error) {
+// ParseRef parses an account id a request names in field and checks its kind is one of
+// kinds: 400 invalid_account for the syntax, then 400 invalid_field for the kind.
+func ParseRef(field, s string, kinds ...Kind) (AccountID, error) {
 	id, err := ParseAccountID(s, false)
 	if err != nil {
 		return "", err

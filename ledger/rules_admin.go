@@ -41,7 +41,7 @@ func (d *decider) freeze(b *FreezeBody) (Body, error) {
 	if n.Account, err = ParseAccountID(string(b.Account), false); err != nil {
 		return nil, err
 	}
-	if err := checkText("reason", b.Reason, MaxReasonChars, true); err != nil {
+	if err := CheckText("reason", b.Reason, MaxReasonChars, true); err != nil {
 		return nil, err
 	}
 	if err := d.role("freeze or unfreeze accounts", RoleAdmin); err != nil {
@@ -60,10 +60,10 @@ var relations = map[string]bool{"spouse": true, "parent": true, "child": true, "
 func (d *decider) link(b *LinkBody) (Body, error) {
 	n := *b
 	var err error
-	if n.A, err = ref("a", string(b.A), KindResident); err != nil {
+	if n.A, err = ParseRef("a", string(b.A), KindResident); err != nil {
 		return nil, err
 	}
-	if n.B, err = ref("b", string(b.B), KindResident); err != nil {
+	if n.B, err = ParseRef("b", string(b.B), KindResident); err != nil {
 		return nil, err
 	}
 	if n.A == n.B {
@@ -100,7 +100,7 @@ var reversible = map[Type]bool{TypeCredit: true, TypeRedemption: true, TypeSettl
 
 func (d *decider) reversal(b *ReversalBody) (Body, error) {
 	n := *b
-	if err := checkText("reason", b.Reason, MaxReasonChars, true); err != nil {
+	if err := CheckText("reason", b.Reason, MaxReasonChars, true); err != nil {
 		return nil, err
 	}
 	if err := d.role("reverse entries", RoleAdmin, RoleStation); err != nil {

@@ -18,19 +18,19 @@ func (d *decider) creditShape(b *CreditBody) (*creditShape, error) {
 	c := &creditShape{body: *b}
 	var err error
 	if b.Station != "" {
-		if c.body.Station, err = ref("station", string(b.Station), KindStation); err != nil {
+		if c.body.Station, err = ParseRef("station", string(b.Station), KindStation); err != nil {
 			return nil, err
 		}
 	} else if d.by.Role == RoleAdmin {
 		return nil, badField("station", "An admin crediting hours must name the crediting station.")
 	}
-	if c.body.Volunteer, err = ref("volunteer", string(b.Volunteer), KindResident); err != nil {
+	if c.body.Volunteer, err = ParseRef("volunteer", string(b.Volunteer), KindResident); err != nil {
 		return nil, err
 	}
 	if c.hours, c.body.Hours, err = d.amount(AssetHours, b.Hours); err != nil {
 		return nil, err
 	}
-	if err := checkText("activity.id", b.Activity.ID, MaxActivityIDChars, true); err != nil {
+	if err := CheckText("activity.id", b.Activity.ID, MaxActivityIDChars, true); err != nil {
 		return nil, err
 	}
 	if !validName(b.Activity.Category) {
@@ -45,7 +45,7 @@ func (d *decider) creditShape(b *CreditBody) (*creditShape, error) {
 	if c.end <= c.start {
 		return nil, Errorf(CodeInvalidTime, "activity.ended_at must be after activity.started_at.").With("field", "activity.ended_at")
 	}
-	if err := checkText("memo", b.Memo, MaxMemoChars, false); err != nil {
+	if err := CheckText("memo", b.Memo, MaxMemoChars, false); err != nil {
 		return nil, err
 	}
 	c.body.Activity.StartedAt, c.body.Activity.EndedAt = FormatTime(c.start), FormatTime(c.end)

@@ -11,7 +11,7 @@ func (d *decider) payer(what string) (AccountID, error) {
 // target checks the account a payment names (of one of kinds) and its amount of asset;
 // it returns them with the amount's normalised form.
 func (d *decider) target(field string, id AccountID, asset, amount string, kinds ...Kind) (AccountID, int64, string, error) {
-	to, err := ref(field, string(id), kinds...)
+	to, err := ParseRef(field, string(id), kinds...)
 	if err != nil {
 		return "", 0, "", err
 	}
@@ -50,7 +50,7 @@ func (d *decider) redemption(b *RedemptionBody) (Body, error) {
 	if n.Payee, amt, n.Amount, err = d.target("payee", b.Payee, b.Asset, b.Amount, KindResident, KindStation, KindOutlet, KindPool); err != nil {
 		return nil, err
 	}
-	if err := checkText("memo", b.Memo, MaxMemoChars, false); err != nil {
+	if err := CheckText("memo", b.Memo, MaxMemoChars, false); err != nil {
 		return nil, err
 	}
 	from, err := d.payTo("redeem", n.Payee)
@@ -83,7 +83,7 @@ func (d *decider) transfer(b *TransferBody) (Body, error) {
 	if n.To, amt, n.Amount, err = d.target("to", b.To, b.Asset, b.Amount, KindResident); err != nil {
 		return nil, err
 	}
-	if err := checkText("memo", b.Memo, MaxMemoChars, false); err != nil {
+	if err := CheckText("memo", b.Memo, MaxMemoChars, false); err != nil {
 		return nil, err
 	}
 	from, err := d.payTo("transfer", n.To)
@@ -126,13 +126,13 @@ func (d *decider) grant(b *GrantBody) (Body, error) {
 	n := *b
 	var err error
 	var amt int64
-	if n.Pool, err = ref("pool", string(b.Pool), KindPool); err != nil {
+	if n.Pool, err = ParseRef("pool", string(b.Pool), KindPool); err != nil {
 		return nil, err
 	}
 	if n.To, amt, n.Amount, err = d.target("to", b.To, b.Asset, b.Amount, KindResident); err != nil {
 		return nil, err
 	}
-	if err := checkText("memo", b.Memo, MaxMemoChars, true); err != nil {
+	if err := CheckText("memo", b.Memo, MaxMemoChars, true); err != nil {
 		return nil, err
 	}
 	if err := d.role("make grants", RoleAdmin); err != nil {

@@ -15,9 +15,9 @@ const (
 	MaxIdempotencyKey  = 128
 )
 
-// checkText checks a free-text field: valid UTF-8, no control characters, at most max
+// CheckText checks a free-text field: valid UTF-8, no control characters, at most max
 // characters, and non-empty when required. Errors are *Error invalid_field.
-func checkText(field, s string, max int, required bool) error {
+func CheckText(field, s string, max int, required bool) error {
 	if len(s) > 4*max || !utf8.ValidString(s) || utf8.RuneCountInString(s) > max {
 		return Errorf(CodeInvalidField, "%s must be valid text of at most %d characters.", field, max).
 			With("field", field).With("max_chars", max)
