@@ -236,3 +236,14 @@ func TestPolicyIsWholeDocument(t *testing.T) {
 	e.must(e.write("PUT", "/v1/policy", "admin", e.policyWith(`{"resident":{"HOURS":{"upper":"1500"}}}`, `{}`)), 201)
 	e.must(e.write("PUT", "/v1/policy", "admin", e.policyWith(`"timezone"`, `"timezone"`)), 201)
 }
+
+// TestSettleAmountMessage: a settle's amount is shape-checked before the hold (and so its
+// asset's scale) is known; the message must not name a scale no asset has.
+func TestSettleAmountMessage(t *testing.T) {
+	e := newEnv(t)
+	r := e.write("POST", "/v1/holds/5/settle", "station", `{"amount":"1.2.3"}`)
+	msg, _ := r.errorOf()
+	if r.code() != "invalid_amount" || !strings.Contains(msg, "at the scale of the hold's asset") || strings.Contains(msg, "6 decimal") {
+		t.Fatalf("settle amount 1.2.3: %s", r)
+	}
+}

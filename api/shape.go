@@ -60,8 +60,17 @@ func (s *Server) shape(body ledger.Body) error {
 	case *ledger.HoldBody:
 		return s.shapeHold(b)
 	case *ledger.SettleBody:
-		_, err := parseAmount(b.Amount, ledger.MaxScale)
-		return err
+		// The hold's asset, and so its scale, is known only once the hold is found to be
+		// visible (SPEC §3's order): here the shape at the widest scale, the scale after.
+		if _, err := parseAmount(b.Amount, ledger.MaxScale); err != nil {
+			shown := b.Amount
+			if len(shown) > 32 {
+				shown = shown[:32] + "…"
+			}
+			return ledger.Errorf(ledger.CodeInvalidAmount,
+				"Amount %q is not valid: write a positive plain decimal such as \"1.50\", at the scale of the hold's asset.", shown)
+		}
+		return nil
 	case *ledger.VoidBody:
 		return nil
 	case *ledger.TransferBody:
