@@ -68,5 +68,6 @@ type Token struct {
 	Account      AccountID `json:"account,omitempty"`
 	Label        string    `json:"label"`
 	CreatedAt    int64     `json:"-"` // UTC microseconds
+	RevokedAt    int64     `json:"-"` // UTC microseconds; 0 while the token is live
 	SecretSHA256 [32]byte  `json:"-"`
 }

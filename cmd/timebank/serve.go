@@ -34,6 +34,8 @@ type serveCmd struct {
 	LogLevel  string  `default:"info" enum:"debug,info,warn,error" help:"Lowest log level written (JSON on stderr)."`
 	RateLimit float64 `default:"0" help:"Requests per second allowed per client address; 0 turns the limit off."`
 	DebugAddr string  `help:"Address of a separate listener for Go's profiler (net/http/pprof), HOST:PORT; empty (the default) serves none. Unauthenticated: bind it to loopback."`
+	// A restored backup needs its checkpoint.key; this is for a key that is lost for good.
+	NewSigningKey bool `help:"When the data directory's checkpoint.key is missing but the ledger holds entries, make a new signing key instead of refusing to start. Every auditor must then pin the new verifier key."`
 }
 
 // Time limits of the server. Shutdown must end within SPEC §6's 15 seconds: in-flight
@@ -81,7 +83,7 @@ func (c *serveCmd) Run() error {
 	logw := newLogWriter(os.Stderr, logFlushInterval)
 	defer logw.Close()
 	log := slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: parseLevel(c.LogLevel)}))
-	led, err := store.Open(c.Data, store.Options{Name: c.Name, Logger: log})
+	led, err := store.Open(c.Data, store.Options{Name: c.Name, Logger: log, NewSigningKey: c.NewSigningKey})
 	if err != nil {
 		return err
 	}
@@ -140,43 +142,75 @@ func serveUntilSignal(hs *http.Server, ln net.Listener, log *slog.Logger) error 
 	return nil
 }
 
-// ensureAdmin makes sure an admin can log in: the token of TIMEBANK_ADMIN_TOKEN when it is
-// set, else the one in DIR/admin.token, else (first start) a random one written there with
-// mode 0600. It runs at every start, so the operator's token always works.
+// The lengths of a TIMEBANK_ADMIN_TOKEN taken: a secret, not a password (only its unsalted
+// SHA-256 is stored, and backups carry it), and no longer than Authenticate reads.
+const (
+	minAdminSecret = 24
+	maxAdminSecret = 256
+)
+
+// ensureAdmin makes sure an admin can log in, and does nothing else. While any admin token
+// is live (every start after the first, normally), nothing is created: a revoked bootstrap
+// token stays revoked, and a TIMEBANK_ADMIN_TOKEN that is not a live token is ignored with a
+// warning. When none is live (the first start, or every admin token revoked), it makes one:
+// TIMEBANK_ADMIN_TOKEN's value when set, else a random one written to DIR/admin.token with
+// mode 0600. A revoked secret is never made a token again (the store keeps their hashes).
 func (c *serveCmd) ensureAdmin(led *store.Ledger) error {
-	if secret := os.Getenv("TIMEBANK_ADMIN_TOKEN"); secret != "" {
-		if err := led.EnsureAdminToken(secret); err != nil {
+	env := os.Getenv("TIMEBANK_ADMIN_TOKEN")
+	path := filepath.Join(c.Data, adminTokenFile)
+	if led.HasLiveAdmin() {
+		if env != "" {
+			if led.TokenStatus(env) == store.TokenLive {
+				fmt.Println("timebank: admin token from TIMEBANK_ADMIN_TOKEN")
+			} else {
+				fmt.Println("timebank: warning: TIMEBANK_ADMIN_TOKEN is not a live token (revoked, or set after the first start) and is ignored; make admin tokens with `timebank token create --role admin`")
+			}
+		} else if b, err := os.ReadFile(path); err == nil && led.TokenStatus(strings.TrimSpace(string(b))) == store.TokenLive {
+			fmt.Printf("timebank: admin token in %s\n", path)
+		}
+		return nil
+	}
+	if env != "" {
+		switch {
+		case led.TokenStatus(env) == store.TokenRevoked:
+			return fmt.Errorf("TIMEBANK_ADMIN_TOKEN was revoked and is never restored; unset it (a new admin token is then written to %s) or set a new secret", path)
+		case len(env) < minAdminSecret || len(env) > maxAdminSecret:
+			return fmt.Errorf("TIMEBANK_ADMIN_TOKEN must be %d to %d characters: it is the admin's secret (e.g. 32 random bytes in base64)", minAdminSecret, maxAdminSecret)
+		}
+		if err := led.EnsureAdminToken(env); err != nil {
 			return fmt.Errorf("TIMEBANK_ADMIN_TOKEN: %w", err)
 		}
 		fmt.Println("timebank: admin token from TIMEBANK_ADMIN_TOKEN")
 		return nil
-	}
-	path := filepath.Join(c.Data, adminTokenFile)
-	if b, err := os.ReadFile(path); err == nil {
-		// Every start: the file is the operator's key to the server; deleting the file and
-		// revoking its token is how to retire it.
-		if err := led.EnsureAdminToken(strings.TrimSpace(string(b))); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		fmt.Printf("timebank: admin token in %s\n", path)
-		return nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return err
 	}
 	secret, err := randomToken()
 	if err != nil {
 		return err
 	}
 	// The token is stored before its file is written: a crash in between leaves an unusable
-	// token and no file, and the next start makes another.
+	// token and no file, and the next start (with no live admin) makes another.
 	if err := led.EnsureAdminToken(secret); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err := writeSecretFile(path, secret+"\n"); err != nil {
+		return err
+	}
+	fmt.Printf("timebank: admin token written to %s\n", path)
+	return nil
+}
+
+// writeSecretFile writes data to path with mode 0600, replacing what was there (an earlier
+// admin.token holds a revoked secret when this runs again) and syncing it.
+func writeSecretFile(path, data string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
-	if _, err := f.WriteString(secret + "\n"); err != nil {
+	if err := f.Chmod(0o600); err != nil { // a file that existed keeps its mode otherwise
+		f.Close()
+		return err
+	}
+	if _, err := f.WriteString(data); err != nil {
 		f.Close()
 		return err
 	}
@@ -184,11 +218,7 @@ func (c *serveCmd) ensureAdmin(led *store.Ledger) error {
 		f.Close()
 		return err
 	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	fmt.Printf("timebank: admin token written to %s\n", path)
-	return nil
+	return f.Close()
 }
 
 // randomToken returns 32 random bytes in URL-safe base64: 256 bits, printable.

@@ -13,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"go.etcd.io/bbolt"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -38,12 +39,35 @@ func (l *Ledger) loadKey() error {
 		if l.opts.ReadOnly {
 			return l.readVerifierKey()
 		}
+		if has, err := l.hasEntries(); err != nil {
+			return err
+		} else if has && !l.opts.NewSigningKey {
+			return fmt.Errorf("store: %s is missing, but %s holds a ledger: restore the key it was signed with "+
+				"(a backup is restored with its %s); to sign with a new key on purpose, which every auditor must pin anew, "+
+				"open it with a new signing key (serve --new-signing-key)",
+				filepath.Join(l.dir, KeyFile), filepath.Join(l.dir, DBFile), KeyFile)
+		} else if has {
+			l.log.Warn("made a new signing key for a ledger that holds entries: auditors must pin its verifier key", "key", filepath.Join(l.dir, KeyFile))
+		}
 		return l.makeKey()
 	}
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
 	return l.useKey(strings.TrimSpace(string(b)))
+}
+
+// hasEntries reports whether the file already holds entries (at least genesis).
+func (l *Ledger) hasEntries() (bool, error) {
+	var has bool
+	err := l.db.View(func(tx *bbolt.Tx) error {
+		if b := tx.Bucket(bucketEntries); b != nil {
+			k, _ := b.Cursor().First()
+			has = k != nil
+		}
+		return nil
+	})
+	return has, err
 }
 
 func (l *Ledger) makeKey() error {

@@ -480,10 +480,16 @@ func decodeVarint(v []byte) (int64, error) {
 
 // encodeToken is a token record: string role, string account, string label, varint
 // createdAt, then the 32-byte SHA-256 of the secret. The id is the key.
+// encodeToken writes a token's record; a revoked token's ends in the time it was revoked
+// (a live token's record has no such field, as before revoked tokens were kept).
 func encodeToken(tok *ledger.Token) []byte {
 	dst := appendString(make([]byte, 0, 96), string(tok.Role))
 	dst = appendString(appendString(dst, string(tok.Account)), tok.Label)
-	return append(appendVarint(dst, tok.CreatedAt), tok.SecretSHA256[:]...)
+	dst = append(appendVarint(dst, tok.CreatedAt), tok.SecretSHA256[:]...)
+	if tok.RevokedAt != 0 {
+		dst = appendVarint(dst, tok.RevokedAt)
+	}
+	return dst
 }
 
 func decodeToken(id string, v []byte) (ledger.Token, error) {
@@ -491,6 +497,11 @@ func decodeToken(id string, v []byte) (ledger.Token, error) {
 	tok := ledger.Token{ID: id, Role: ledger.Role(r.str()), Account: ledger.AccountID(r.str()),
 		Label: r.str(), CreatedAt: r.varint()}
 	copy(tok.SecretSHA256[:], r.bytes(32))
+	if r.err == nil && len(r.b) > 0 {
+		if tok.RevokedAt = r.varint(); tok.RevokedAt == 0 && r.err == nil {
+			r.fail("revoked at time 0")
+		}
+	}
 	if err := r.done(); err != nil {
 		return ledger.Token{}, fmt.Errorf("token %s: %w", id, err)
 	}

@@ -52,6 +52,10 @@ type Options struct {
 	// ReadOnly opens a stopped server's directory, or a backup, for reading: no sequencer,
 	// no genesis, no key made; Submit answers unavailable.
 	ReadOnly bool
+	// NewSigningKey lets a writable open make a new signing key for a ledger that holds
+	// entries but whose key file is missing (a backup restored without its key). Without
+	// it that open fails: auditors pinned the old verifier key.
+	NewSigningKey bool
 }
 
 // Ledger is the bbolt-backed ledger.Service. All methods are safe for concurrent use.

@@ -27,14 +27,17 @@ const (
 )
 
 // tokenIndex maps SHA-256(secret) to the live token, updated as soon as a create or revoke
-// has committed.
+// has committed. Revoked tokens stay in the bucket, marked, and their hashes in revoked: a
+// revoked secret must never become a token again (serve's bootstrap would otherwise bring
+// back a leaked TIMEBANK_ADMIN_TOKEN).
 type tokenIndex struct {
-	mu     sync.RWMutex
-	byHash map[[32]byte]ledger.Token
+	mu      sync.RWMutex
+	byHash  map[[32]byte]ledger.Token
+	revoked map[[32]byte]string // hash → the id it had
 }
 
 func (l *Ledger) loadTokens() error {
-	m := map[[32]byte]ledger.Token{}
+	m, revoked := map[[32]byte]ledger.Token{}, map[[32]byte]string{}
 	err := l.db.View(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketTokens)
 		if b == nil {
@@ -42,11 +45,15 @@ func (l *Ledger) loadTokens() error {
 		}
 		return b.ForEach(func(k, v []byte) error {
 			tok, err := decodeToken(string(k), v)
-			m[tok.SecretSHA256] = tok
+			if tok.RevokedAt != 0 {
+				revoked[tok.SecretSHA256] = tok.ID
+			} else {
+				m[tok.SecretSHA256] = tok
+			}
 			return err
 		})
 	})
-	l.tokens.byHash = m
+	l.tokens.byHash, l.tokens.revoked = m, revoked
 	return err
 }
 
@@ -60,20 +67,57 @@ func (l *Ledger) CreateToken(role ledger.Role, account ledger.AccountID, label s
 	return tok, secret, err
 }
 
-// EnsureAdminToken makes secret an admin token (label "bootstrap") unless a token with that
-// secret exists already. serve calls it at start with TIMEBANK_ADMIN_TOKEN or DIR/admin.token.
+// EnsureAdminToken makes secret an admin token (label "bootstrap") unless a live token has
+// that secret already. A revoked secret is refused (invalid_field): it stays revoked.
+// serve calls it when no admin token is live (cmd/timebank, ensureAdmin).
 func (l *Ledger) EnsureAdminToken(secret string) error {
 	if secret == "" {
 		return ledger.Errorf(ledger.CodeInvalidField, "The bootstrap admin token is empty.").With("field", "token")
 	}
-	l.tokens.mu.RLock()
-	_, ok := l.tokens.byHash[sha256.Sum256([]byte(secret))]
-	l.tokens.mu.RUnlock()
-	if ok {
+	switch l.TokenStatus(secret) {
+	case TokenLive:
 		return nil
+	case TokenRevoked:
+		return ledger.Errorf(ledger.CodeInvalidField, "This admin token was revoked; a revoked secret is never made a token again.").
+			With("field", "token")
 	}
 	_, err := l.createToken(ledger.RoleAdmin, "", "bootstrap", secret)
 	return err
+}
+
+// TokenState is what a secret is to the ledger.
+type TokenState int
+
+const (
+	TokenUnknown TokenState = iota // no token ever had it
+	TokenLive
+	TokenRevoked
+)
+
+// TokenStatus says whether secret is a live token's, a revoked one's, or neither.
+func (l *Ledger) TokenStatus(secret string) TokenState {
+	h := sha256.Sum256([]byte(secret))
+	l.tokens.mu.RLock()
+	defer l.tokens.mu.RUnlock()
+	if _, ok := l.tokens.byHash[h]; ok {
+		return TokenLive
+	}
+	if _, ok := l.tokens.revoked[h]; ok {
+		return TokenRevoked
+	}
+	return TokenUnknown
+}
+
+// HasLiveAdmin reports whether any admin token is live.
+func (l *Ledger) HasLiveAdmin() bool {
+	l.tokens.mu.RLock()
+	defer l.tokens.mu.RUnlock()
+	for _, t := range l.tokens.byHash {
+		if t.Role == ledger.RoleAdmin {
+			return true
+		}
+	}
+	return false
 }
 
 func (l *Ledger) createToken(role ledger.Role, account ledger.AccountID, label, secret string) (ledger.Token, error) {
@@ -143,29 +187,30 @@ func (l *Ledger) ListTokens() ([]ledger.Token, error) {
 	return out, nil
 }
 
-// RevokeToken deletes token id; Authenticate refuses its secret from the moment it returns.
-// An unknown id is not_found.
+// RevokeToken revokes token id: Authenticate refuses its secret from the moment it returns,
+// and no token can be made with that secret again. An unknown or revoked id is not_found.
 func (l *Ledger) RevokeToken(id string) error {
 	if l.opts.ReadOnly {
 		return ledger.Errorf(ledger.CodeUnavailable, "The ledger is open read-only.")
 	}
 	l.tokens.mu.Lock()
 	defer l.tokens.mu.Unlock()
-	var hash [32]byte
-	found := false
-	for h, t := range l.tokens.byHash {
+	var tok ledger.Token
+	for _, t := range l.tokens.byHash {
 		if t.ID == id {
-			hash, found = h, true
+			tok = t
 		}
 	}
-	if !found {
+	if tok.ID == "" {
 		return ledger.Errorf(ledger.CodeNotFound, "There is no token %q.", id).With("token", id)
 	}
-	err := l.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketTokens).Delete([]byte(id)) })
+	tok.RevokedAt = max(l.opts.Now().UnixMicro(), 1)
+	err := l.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketTokens).Put([]byte(id), encodeToken(&tok)) })
 	if err != nil {
 		return err
 	}
-	delete(l.tokens.byHash, hash)
+	delete(l.tokens.byHash, tok.SecretSHA256)
+	l.tokens.revoked[tok.SecretSHA256] = id
 	return nil
 }
 

@@ -2,6 +2,8 @@ package store
 
 import (
 	"crypto/rand"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -123,6 +125,76 @@ func TestEnsureAdminToken(t *testing.T) {
 		t.Fatalf("bootstrap token: %+v %v", p, ok)
 	}
 	wantCode(t, l.EnsureAdminToken(""), ledger.CodeInvalidField)
+}
+
+// TestRevokedStaysRevoked: a revoked secret is never a token again, also after a reopen
+// (serve's bootstrap used to bring back a revoked TIMEBANK_ADMIN_TOKEN at every start).
+func TestRevokedStaysRevoked(t *testing.T) {
+	l, dir := openTest(t, Options{})
+	const secret = "bootstrap-secret-from-env"
+	if err := l.EnsureAdminToken(secret); err != nil {
+		t.Fatal(err)
+	}
+	other, _, err := l.CreateToken(ledger.RoleAuditor, "", "audit office")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := l.Authenticate(secret)
+	if err := l.RevokeToken(p.TokenID); err != nil {
+		t.Fatal(err)
+	}
+	check := func(l *Ledger) {
+		t.Helper()
+		if _, ok := l.Authenticate(secret); ok {
+			t.Fatal("a revoked secret authenticates")
+		}
+		if l.TokenStatus(secret) != TokenRevoked || l.HasLiveAdmin() {
+			t.Fatalf("status %v, live admin %v", l.TokenStatus(secret), l.HasLiveAdmin())
+		}
+		wantCode(t, l.EnsureAdminToken(secret), ledger.CodeInvalidField)
+		wantCode(t, l.RevokeToken(p.TokenID), ledger.CodeNotFound)
+		if list, _ := l.ListTokens(); len(list) != 1 || list[0].ID != other.ID {
+			t.Fatalf("tokens %+v, want only the auditor's", list)
+		}
+	}
+	check(l)
+	l.Close()
+	l2, err := Open(dir, Options{Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	check(l2)
+}
+
+// TestMissingKeyOfAnExistingLedger: a ledger restored without its checkpoint.key does not
+// quietly get a new signing key; NewSigningKey makes one on purpose.
+func TestMissingKeyOfAnExistingLedger(t *testing.T) {
+	l, dir := openTest(t, Options{})
+	vkey := l.VerifierKey()
+	l.Close()
+	if err := os.Remove(filepath.Join(dir, KeyFile)); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := Open(dir, Options{Now: fixedNow}); err == nil || !strings.Contains(err.Error(), "checkpoint.key is missing") {
+		if l != nil {
+			l.Close()
+		}
+		t.Fatalf("opened without its key: %v", err)
+	}
+	ro, err := Open(dir, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("a read-only open needs no key: %v", err)
+	}
+	ro.Close()
+	l2, err := Open(dir, Options{Now: fixedNow, NewSigningKey: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if l2.VerifierKey() == vkey || l2.VerifierKey() == "" {
+		t.Fatalf("new verifier key %q (old %q)", l2.VerifierKey(), vkey)
+	}
 }
 
 // TestVerifierOf: the verifier derived from a signer key is the one GenerateKey made, also

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/timebank/timebank/ledger"
+	"github.com/timebank/timebank/ledger/store"
+)
+
+// TestBootstrapAdmin: an admin token is made only when none is live (the first start, or
+// every admin token revoked), and a revoked secret never comes back. An audit found the
+// bootstrap token re-created at every start, so a leaked and revoked one came back to life.
+func TestBootstrapAdmin(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	c := &serveCmd{Data: dir}
+	const envSecret = "env-secret-0123456789abcdef"
+	start := func() (*store.Ledger, error) {
+		t.Helper()
+		led, err := store.Open(dir, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { led.Close() })
+		return led, c.ensureAdmin(led)
+	}
+
+	t.Setenv("TIMEBANK_ADMIN_TOKEN", "short")
+	led, err := start()
+	if err == nil || !strings.Contains(err.Error(), "24 to 256 characters") {
+		t.Fatalf("a 5-character admin secret: %v", err)
+	}
+	led.Close()
+
+	t.Setenv("TIMEBANK_ADMIN_TOKEN", envSecret)
+	led, err = start()
+	if err != nil || led.TokenStatus(envSecret) != store.TokenLive {
+		t.Fatalf("first start: %v, status %v", err, led.TokenStatus(envSecret))
+	}
+	named, _, err := led.CreateToken(ledger.RoleAdmin, "", "named admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := led.Authenticate(envSecret)
+	if err := led.RevokeToken(p.TokenID); err != nil {
+		t.Fatal(err)
+	}
+	led.Close()
+
+	// A restart with the revoked secret still set: nothing is made, the secret stays dead.
+	led, err = start()
+	if err != nil || led.TokenStatus(envSecret) != store.TokenRevoked {
+		t.Fatalf("restart: %v, status %v", err, led.TokenStatus(envSecret))
+	}
+	if list, _ := led.ListTokens(); len(list) != 1 || list[0].ID != named.ID {
+		t.Fatalf("tokens after restart %+v, want only the named admin", list)
+	}
+	// Every admin revoked: the revoked secret is refused, not restored.
+	if err := led.RevokeToken(named.ID); err != nil {
+		t.Fatal(err)
+	}
+	led.Close()
+	led, err = start()
+	if err == nil || !strings.Contains(err.Error(), "revoked") || led.HasLiveAdmin() {
+		t.Fatalf("restart with only a revoked env secret: %v, live admin %v", err, led.HasLiveAdmin())
+	}
+	led.Close()
+
+	// Without it, a new random secret is written to admin.token, mode 0600.
+	os.Unsetenv("TIMEBANK_ADMIN_TOKEN")
+	led, err = start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, adminTokenFile)
+	b, err := os.ReadFile(path)
+	fi, _ := os.Stat(path)
+	if err != nil || led.TokenStatus(strings.TrimSpace(string(b))) != store.TokenLive || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("admin.token: %v, mode %v", err, fi.Mode())
+	}
+	// And a later start makes nothing more.
+	led.Close()
+	led, err = start()
+	if list, _ := led.ListTokens(); err != nil || len(list) != 1 {
+		t.Fatalf("a start with a live admin made tokens: %v %+v", err, list)
+	}
+}
