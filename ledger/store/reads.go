@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 
 	"go.etcd.io/bbolt"
 
@@ -240,11 +241,32 @@ func (l *Ledger) Export(ctx context.Context, afterSeq uint64, w io.Writer) error
 }
 
 // Backup writes a consistent copy of the database file, taken in one read transaction
-// (Tx.WriteTo), while the sequencer goes on committing.
+// (Tx.WriteTo), while the sequencer goes on committing. The copy is first spooled to an
+// unnamed temporary file in the data directory, so the transaction lasts as long as a local
+// copy does, not as long as the reader takes: a read transaction left open keeps bbolt from
+// reusing freed pages and, once the file outgrows its memory map, blocks every commit
+// (an audit's stalled client stopped all writes). It costs free disk space of the
+// database's size while it runs.
 func (l *Ledger) Backup(w io.Writer) (n int64, err error) {
-	err = l.db.View(func(tx *bbolt.Tx) error {
-		n, err = tx.WriteTo(w)
+	f, err := os.CreateTemp(l.dir, ".backup-*")
+	if err != nil {
+		return 0, fmt.Errorf("store: backup: %w", err)
+	}
+	defer f.Close()
+	if err := os.Remove(f.Name()); err != nil { // nothing to clean up after a crash
+		return 0, fmt.Errorf("store: backup: %w", err)
+	}
+	if err := l.db.View(func(tx *bbolt.Tx) error {
+		_, err := tx.WriteTo(f)
 		return err
-	})
-	return n, err
+	}); err != nil {
+		return 0, fmt.Errorf("store: backup: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return 0, fmt.Errorf("store: backup: %w", err)
+	}
+	return io.Copy(w, f)
 }
+
+// openReadTxs is the number of read transactions open now (tests).
+func (l *Ledger) openReadTxs() int { return l.db.Stats().OpenTxN }

@@ -346,3 +346,45 @@ func mustAccount(t testing.TB, l *Ledger, id ledger.AccountID) *ledger.Account {
 	}
 	return a
 }
+
+// blockingWriter takes its first write, then blocks until released: a client that stops
+// reading a backup.
+type blockingWriter struct {
+	first   chan struct{}
+	release chan struct{}
+	n       int
+}
+
+func (w *blockingWriter) Write(p []byte) (int, error) {
+	if w.n == 0 {
+		close(w.first)
+		<-w.release
+	}
+	w.n += len(p)
+	return len(p), nil
+}
+
+// TestBackupDoesNotHoldATransaction: while a backup's reader stalls, no read transaction is
+// open and writes go on (an audit found a stalled GET /v1/backup stopped every commit once
+// the file outgrew its memory map).
+func TestBackupDoesNotHoldATransaction(t *testing.T) {
+	l, _ := openTest(t, Options{})
+	everything(t, l)
+	w := &blockingWriter{first: make(chan struct{}), release: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() { _, err := l.Backup(w); done <- err }()
+	<-w.first
+	n := l.openReadTxs()
+	close(w.release) // first, so that a failing test does not hang closing the store
+	if n != 0 {
+		<-done
+		t.Fatalf("%d read transactions open while the backup's reader stalls", n)
+	}
+	must(t, l, admin, &ledger.OpenBody{ID: "resident:during-backup"})
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if w.n == 0 {
+		t.Fatal("the backup wrote nothing")
+	}
+}
