@@ -133,7 +133,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if le == nil || le.Code == ledger.CodeInternal {
 		rid := requestID(c)
 		s.log.Error("internal error", "request_id", rid, "method", c.Request().Method,
-			"path", c.Request().URL.Path, "err", err)
+			"path", redactSecrets(c.Request().URL.Path), "err", err)
 		le = &ledger.Error{Code: ledger.CodeInternal,
 			Message: "Something went wrong on the server; quote request id " + rid + " to its operator.",
 			Details: map[string]any{"request_id": rid}}
@@ -143,6 +143,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 		details = map[string]any{}
 	}
 	status := StatusOf(le.Code)
+	if status == http.StatusUnauthorized {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="timebank"`) // RFC 6750
+	}
 	if c.Request().Method == http.MethodHead {
 		err = c.NoContent(status)
 	} else {

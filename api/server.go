@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -160,7 +161,7 @@ func (s *Server) logAndMeasure() echo.MiddlewareFunc {
 			s.log.LogAttrs(c.Request().Context(), level, "request",
 				slog.String("request_id", requestID(c)),
 				slog.String("method", v.Method),
-				slog.String("path", v.URIPath),
+				slog.String("path", redactSecrets(v.URIPath)),
 				slog.String("route", route),
 				slog.Int("status", v.Status),
 				slog.Int64("latency_us", v.Latency.Microseconds()),
@@ -219,4 +220,19 @@ func (f *inflight) release(key string) {
 	f.mu.Lock()
 	delete(f.keys, key)
 	f.mu.Unlock()
+}
+
+// redactSecrets hides what looks like a token secret in a logged path (a secret sent by
+// mistake as a token id, say): logs must never hold one.
+func redactSecrets(path string) string {
+	if !strings.Contains(path, ledger.TokenSecretPrefix) {
+		return path
+	}
+	parts := strings.Split(path, "/")
+	for i, p := range parts {
+		if strings.HasPrefix(p, ledger.TokenSecretPrefix) {
+			parts[i] = ledger.TokenSecretPrefix + "[redacted]"
+		}
+	}
+	return strings.Join(parts, "/")
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -93,6 +94,7 @@ func (s *Server) postToken(c echo.Context, g gate) error {
 	if err != nil {
 		return err
 	}
+	c.Response().Header().Set("Cache-Control", "no-store") // the secret, shown this once
 	return c.JSON(http.StatusCreated, tokenView(t, secret))
 }
 
@@ -122,6 +124,10 @@ func (s *Server) deleteToken(c echo.Context, g gate) error {
 	id := c.Param("id")
 	if len(id) == 0 || len(id) > maxTokenIDLength {
 		return invalidField("id", "The token id is not valid.")
+	}
+	if strings.HasPrefix(id, ledger.TokenSecretPrefix) {
+		return invalidField("id", "This is a token's secret, not its id: revoke by id (%s…, see GET /v1/tokens), "+
+			"and revoke this token, since its secret has now been sent in a URL.", ledger.TokenIDPrefix)
 	}
 	if _, err := g.check(s, c); err != nil {
 		return err

@@ -62,6 +62,13 @@ type StatementLine struct {
 }
 
 // Token is a stored credential, without its secret (only its SHA-256 is kept).
+// The shapes of tokens: a secret is TokenSecretPrefix and 43 characters of URL-safe
+// base64 (32 random bytes); an id is TokenIDPrefix and 16 hex digits.
+const (
+	TokenSecretPrefix = "tb_"
+	TokenIDPrefix     = "tok_"
+)
+
 type Token struct {
 	ID           string    `json:"id"`
 	Role         Role      `json:"role"`

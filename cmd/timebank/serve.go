@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -183,10 +181,7 @@ func (c *serveCmd) ensureAdmin(led *store.Ledger) error {
 		fmt.Println("timebank: admin token from TIMEBANK_ADMIN_TOKEN")
 		return nil
 	}
-	secret, err := randomToken()
-	if err != nil {
-		return err
-	}
+	secret := store.NewSecret()
 	// The token is stored before its file is written: a crash in between leaves an unusable
 	// token and no file, and the next start (with no live admin) makes another.
 	if err := led.EnsureAdminToken(secret); err != nil {
@@ -219,15 +214,6 @@ func writeSecretFile(path, data string) error {
 		return err
 	}
 	return f.Close()
-}
-
-// randomToken returns 32 random bytes in URL-safe base64: 256 bits, printable.
-func randomToken() (string, error) {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	return "tb_" + base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
 func parseLevel(s string) slog.Level {

@@ -35,6 +35,7 @@ type result struct {
 	e        *ledger.Entry
 	replayed bool
 	err      error
+	failed   bool // err is the store's failure, not a rule's refusal (stats)
 }
 
 // newWaiter prepares req for the sequencer. The fingerprint (JSON and SHA-256 of the body)
@@ -287,14 +288,17 @@ func (l *Ledger) commit(ws []*waiter) (res []result, bad int, err error) {
 	return res, bad, err
 }
 
-// commitFailed answers every request of a failed commit with an internal error, marks the
-// store unhealthy until a commit succeeds, and reloads the head from disk.
+// commitFailed answers every request of a failed commit with unavailable (SPEC §7: 503,
+// store not writable; the cause, a full disk say, goes to the log only), marks the store
+// unhealthy until a commit succeeds, and reloads the head from disk.
 func (l *Ledger) commitFailed(err error, ws []*waiter) {
 	l.log.Error("store: commit failed", "requests", len(ws), "err", err)
 	herr := fmt.Errorf("store: the last commit failed: %w", err)
 	l.health.Store(&herr)
+	answer := ledger.Errorf(ledger.CodeUnavailable,
+		"The ledger could not write to its storage, so nothing of this request was written; try again later with the same Idempotency-Key.")
 	for _, w := range ws {
-		l.answer(w, result{err: herr})
+		l.answer(w, result{err: answer, failed: true})
 	}
 	err = l.db.View(func(tx *bbolt.Tx) error {
 		h, err := readHead(tx, l.packer)
@@ -318,7 +322,7 @@ func (l *Ledger) answer(w *waiter, r result) {
 	case r.err == nil && r.replayed:
 		l.stats.replays.Add(1)
 	case r.err == nil:
-	case ledger.CodeOf(r.err) != ledger.CodeInternal:
+	case !r.failed && ledger.CodeOf(r.err) != ledger.CodeInternal:
 		l.stats.rejects.Add(1)
 	default:
 		l.stats.failures.Add(1)

@@ -361,7 +361,7 @@ func TestCloseDrains(t *testing.T) {
 	t.Logf("%d of 100 committed before close", len(acked))
 }
 
-// TestCommitFailure: a failed commit answers its whole batch with an internal error, leaves
+// TestCommitFailure: a failed commit answers its whole batch with unavailable (503), leaves
 // nothing behind, makes Healthy report it, and the next good commit clears it.
 func TestCommitFailure(t *testing.T) {
 	l, _ := openTest(t, Options{})
@@ -373,7 +373,7 @@ func TestCommitFailure(t *testing.T) {
 		reqs = append(reqs, req(admin, &ledger.OpenBody{ID: ledger.AccountID(fmt.Sprintf("resident:f%d", i))}))
 	}
 	for i, r := range oneBatch(l, reqs...) {
-		if r.err == nil || ledger.CodeOf(r.err) != ledger.CodeInternal {
+		if r.err == nil || ledger.CodeOf(r.err) != ledger.CodeUnavailable {
 			t.Fatalf("request %d of the failed batch: %+v %v", i, r.e, r.err)
 		}
 	}

@@ -20,8 +20,6 @@ import (
 
 const (
 	maxLabelChars = 100
-	secretPrefix  = "tb_"
-	idPrefix      = "tok_"
 	// maxSecretBytes bounds what Authenticate hashes: our secrets are 46 bytes.
 	maxSecretBytes = 256
 )
@@ -62,9 +60,14 @@ func (l *Ledger) loadTokens() error {
 // outlet or resident token names an existing account of that kind (else unknown_account),
 // an admin or auditor token names none (else invalid_field); label is at most 100 characters.
 func (l *Ledger) CreateToken(role ledger.Role, account ledger.AccountID, label string) (ledger.Token, string, error) {
-	secret := secretPrefix + base64.RawURLEncoding.EncodeToString(randomBytes(32))
+	secret := NewSecret()
 	tok, err := l.createToken(role, account, label, secret)
 	return tok, secret, err
+}
+
+// NewSecret returns a new token secret: 32 random bytes (256 bits) in URL-safe base64.
+func NewSecret() string {
+	return ledger.TokenSecretPrefix + base64.RawURLEncoding.EncodeToString(randomBytes(32))
 }
 
 // EnsureAdminToken makes secret an admin token (label "bootstrap") unless a live token has
@@ -124,7 +127,7 @@ func (l *Ledger) createToken(role ledger.Role, account ledger.AccountID, label, 
 	if err := l.checkToken(role, account, label); err != nil {
 		return ledger.Token{}, err
 	}
-	tok := ledger.Token{ID: idPrefix + hex.EncodeToString(randomBytes(8)), Role: role, Account: account,
+	tok := ledger.Token{ID: ledger.TokenIDPrefix + hex.EncodeToString(randomBytes(8)), Role: role, Account: account,
 		Label: label, CreatedAt: l.opts.Now().UnixMicro(), SecretSHA256: sha256.Sum256([]byte(secret))}
 	// Holding the index lock across the commit orders the map update after it.
 	l.tokens.mu.Lock()

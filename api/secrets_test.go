@@ -1,0 +1,42 @@
+package api_test
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/timebank/timebank/api"
+)
+
+// TestSecretsStayOutOfLogs: a token's secret sent where its id belongs (DELETE
+// /v1/tokens/SECRET, an easy slip after token create prints both) is refused, revokes
+// nothing, and is not written to the log; a token's secret is answered with no-store.
+func TestSecretsStayOutOfLogs(t *testing.T) {
+	var logs bytes.Buffer
+	e := newEnv(t, envOptions{options: api.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))}})
+	r := e.must(e.write("POST", "/v1/tokens", "admin", `{"role":"auditor","label":"office"}`), 201)
+	if got := r.Header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("token create: Cache-Control %q, want no-store", got)
+	}
+	var tok struct{ ID, Token string }
+	r.decode(&tok)
+	r = e.do("DELETE", "/v1/tokens/"+tok.Token, "admin", "")
+	if r.code() != "invalid_field" || !strings.Contains(string(r.Body), "secret, not its id") {
+		t.Fatalf("DELETE by secret: %s", r)
+	}
+	e.must(e.do("GET", "/v1/policy", "raw:Bearer "+tok.Token, ""), 200) // still live
+	if strings.Contains(logs.String(), tok.Token) || !strings.Contains(logs.String(), "tb_[redacted]") {
+		t.Fatalf("the log holds the secret, or no redacted path:\n%s", logs.String())
+	}
+	e.must(e.do("DELETE", "/v1/tokens/"+tok.ID, "admin", ""), 204)
+}
+
+// TestUnauthorizedSaysHow: a 401 names the scheme it wants (RFC 6750).
+func TestUnauthorizedSaysHow(t *testing.T) {
+	e := newEnv(t)
+	r := e.do("GET", "/v1/policy", "", "")
+	if r.Status != 401 || !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer") {
+		t.Fatalf("401 without WWW-Authenticate: Bearer: %d %v", r.Status, r.Header)
+	}
+}
