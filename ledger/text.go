@@ -30,6 +30,12 @@ func CheckText(field, s string, max int, required bool) error {
 			return Errorf(CodeInvalidField, "%s must not contain control characters such as line breaks.", field).
 				With("field", field)
 		}
+		// Bidirectional controls (U+202E and kin) make text show in another order than
+		// it is stored: in an audit log that is spoofing.
+		if unicode.Is(unicode.Bidi_Control, r) {
+			return Errorf(CodeInvalidField, "%s must not contain bidirectional control characters such as U+202E.", field).
+				With("field", field)
+		}
 	}
 	return nil
 }
