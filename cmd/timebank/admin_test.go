@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,5 +86,39 @@ func TestBootstrapAdmin(t *testing.T) {
 	led, err = start()
 	if list, _ := led.ListTokens(); err != nil || len(list) != 1 {
 		t.Fatalf("a start with a live admin made tokens: %v %+v", err, list)
+	}
+}
+
+// TestServeBadAddressLeavesNothing: a wrong --addr fails before the data directory is made.
+func TestServeBadAddressLeavesNothing(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	err := (&serveCmd{Data: dir, Addr: "nonsense", LogLevel: "error"}).Run()
+	if err == nil {
+		t.Fatal("serve --addr nonsense started")
+	}
+	if _, statErr := os.Stat(dir); !os.IsNotExist(statErr) {
+		t.Fatalf("serve --addr nonsense (%v) left %s behind: %v", err, dir, statErr)
+	}
+}
+
+// TestLoosePermissionsWarned: a signing key others may read is named at start.
+func TestLoosePermissionsWarned(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, store.KeyFile)
+	if err := os.WriteFile(key, []byte("k"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	r, w, _ := os.Pipe()
+	stdout := os.Stdout
+	os.Stdout = w
+	warnLoosePermissions(dir)
+	os.Stdout = stdout
+	w.Close()
+	out, _ := io.ReadAll(r)
+	if !strings.Contains(string(out), key) || strings.Count(string(out), "warning") != 1 {
+		t.Fatalf("warnings: %q", out)
 	}
 }

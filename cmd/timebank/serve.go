@@ -81,10 +81,17 @@ func (c *serveCmd) Run() error {
 	logw := newLogWriter(os.Stderr, logFlushInterval)
 	defer logw.Close()
 	log := slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: parseLevel(c.LogLevel)}))
+	// The address first: a wrong one must not leave a new data directory behind.
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close() // after a clean stop, already closed by the server
 	led, err := store.Open(c.Data, store.Options{Name: c.Name, Logger: log, NewSigningKey: c.NewSigningKey})
 	if err != nil {
 		return err
 	}
+	warnLoosePermissions(c.Data)
 	defer func() {
 		if err := led.Close(); err != nil {
 			log.Error("closing the store", "err", err)
@@ -96,10 +103,6 @@ func (c *serveCmd) Run() error {
 	reg := api.NewRegistry()
 	registerStoreMetrics(reg, led)
 	srv := api.New(led, api.Options{Logger: log, Registry: reg, RateLimit: c.RateLimit})
-	ln, err := net.Listen("tcp", c.Addr)
-	if err != nil {
-		return err
-	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
 		IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	if c.DebugAddr != "" {
@@ -299,4 +302,18 @@ func (l *logWriter) Close() error {
 	close(l.stop)
 	<-l.done
 	return nil
+}
+
+// warnLoosePermissions warns about secrets of the data directory that others may read: the
+// signing key, the admin token, the database (token hashes, the whole ledger) and the
+// directory itself. serve makes them 0600 and 0700; a copy or a restore may not have.
+func warnLoosePermissions(dir string) {
+	for _, name := range []string{"", store.KeyFile, adminTokenFile, store.DBFile} {
+		path := filepath.Join(dir, name)
+		fi, err := os.Stat(path)
+		if err != nil || fi.Mode().Perm()&0o077 == 0 {
+			continue
+		}
+		fmt.Printf("timebank: warning: %s is open to group or others (mode %v); chmod go-rwx %s\n", path, fi.Mode().Perm(), path)
+	}
 }
