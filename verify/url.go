@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -50,9 +51,9 @@ func (c *client) small(path string) ([]byte, error) {
 
 // URL verifies a running server through its API: it fetches the signed checkpoint and the
 // verifier key (which must equal pinnedKey when one is given), streams the export to a
-// temporary file, replays it, then compares every replayed account's balances with the
-// server's. A server that keeps writing is fine: the checkpoint is fetched first, so the
-// export covers it, and accounts are compared again when the log moved on meanwhile.
+// temporary file, replays the checkpoint's entries, then compares every replayed account's
+// balances with the server's. The export of a server that keeps writing runs past the
+// checkpoint and is cut at its size, so the replayed state is that of a signed tree size.
 func URL(base, token, pinnedKey string, progress func(uint64)) (*Summary, error) {
 	c := &client{base: strings.TrimRight(base, "/"), token: token, http: &http.Client{Timeout: 0}}
 	served, err := c.small("/v1/checkpoint/key")
@@ -67,6 +68,10 @@ func URL(base, token, pinnedKey string, progress func(uint64)) (*Summary, error)
 	if err != nil {
 		return nil, err
 	}
+	cp, err := OpenCheckpoint(ckpt, vkey)
+	if err != nil {
+		return nil, err
+	}
 	f, err := os.CreateTemp("", "timebank-export-*.ndjson")
 	if err != nil {
 		return nil, err
@@ -77,7 +82,9 @@ func URL(base, token, pinnedKey string, progress func(uint64)) (*Summary, error)
 	if err != nil {
 		return nil, err
 	}
-	_, err = io.Copy(f, resp.Body)
+	// Read to the end rather than hang up at the checkpoint's size: a cut stream would be
+	// logged by the server as a failed export.
+	_, err = io.Copy(&firstLines{w: f, left: cp.Size}, resp.Body)
 	resp.Body.Close()
 	if err != nil {
 		return nil, fmt.Errorf("downloading the export: %w", err)
@@ -87,11 +94,36 @@ func URL(base, token, pinnedKey string, progress func(uint64)) (*Summary, error)
 		return nil, err
 	}
 	sum.Source = "server " + c.base
-	if err := c.compareAccounts(st, sum.Entries); err != nil {
+	if err := c.compareAccounts(st, cp.Size); err != nil {
 		return nil, err
 	}
-	sum.Compared = append(sum.Compared, fmt.Sprintf("%d accounts' balances and earned with the server's", sum.Accounts))
+	sum.Compared = append(sum.Compared, fmt.Sprintf("%d accounts' balances and earned with the server's at tree size %d", sum.Accounts, cp.Size))
 	return sum, nil
+}
+
+// firstLines passes the first left lines written to it on to w and drops the rest: a busy
+// server's export runs past the checkpoint fetched before it, and the replay stops there.
+type firstLines struct {
+	w    io.Writer
+	left uint64
+}
+
+func (l *firstLines) Write(p []byte) (int, error) {
+	keep := len(p)
+	if l.left == 0 {
+		keep = 0
+	} else if n := uint64(bytes.Count(p, []byte{'\n'})); n < l.left {
+		l.left -= n
+	} else {
+		keep = 0
+		for ; l.left > 0; l.left-- {
+			keep += bytes.IndexByte(p[keep:], '\n') + 1
+		}
+	}
+	if _, err := l.w.Write(p[:keep]); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 type servedAccount struct {

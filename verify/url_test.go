@@ -96,3 +96,24 @@ func TestURLVerifyFindsTamperedExport(t *testing.T) {
 		t.Fatalf("got %v, want the tree refused against the signed checkpoint", err)
 	}
 }
+
+// TestFirstLines: the export of a busy server is cut after the checkpoint's size, however
+// the stream is split into writes.
+func TestFirstLines(t *testing.T) {
+	stream := "1\n22\n333\n4444\n"
+	for _, left := range []uint64{0, 1, 3, 4, 9} {
+		for size := 1; size <= len(stream); size++ {
+			var got bytes.Buffer
+			l := &firstLines{w: &got, left: left}
+			for p := stream; p != ""; p = p[min(size, len(p)):] {
+				if n, err := l.Write([]byte(p[:min(size, len(p))])); err != nil || n != min(size, len(p)) {
+					t.Fatalf("Write: %d, %v", n, err)
+				}
+			}
+			want := strings.Join(strings.SplitAfter(stream, "\n")[:min(left, 4)], "")
+			if got.String() != want {
+				t.Fatalf("first %d lines in writes of %d bytes: got %q, want %q", left, size, got.String(), want)
+			}
+		}
+	}
+}
