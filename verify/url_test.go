@@ -2,10 +2,14 @@ package verify
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +20,12 @@ import (
 // serveFixture serves the fixture's ledger through the real API, with rewrite (when set)
 // changing the body of answers to the paths it names. It returns the URL and an admin token.
 func serveFixture(t *testing.T, rewrite map[string]func([]byte) []byte) (string, string, string) {
+	t.Helper()
+	return serve(t, rewrite, nil)
+}
+
+// serve is serveFixture with before (when set) run on every request before it is served.
+func serve(t *testing.T, rewrite map[string]func([]byte) []byte, before func(r *http.Request)) (string, string, string) {
 	t.Helper()
 	dir, _, _, vkey := fixture(t)
 	l, err := store.Open(dir, store.Options{Now: func() time.Time { return t0 }})
@@ -29,6 +39,9 @@ func serveFixture(t *testing.T, rewrite map[string]func([]byte) []byte) (string,
 	}
 	h := api.New(l, api.Options{Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return t0 }}).Handler()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if before != nil {
+			before(r)
+		}
 		fn := rewrite[r.URL.EscapedPath()]
 		if fn == nil {
 			h.ServeHTTP(w, r)
@@ -94,6 +107,149 @@ func TestURLVerifyFindsTamperedExport(t *testing.T) {
 	_, err := URL(base, token, vkey, nil)
 	if err == nil || !strings.Contains(err.Error(), "the signed checkpoint says") {
 		t.Fatalf("got %v, want the tree refused against the signed checkpoint", err)
+	}
+}
+
+// writer posts entries through a served fixture as another client would, with the admin
+// token: credits of 0.01 h, each session 72 s after the previous one (of any resident), so
+// that none overlaps, none ends after t0 (the server's clock) and no day reaches its cap.
+type writer struct {
+	t     *testing.T
+	base  string
+	token string
+	n     atomic.Int64
+}
+
+func (w *writer) post(path, body string) { w.postN(w.n.Add(1), path, body) }
+
+// postN posts body with the n-th Idempotency-Key.
+func (w *writer) postN(n int64, path, body string) {
+	req, err := http.NewRequest(http.MethodPost, w.base+path, strings.NewReader(body))
+	if err != nil {
+		w.t.Error(err)
+		return
+	}
+	req.Header.Set("Authorization", "Bearer "+w.token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", fmt.Sprint("writer-", n))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		w.t.Error(err)
+		return
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		var msg bytes.Buffer
+		msg.ReadFrom(res.Body)
+		w.t.Errorf("POST %s %s: %s %s", path, body, res.Status, msg.String())
+	}
+}
+
+func (w *writer) credit(who string) {
+	n := w.n.Add(1)
+	start := t0.Add(-29*24*time.Hour + time.Duration(n)*72*time.Second)
+	w.postN(n, "/v1/credits", fmt.Sprintf(`{"volunteer":%q,"station":"station:s1","hours":"0.01","activity":{"id":"w","category":"test","started_at":%q,"ended_at":%q}}`,
+		who, start.Format(time.RFC3339), start.Add(36*time.Second).Format(time.RFC3339)))
+}
+
+// serveBusy serves the fixture (with rewrite) while it takes writes, as a server under
+// timebank loadgen does: a goroutine credits residents (carol and dave, opened first, and
+// erin, opened meanwhile) until the test ends, and before the export and before each
+// account answer the server credits one more (alice first): every verify run sees the log
+// grow after its checkpoint, and alice and the issuer change before they are read.
+func serveBusy(t *testing.T, rewrite map[string]func([]byte) []byte) (string, string, string) {
+	t.Helper()
+	w := &writer{t: t}
+	var k atomic.Int64
+	compared := []string{"resident:alice", "resident:carol", "resident:dave"}
+	base, token, vkey := serve(t, rewrite, func(r *http.Request) {
+		p := r.URL.Path
+		if r.Method == http.MethodGet && (p == "/v1/export" || strings.HasPrefix(p, "/v1/accounts/") && !strings.HasSuffix(p, "/entries")) {
+			w.credit(compared[int(k.Add(1)-1)%len(compared)])
+		}
+	})
+	w.base, w.token = base, token
+	w.post("/v1/accounts", `{"id":"resident:carol"}`)
+	w.post("/v1/accounts", `{"id":"resident:dave"}`)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		w.post("/v1/accounts", `{"id":"resident:erin"}`)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			w.credit([]string{"resident:carol", "resident:dave", "resident:erin"}[i%3])
+		}
+	}()
+	t.Cleanup(wg.Wait) // cleanups run last first: the writer stops before the server does
+	t.Cleanup(func() { close(stop) })
+	return base, token, vkey
+}
+
+// TestURLVerifyWhileWriting: verify --url passes on a server taking writes, run after run,
+// and compares every account at the checkpoint's size.
+func TestURLVerifyWhileWriting(t *testing.T) {
+	base, token, vkey := serveBusy(t, nil)
+	for run := 0; run < 5; run++ {
+		sum, err := URL(base, token, vkey, nil)
+		if err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		if sum.Checkpoint.Size != sum.Entries || sum.Entries < 23 {
+			t.Fatalf("run %d: replayed %d entries for a checkpoint of %d", run, sum.Entries, sum.Checkpoint.Size)
+		}
+		var out bytes.Buffer
+		sum.Print(&out)
+		if !strings.Contains(out.String(), fmt.Sprintf("at tree size %d", sum.Entries)) || !strings.Contains(out.String(), "statement") {
+			t.Fatalf("run %d: the summary does not say at which size, nor that moved accounts were compared through their statements:\n%s", run, out.String())
+		}
+	}
+}
+
+// TestURLVerifyWhileWritingFindsMisreports: on a server taking writes, a misreported balance
+// is still named, account and asset, as a difference (not as a reason to run again): bob's
+// answer (an account nobody writes to) and alice's statement (an account being credited).
+func TestURLVerifyWhileWritingFindsMisreports(t *testing.T) {
+	for _, tc := range []struct {
+		path string
+		fn   func(t *testing.T) func([]byte) []byte
+		want []string
+	}{
+		{"/v1/accounts/resident:bob", func(t *testing.T) func([]byte) []byte {
+			return func(b []byte) []byte {
+				return bytes.Replace(b, []byte(`"balance":"2.00"`), []byte(`"balance":"3.00"`), 1)
+			}
+		}, []string{"account resident:bob HOURS", "3.00", "replaying the log"}},
+		{"/v1/accounts/resident:alice/entries", func(t *testing.T) func([]byte) []byte {
+			return func(b []byte) []byte {
+				var page struct {
+					Entries      []map[string]any `json:"entries"`
+					NextAfterSeq *uint64          `json:"next_after_seq"`
+				}
+				if err := json.Unmarshal(b, &page); err != nil || len(page.Entries) == 0 {
+					t.Errorf("alice's statement after the checkpoint is empty or not JSON: %s", b)
+					return b
+				}
+				page.Entries[0]["balances_after"].(map[string]any)["HOURS"] = "999.00"
+				out, _ := json.Marshal(page)
+				return out
+			}
+		}, []string{"account resident:alice HOURS", "999.00", "replaying the log"}},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			base, token, vkey := serveBusy(t, map[string]func([]byte) []byte{tc.path: tc.fn(t)})
+			_, err := URL(base, token, vkey, nil)
+			for _, w := range tc.want {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Fatalf("got %v, want an error with %q", err, w)
+				}
+			}
+		})
 	}
 }
 
