@@ -261,13 +261,14 @@ const logFlushInterval = 100 * time.Millisecond
 // ledger acknowledges only committed entries), and Go's own panic output bypasses it.
 type logWriter struct {
 	mu   sync.Mutex
+	out  io.Writer
 	w    *bufio.Writer
 	stop chan struct{}
 	done chan struct{}
 }
 
 func newLogWriter(w io.Writer, interval time.Duration) *logWriter {
-	l := &logWriter{w: bufio.NewWriterSize(w, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
+	l := &logWriter{out: w, w: bufio.NewWriterSize(w, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(l.done)
 		t := time.NewTicker(interval)
@@ -288,12 +289,21 @@ func newLogWriter(w io.Writer, interval time.Duration) *logWriter {
 func (l *logWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.w.Write(p)
+	n, err := l.w.Write(p)
+	if err != nil {
+		l.w.Reset(l.out)
+	}
+	return n, err
 }
 
+// flush writes out what is buffered. A bufio.Writer keeps its first error for good, so after
+// a failed write (a full disk, a closed pipe) the buffered lines are dropped and logging
+// starts over, rather than stopping for the rest of the process.
 func (l *logWriter) flush() {
 	l.mu.Lock()
-	l.w.Flush()
+	if err := l.w.Flush(); err != nil {
+		l.w.Reset(l.out)
+	}
 	l.mu.Unlock()
 }
 
