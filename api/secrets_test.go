@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/timebank/timebank/api"
+	"github.com/timebank/timebank/ledger"
 )
 
 // TestSecretsStayOutOfLogs: a token's secret sent where its id belongs (DELETE
@@ -38,5 +39,36 @@ func TestUnauthorizedSaysHow(t *testing.T) {
 	r := e.do("GET", "/v1/policy", "", "")
 	if r.Status != 401 || !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer") {
 		t.Fatalf("401 without WWW-Authenticate: Bearer: %d %v", r.Status, r.Header)
+	}
+}
+
+// panicky panics when an account is read.
+type panicky struct{ ledger.Service }
+
+func (panicky) Account(ledger.AccountID) (*ledger.Account, error) { panic("injected panic") }
+
+// TestPanicIsLoggedWithItsRequest: a handler's panic answers a plain 500 naming the request
+// id, and the server's own log has the panic and its stack under that id.
+func TestPanicIsLoggedWithItsRequest(t *testing.T) {
+	var logs bytes.Buffer
+	e := newEnv(t, envOptions{noSeed: true, wrap: func(s ledger.Service) ledger.Service { return panicky{s} },
+		options: api.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))}})
+	r := e.do("GET", "/v1/accounts/resident:r01", "admin", "")
+	if r.Status != 500 || r.code() != "internal" || strings.Contains(string(r.Body), "injected") {
+		t.Fatalf("panic answered %s", r)
+	}
+	var body struct {
+		Error struct{ Details struct{ RequestID string `json:"request_id"` } }
+	}
+	r.decode(&body)
+	var found bool
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, `"msg":"panic"`) && strings.Contains(line, body.Error.Details.RequestID) &&
+			strings.Contains(line, "injected panic") && strings.Contains(line, "goroutine") {
+			found = true
+		}
+	}
+	if body.Error.Details.RequestID == "" || !found {
+		t.Fatalf("no panic line with request id %q and a stack in the log:\n%s", body.Error.Details.RequestID, logs.String())
 	}
 }

@@ -82,7 +82,15 @@ func New(svc ledger.Service, opts Options) *Server {
 	// to echo.ExtractIPFromXFFHeader with that proxy's range trusted.
 	e.IPExtractor = echo.ExtractIPDirect()
 	e.HTTPErrorHandler = s.handleError
-	e.Use(handledOnce, requestIDMiddleware, s.logAndMeasure(), middleware.Recover())
+	e.Use(handledOnce, requestIDMiddleware, s.logAndMeasure(), middleware.RecoverWithConfig(middleware.RecoverConfig{
+		// The panic's stack goes to the server's own log, with the request id, not to
+		// Echo's logger on stdout; the client gets the plain internal error.
+		DisableStackAll: true,
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			s.log.Error("panic", "request_id", requestID(c), "err", err, "stack", string(stack))
+			return err
+		},
+	}))
 	if opts.RateLimit > 0 {
 		e.Use(rateLimiter(opts.RateLimit, opts.RateBurst))
 	}
