@@ -58,7 +58,11 @@ func TestPanicIsLoggedWithItsRequest(t *testing.T) {
 		t.Fatalf("panic answered %s", r)
 	}
 	var body struct {
-		Error struct{ Details struct{ RequestID string `json:"request_id"` } }
+		Error struct {
+			Details struct {
+				RequestID string `json:"request_id"`
+			}
+		}
 	}
 	r.decode(&body)
 	var found bool
