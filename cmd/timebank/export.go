@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -24,11 +23,14 @@ type exportCmd struct {
 }
 
 // Run exports.
-func (c *exportCmd) Run() error {
+func (c *exportCmd) Run(inv *invocation) error {
 	if (c.Data == "") == (c.URL == "") {
-		return &exitError{2, errors.New("export: give exactly one of --data or --url")}
+		return usagef("export: give exactly one of --data or --url")
 	}
-	var w io.Writer = os.Stdout
+	if c.URL != "" && c.Token == "" {
+		return usagef("export --url needs --token (an admin or auditor token)")
+	}
+	w := inv.stdout
 	if c.Out != "" {
 		f, err := os.OpenFile(c.Out, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 		if err != nil {

@@ -48,7 +48,7 @@ type result struct {
 // each mode and prints a table.
 func (c *loadgenCmd) Run() error {
 	if c.Clients < 1 || c.Clients > 4096 || c.Residents < 1 || c.Clients*c.Residents > 1<<20 {
-		return errors.New("loadgen: --clients must be 1 to 4096, --residents at least 1, their product at most 2^20")
+		return usagef("loadgen: --clients must be 1 to 4096, --residents at least 1, their product at most 2^20")
 	}
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConns: c.Clients * 2, MaxIdleConnsPerHost: c.Clients * 2,
 		MaxConnsPerHost: c.Clients * 2, DisableCompression: true, IdleConnTimeout: time.Minute}, Timeout: 30 * time.Second}

@@ -3,12 +3,18 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/timebank/timebank/ledger/store"
 	"github.com/timebank/timebank/verify"
 )
 
@@ -29,71 +35,145 @@ type verifyCmd struct {
 // 140 MB more memory (docs/PERFORMANCE.md, Verify).
 const verifyGCPercent = 200
 
-// Run verifies; it exits 1 on the first difference, naming the entry or account.
-func (c *verifyCmd) Run() error {
+// Help is the detail of `timebank verify --help`: the exit statuses.
+func (c *verifyCmd) Help() string {
+	return `Give one source: --data, --export (with --checkpoint and --key) or --url (with --token).
+
+Exit status:
+
+	0  verified: every entry, hash, balance and index agrees
+	1  FAILED: a difference, named (the first entry or account that differs)
+	2  wrong usage: a flag missing, unknown or in conflict; nothing was read
+	3  not verified: the source could not be read (a missing or unreadable file, a
+	   database held by a running server, a server unreachable or refusing the token)`
+}
+
+// Run verifies; see Help for its exit statuses.
+func (c *verifyCmd) Run(inv *invocation) error {
+	if err := c.checkUsage(); err != nil {
+		return err
+	}
 	gcPercentUnlessSet(verifyGCPercent)
+	ckpt, vkey, err := c.readFiles()
+	if err == nil {
+		err = c.preflight()
+	}
+	if err != nil {
+		return notVerified(inv, err)
+	}
+	progress, done := progressBar(inv.stderr)
+	sum, err := c.verify(ckpt, vkey, progress)
+	done()
+	if err != nil {
+		if unreadable(err) {
+			return notVerified(inv, err)
+		}
+		fmt.Fprintln(inv.stderr, "timebank verify: FAILED")
+		return &exitError{exitFailed, err}
+	}
+	sum.Print(inv.stdout)
+	return nil
+}
+
+// checkUsage refuses a command line that cannot verify: no source or two, a source without
+// the flags it needs.
+func (c *verifyCmd) checkUsage() error {
 	sources := 0
 	for _, s := range []string{c.Data, c.Export, c.URL} {
 		if s != "" {
 			sources++
 		}
 	}
-	if sources != 1 {
-		return &exitError{2, errors.New("verify: give exactly one of --data, --export or --url")}
+	switch {
+	case sources != 1:
+		return usagef("verify: give exactly one of --data, --export or --url")
+	case c.Data != "" && (c.Checkpoint == "") != (c.Key == ""):
+		return usagef("verify --data: --checkpoint and --key go together (the key checks the checkpoint's signature)")
+	case c.Export != "" && (c.Checkpoint == "" || c.Key == ""):
+		return usagef("verify --export needs --checkpoint and --key")
+	case c.URL != "" && c.Token == "":
+		return usagef("verify --url needs --token (an admin or auditor token)")
+	case c.URL != "" && c.Checkpoint != "":
+		return usagef("verify --url fetches the checkpoint from the server: leave out --checkpoint (--key pins the server's key)")
 	}
-	progress, done := progressBar(c)
-	sum, err := c.verify(progress)
-	done()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "timebank verify: FAILED")
-		return &exitError{1, err}
-	}
-	sum.Print(os.Stdout)
 	return nil
 }
 
-func (c *verifyCmd) verify(progress func(uint64)) (*verify.Summary, error) {
-	var ckpt []byte
-	var vkey string
-	var err error
+// readFiles reads --checkpoint and --key, when given.
+func (c *verifyCmd) readFiles() (ckpt []byte, vkey string, err error) {
 	if c.Checkpoint != "" {
 		if ckpt, err = os.ReadFile(c.Checkpoint); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
 	if c.Key != "" {
 		raw, err := os.ReadFile(c.Key)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		vkey = strings.TrimSpace(string(raw))
 	}
+	return ckpt, vkey, nil
+}
+
+// preflight opens the source before verifying, so that a source that cannot be read is told
+// apart from a difference: the store and the verify package say "in use by another process"
+// or "401 Unauthorized" in words only. With --data it opens the store read-only as
+// verify.Data will (and closes it); with --url it fetches the verifier key with the token.
+// An export file is opened by verify.Export, whose error is an *fs.PathError (unreadable).
+func (c *verifyCmd) preflight() error {
 	switch {
 	case c.Data != "":
-		if ckpt != nil && vkey == "" {
-			return nil, errors.New("--checkpoint needs --key")
+		l, err := store.Open(c.Data, store.Options{ReadOnly: true})
+		if err != nil {
+			return err
 		}
+		return l.Close()
+	case c.URL != "":
+		res, err := clientFlags{URL: c.URL, Token: c.Token}.client(30*time.Second).do(http.MethodGet, "/v1/checkpoint/key", nil, http.StatusOK)
+		if err != nil {
+			return err
+		}
+		return res.Body.Close()
+	}
+	return nil
+}
+
+// unreadable reports whether err is a failure to read the source (a file or the network),
+// not a difference: the verify package passes those on as they are, or wrapped with %w.
+func unreadable(err error) bool {
+	var pathErr *fs.PathError
+	var netErr net.Error
+	return errors.As(err, &pathErr) || errors.As(err, &netErr)
+}
+
+// notVerified reports a source that could not be read: exit 3, and no "FAILED", which
+// would tell an auditor the ledger differs.
+func notVerified(inv *invocation, err error) error {
+	fmt.Fprintln(inv.stderr, "timebank verify: NOT VERIFIED: the source could not be read")
+	return &exitError{exitNotVerified, err}
+}
+
+// verify runs the replay of the one source; checkUsage has checked the flags.
+func (c *verifyCmd) verify(ckpt []byte, vkey string, progress func(uint64)) (*verify.Summary, error) {
+	switch {
+	case c.Data != "":
 		return verify.Data(c.Data, ckpt, vkey, progress)
 	case c.Export != "":
-		if ckpt == nil || vkey == "" {
-			return nil, errors.New("--export needs --checkpoint and --key")
-		}
 		sum, _, err := verify.Export(c.Export, ckpt, vkey, progress)
 		return sum, err
 	default:
-		if c.Token == "" {
-			return nil, errors.New("--url needs --token")
-		}
 		return verify.URL(c.URL, c.Token, vkey, progress)
 	}
 }
 
-// progressBar shows entries replayed on a terminal; elsewhere it shows nothing.
-func progressBar(c *verifyCmd) (func(uint64), func()) {
-	if !term.IsTerminal(int(os.Stderr.Fd())) {
+// progressBar shows entries replayed when w is a terminal; elsewhere it shows nothing.
+func progressBar(w io.Writer) (func(uint64), func()) {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil, func() {}
 	}
-	bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(os.Stderr),
+	bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(f),
 		progressbar.OptionSetDescription("replaying entries"), progressbar.OptionShowCount(),
 		progressbar.OptionThrottle(100e6))
 	var last uint64
@@ -102,6 +182,6 @@ func progressBar(c *verifyCmd) (func(uint64), func()) {
 			last = n
 		}, func() {
 			bar.Finish()
-			fmt.Fprintln(os.Stderr)
+			fmt.Fprintln(f)
 		}
 }

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/timebank/timebank/api"
+	"github.com/timebank/timebank/ledger/store"
+)
+
+// These tests run the command line in-process (run, as main does), against ledgers in
+// t.TempDir() and the real API over httptest; e2e_test.go runs the built binary.
+
+// runCLI runs timebank with args and returns its exit status and output.
+func runCLI(t *testing.T, args ...string) (status int, stdout, stderr string) {
+	t.Helper()
+	var out, errw bytes.Buffer
+	status = run(args, &out, &errw)
+	return status, out.String(), errw.String()
+}
+
+// cleanEnv unsets the developer's TIMEBANK_* variables for the test (t.Setenv restores them).
+func cleanEnv(t *testing.T) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "TIMEBANK_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+}
+
+// ledgerFiles is a stopped ledger: its data directory, an export, a checkpoint and its key.
+type ledgerFiles struct {
+	data, export, checkpoint, key string
+}
+
+// newLedger makes a ledger (its genesis entry) in a temporary directory and writes its export
+// and checkpoint next to it.
+func newLedger(t *testing.T) ledgerFiles {
+	t.Helper()
+	tmp := t.TempDir()
+	f := ledgerFiles{data: filepath.Join(tmp, "data"), export: filepath.Join(tmp, "export.ndjson"),
+		checkpoint: filepath.Join(tmp, "checkpoint")}
+	f.key = filepath.Join(f.data, "checkpoint.vkey")
+	led, err := store.Open(f.data, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer led.Close()
+	var export bytes.Buffer
+	if err := led.Export(context.Background(), 0, &export); err != nil {
+		t.Fatal(err)
+	}
+	ckpt, err := led.Checkpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f.export, export.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f.checkpoint, ckpt, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// testServer is the real API over a fresh ledger, with an admin token.
+type testServer struct {
+	url, admin string
+	led        *store.Ledger
+}
+
+func newTestServer(t *testing.T) *testServer {
+	t.Helper()
+	led, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { led.Close() })
+	admin := "tb_test-admin-secret"
+	if err := led.EnsureAdminToken(admin); err != nil {
+		t.Fatal(err)
+	}
+	srv := api.New(led, api.Options{Logger: slog.New(slog.DiscardHandler)})
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	return &testServer{url: hs.URL, admin: admin, led: led}
+}
+
+// closedURL returns the URL of a server that has stopped: nothing listens there.
+func closedURL(t *testing.T) string {
+	hs := httptest.NewServer(nil)
+	hs.Close()
+	return hs.URL
+}
+
+// TestUsageErrorsExit2 checks that a command line that cannot work exits 2 with a usage hint,
+// for kong's parse errors and the commands' own checks alike, and that verify does not call
+// it FAILED (which would tell an auditor the ledger differs).
+func TestUsageErrorsExit2(t *testing.T) {
+	cleanEnv(t)
+	f := newLedger(t)
+	for _, args := range [][]string{
+		{},
+		{"verify"},
+		{"verify", "--bogus"},
+		{"verify", "--export", f.export},
+		{"verify", "--export", f.export, "--checkpoint", f.checkpoint},
+		{"verify", "--url", "http://127.0.0.1:1"},
+		{"verify", "--url", "http://127.0.0.1:1", "--token", "t", "--checkpoint", f.checkpoint},
+		{"verify", "--data", f.data, "--checkpoint", f.checkpoint},
+		{"verify", "--data", f.data, "--key", f.key},
+		{"verify", "--data", f.data, "--url", "http://127.0.0.1:1", "--token", "t"},
+		{"export"},
+		{"export", "--data", f.data, "--url", "http://127.0.0.1:1"},
+		{"export", "--url", "http://127.0.0.1:1"},
+		{"export", "--after-seq", "x", "--data", f.data},
+		{"backup", "--token", "t"},
+		{"token", "list"},
+		{"token", "revoke", "--token", "t"},
+		{"token", "create", "--token", "t", "--role", "king"},
+		{"loadgen", "--token", "t", "--clients", "0"},
+		{"serve", "--log-level", "loud"},
+		{"nosuchcommand"},
+	} {
+		status, stdout, stderr := runCLI(t, args...)
+		if status != exitUsage || !strings.Contains(stderr, "timebank: usage: ") || !strings.Contains(stderr, "--help") ||
+			strings.Contains(stderr+stdout, "FAILED") {
+			t.Errorf("timebank %s: status %d, want %d with a usage hint and no FAILED\nstdout: %s\nstderr: %s",
+				strings.Join(args, " "), status, exitUsage, stdout, stderr)
+		}
+	}
+}
+
+// TestUsageHintNamesTheCommand checks that the hint points at the command's own --help.
+func TestUsageHintNamesTheCommand(t *testing.T) {
+	cleanEnv(t)
+	_, _, stderr := runCLI(t, "verify", "--bogus")
+	if !strings.Contains(stderr, `"timebank verify --help"`) {
+		t.Errorf("verify --bogus: %s", stderr)
+	}
+	_, _, stderr = runCLI(t, "token", "revoke", "--token", "t")
+	if !strings.Contains(stderr, `"timebank token revoke --help"`) {
+		t.Errorf("token revoke without an id: %s", stderr)
+	}
+}
+
+// TestVerifyHelpTellsExitStatuses checks that verify --help exits 0 and lists the statuses.
+func TestVerifyHelpTellsExitStatuses(t *testing.T) {
+	cleanEnv(t)
+	status, stdout, _ := runCLI(t, "verify", "--help")
+	if status != 0 {
+		t.Errorf("verify --help: status %d", status)
+	}
+	for _, want := range []string{"Exit status", "0  verified", "1  FAILED", "2  wrong usage", "3  not verified"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("verify --help lacks %q:\n%s", want, stdout)
+		}
+	}
+}
+
+// TestVerifyStatuses checks 0 for a whole ledger, 1 (FAILED) for a difference, 3 (NOT
+// VERIFIED, never FAILED) for a source that cannot be read.
+func TestVerifyStatuses(t *testing.T) {
+	cleanEnv(t)
+	f := newLedger(t)
+	srv := newTestServer(t)
+	tampered := filepath.Join(t.TempDir(), "tampered.ndjson")
+	b, _ := os.ReadFile(f.export)
+	os.WriteFile(tampered, bytes.Replace(b, []byte(`"seq":1`), []byte(`"seq":2`), 1), 0o600)
+	missing := filepath.Join(t.TempDir(), "missing")
+
+	heldDir := t.TempDir() // as by a running server
+	held, err := store.Open(heldDir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+
+	for _, c := range []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"data", []string{"verify", "--data", f.data}, 0},
+		{"data with checkpoint", []string{"verify", "--data", f.data, "--checkpoint", f.checkpoint, "--key", f.key}, 0},
+		{"export", []string{"verify", "--export", f.export, "--checkpoint", f.checkpoint, "--key", f.key}, 0},
+		{"url", []string{"verify", "--url", srv.url, "--token", srv.admin}, 0},
+		{"tampered export", []string{"verify", "--export", tampered, "--checkpoint", f.checkpoint, "--key", f.key}, exitFailed},
+		{"pinned key differs", []string{"verify", "--url", srv.url, "--token", srv.admin, "--key", f.key}, exitFailed},
+		{"missing data dir", []string{"verify", "--data", missing}, exitNotVerified},
+		{"held database", []string{"verify", "--data", heldDir}, exitNotVerified},
+		{"missing export", []string{"verify", "--export", missing, "--checkpoint", f.checkpoint, "--key", f.key}, exitNotVerified},
+		{"missing key file", []string{"verify", "--export", f.export, "--checkpoint", f.checkpoint, "--key", missing}, exitNotVerified},
+		{"unreachable url", []string{"verify", "--url", closedURL(t), "--token", "t"}, exitNotVerified},
+		{"refused token", []string{"verify", "--url", srv.url, "--token", "tb_wrong"}, exitNotVerified},
+	} {
+		status, stdout, stderr := runCLI(t, c.args...)
+		failed := strings.Contains(stderr, "timebank verify: FAILED")
+		notVerified := strings.Contains(stderr, "timebank verify: NOT VERIFIED")
+		if status != c.want || failed != (c.want == exitFailed) || notVerified != (c.want == exitNotVerified) {
+			t.Errorf("%s: status %d, want %d\nstdout: %s\nstderr: %s", c.name, status, c.want, stdout, stderr)
+		}
+	}
+}
