@@ -210,3 +210,68 @@ func TestVerifyStatuses(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceFromCommandLineWinsOverEnvironment checks the rule for the TIMEBANK_* variables,
+// which every command shares: a source the command line names wins over ones that came only
+// from the environment (TIMEBANK_URL and TIMEBANK_TOKEN exported for the token commands,
+// TIMEBANK_DATA for serve); two from the same place are a usage error.
+func TestSourceFromCommandLineWinsOverEnvironment(t *testing.T) {
+	cleanEnv(t)
+	f := newLedger(t)
+	srv := newTestServer(t)
+	for _, c := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want int
+		says string // in the output
+	}{
+		{"verify --data under the token commands' env",
+			map[string]string{"TIMEBANK_URL": srv.url, "TIMEBANK_TOKEN": srv.admin},
+			[]string{"verify", "--data", f.data}, 0, "data " + f.data},
+		{"export --data under the token commands' env",
+			map[string]string{"TIMEBANK_URL": srv.url, "TIMEBANK_TOKEN": srv.admin},
+			[]string{"export", "--data", f.data}, 0, `"seq":1`},
+		{"verify --url under serve's env",
+			map[string]string{"TIMEBANK_DATA": filepath.Join(t.TempDir(), "serve")},
+			[]string{"verify", "--url", srv.url, "--token", srv.admin}, 0, "server " + srv.url},
+		{"export --url under serve's env",
+			map[string]string{"TIMEBANK_DATA": f.data},
+			[]string{"export", "--url", srv.url, "--token", srv.admin}, 0, `"seq":1`},
+		{"verify --export under env of all three, with checkpoint and key from env",
+			map[string]string{"TIMEBANK_DATA": f.data, "TIMEBANK_URL": srv.url, "TIMEBANK_TOKEN": srv.admin,
+				"TIMEBANK_CHECKPOINT": f.checkpoint, "TIMEBANK_KEY": f.key},
+			[]string{"verify", "--export", f.export}, 0, "export " + f.export},
+		{"verify --url ignores a checkpoint from env",
+			map[string]string{"TIMEBANK_CHECKPOINT": f.checkpoint},
+			[]string{"verify", "--url", srv.url, "--token", srv.admin}, 0, "server " + srv.url},
+		{"verify --data ignores a key from env without a checkpoint",
+			map[string]string{"TIMEBANK_KEY": f.key},
+			[]string{"verify", "--data", f.data}, 0, "data " + f.data},
+		{"a source from env alone still works",
+			map[string]string{"TIMEBANK_DATA": f.data},
+			[]string{"verify"}, 0, "data " + f.data},
+		{"two sources from env",
+			map[string]string{"TIMEBANK_DATA": f.data, "TIMEBANK_URL": srv.url, "TIMEBANK_TOKEN": srv.admin},
+			[]string{"verify"}, exitUsage, "the environment sets TIMEBANK_DATA and TIMEBANK_URL"},
+		{"two sources from env, export",
+			map[string]string{"TIMEBANK_DATA": f.data, "TIMEBANK_URL": srv.url},
+			[]string{"export"}, exitUsage, "the environment sets TIMEBANK_DATA and TIMEBANK_URL"},
+		{"two sources on the command line, a third from env",
+			map[string]string{"TIMEBANK_URL": srv.url},
+			[]string{"verify", "--data", f.data, "--export", f.export}, exitUsage, "the command line names --data and --export"},
+		{"a flag the source does not use, named",
+			map[string]string{"TIMEBANK_URL": srv.url},
+			[]string{"verify", "--data", f.data, "--token", srv.admin}, exitUsage, "verify --data does not use --token"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			status, stdout, stderr := runCLI(t, c.args...)
+			if status != c.want || !strings.Contains(stdout+stderr, c.says) {
+				t.Errorf("status %d, want %d saying %q\nstdout: %s\nstderr: %s", status, c.want, c.says, stdout, stderr)
+			}
+		})
+	}
+}

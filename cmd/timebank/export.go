@@ -24,10 +24,15 @@ type exportCmd struct {
 
 // Run exports.
 func (c *exportCmd) Run(inv *invocation) error {
-	if (c.Data == "") == (c.URL == "") {
-		return usagef("export: give exactly one of --data or --url")
+	src, err := oneSource(inv.given, "export", flagRef{"data", &c.Data}, flagRef{"url", &c.URL})
+	if err != nil {
+		return err
 	}
-	if c.URL != "" && c.Token == "" {
+	if src == "data" {
+		if err := dropUnused(inv.given, "export --data", flagRef{"token", &c.Token}); err != nil {
+			return err
+		}
+	} else if c.Token == "" {
 		return usagef("export --url needs --token (an admin or auditor token)")
 	}
 	w := inv.stdout
@@ -40,7 +45,6 @@ func (c *exportCmd) Run(inv *invocation) error {
 		w = f
 	}
 	bw := bufio.NewWriterSize(w, 1<<20)
-	var err error
 	if c.Data != "" {
 		err = exportData(c.Data, c.AfterSeq, bw)
 	} else {

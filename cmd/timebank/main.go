@@ -36,9 +36,11 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// invocation is what a command's Run gets besides its flags: where to write.
+// invocation is what a command's Run gets besides its flags: where to write, and which flags
+// the command line named (the others have their default or a TIMEBANK_* value).
 type invocation struct {
 	stdout, stderr io.Writer
+	given          map[string]bool // by flag name, e.g. "data"
 }
 
 // run parses args (without the program name), runs the command and returns its exit status.
@@ -60,7 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if kctx == nil {
 		return status
 	}
-	inv := &invocation{stdout: stdout, stderr: stderr}
+	inv := &invocation{stdout: stdout, stderr: stderr, given: givenFlags(kctx)}
 	err = kctx.Run(inv)
 	var u *usageError
 	switch {
@@ -107,6 +109,19 @@ func parse(k *kong.Kong, args []string) (kctx *kong.Context, status int) {
 	return kctx, 0
 }
 
+// givenFlags returns the names of the flags the command line named: kong records each in the
+// context's path as it parses it, while values from TIMEBANK_* variables and defaults are
+// filled in afterwards without a path element.
+func givenFlags(kctx *kong.Context) map[string]bool {
+	given := map[string]bool{}
+	for _, p := range kctx.Path {
+		if p.Flag != nil && !p.Resolved {
+			given[p.Flag.Name] = true
+		}
+	}
+	return given
+}
+
 // usageError is a command line that cannot work as given: a flag missing, two that conflict,
 // a value of the wrong shape. It exits with exitUsage, before anything was done.
 type usageError struct{ err error }
@@ -130,6 +145,74 @@ func printUsageError(w io.Writer, command string, err error) {
 	}
 	help := strings.Join(append([]string{"timebank"}, append(words, "--help")...), " ")
 	fmt.Fprintf(w, "timebank: usage: %v\nSee %q.\n", err, help)
+}
+
+// flagRef is a string flag of a command: its name and where kong put its value.
+type flagRef struct {
+	name  string
+	value *string
+}
+
+// envName is the variable that also sets flag name (kong.DefaultEnvars("TIMEBANK")).
+func envName(name string) string {
+	return "TIMEBANK_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// oneSource picks the one source to read of a command that takes one of several (verify's
+// --data, --export or --url) and clears the others. The TIMEBANK_* variables are shared by
+// every command (TIMEBANK_URL for the token commands, TIMEBANK_DATA for serve), so a source
+// the command line names wins over sources that came only from the environment; two from
+// the same place, both named or both only in the environment, are a usage error.
+func oneSource(given map[string]bool, command string, sources ...flagRef) (string, error) {
+	var named, fromEnv []flagRef
+	for _, s := range sources {
+		switch {
+		case *s.value == "":
+		case given[s.name]:
+			named = append(named, s)
+		default:
+			fromEnv = append(fromEnv, s)
+		}
+	}
+	pick, where, label := named, "the command line names", func(f flagRef) string { return "--" + f.name }
+	if len(named) == 0 {
+		pick, where, label = fromEnv, "the environment sets", func(f flagRef) string { return envName(f.name) }
+	} else {
+		for _, f := range fromEnv {
+			*f.value = ""
+		}
+	}
+	var choices, names []string
+	for _, f := range sources {
+		choices = append(choices, "--"+f.name)
+	}
+	last := len(choices) - 1
+	either := strings.Join(choices[:last], ", ") + " or " + choices[last]
+	switch len(pick) {
+	case 1:
+		return pick[0].name, nil
+	case 0:
+		return "", usagef("%s: give one of %s", command, either)
+	}
+	for _, f := range pick {
+		names = append(names, label(f))
+	}
+	return "", usagef("%s: give only one of %s (%s %s)", command, either, where, strings.Join(names, " and "))
+}
+
+// dropUnused clears the flags that what does not use when they came from the environment
+// (shared by every command), and refuses them when the command line names them.
+func dropUnused(given map[string]bool, what string, flags ...flagRef) error {
+	for _, f := range flags {
+		if *f.value == "" {
+			continue
+		}
+		if given[f.name] {
+			return usagef("%s does not use --%s", what, f.name)
+		}
+		*f.value = ""
+	}
+	return nil
 }
 
 // exitError carries a chosen exit status (verify: 1 on a difference, 3 when it could not read

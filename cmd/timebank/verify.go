@@ -50,7 +50,7 @@ Exit status:
 
 // Run verifies; see Help for its exit statuses.
 func (c *verifyCmd) Run(inv *invocation) error {
-	if err := c.checkUsage(); err != nil {
+	if err := c.checkUsage(inv.given); err != nil {
 		return err
 	}
 	gcPercentUnlessSet(verifyGCPercent)
@@ -75,26 +75,34 @@ func (c *verifyCmd) Run(inv *invocation) error {
 	return nil
 }
 
-// checkUsage refuses a command line that cannot verify: no source or two, a source without
-// the flags it needs.
-func (c *verifyCmd) checkUsage() error {
-	sources := 0
-	for _, s := range []string{c.Data, c.Export, c.URL} {
-		if s != "" {
-			sources++
-		}
+// checkUsage picks the source and refuses a command line that cannot verify: no source or
+// two, a source without the flags it needs or named with flags it does not use. Flags that
+// came only from the environment and do not apply to the source are ignored (cleared).
+func (c *verifyCmd) checkUsage(given map[string]bool) error {
+	src, err := oneSource(given, "verify", flagRef{"data", &c.Data}, flagRef{"export", &c.Export}, flagRef{"url", &c.URL})
+	if err != nil {
+		return err
+	}
+	var unused []flagRef
+	switch {
+	case src == "url":
+		// The server serves its checkpoint; --key pins the key it signs with.
+		unused = []flagRef{{"checkpoint", &c.Checkpoint}}
+	case src == "data" && c.Checkpoint == "":
+		unused = []flagRef{{"token", &c.Token}, {"key", &c.Key}} // the key checks a checkpoint
+	default:
+		unused = []flagRef{{"token", &c.Token}}
+	}
+	if err := dropUnused(given, "verify --"+src, unused...); err != nil {
+		return err
 	}
 	switch {
-	case sources != 1:
-		return usagef("verify: give exactly one of --data, --export or --url")
-	case c.Data != "" && (c.Checkpoint == "") != (c.Key == ""):
-		return usagef("verify --data: --checkpoint and --key go together (the key checks the checkpoint's signature)")
-	case c.Export != "" && (c.Checkpoint == "" || c.Key == ""):
+	case src == "data" && c.Checkpoint != "" && c.Key == "":
+		return usagef("verify --data: --checkpoint needs --key (the key checks the checkpoint's signature)")
+	case src == "export" && (c.Checkpoint == "" || c.Key == ""):
 		return usagef("verify --export needs --checkpoint and --key")
-	case c.URL != "" && c.Token == "":
+	case src == "url" && c.Token == "":
 		return usagef("verify --url needs --token (an admin or auditor token)")
-	case c.URL != "" && c.Checkpoint != "":
-		return usagef("verify --url fetches the checkpoint from the server: leave out --checkpoint (--key pins the server's key)")
 	}
 	return nil
 }
