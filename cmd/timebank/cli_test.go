@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/timebank/timebank/api"
 	"github.com/timebank/timebank/ledger/store"
@@ -273,5 +275,46 @@ func TestSourceFromCommandLineWinsOverEnvironment(t *testing.T) {
 				t.Errorf("status %d, want %d saying %q\nstdout: %s\nstderr: %s", status, c.want, c.says, stdout, stderr)
 			}
 		})
+	}
+}
+
+// TestTokenListTable checks the table of token list against the real API: every column
+// filled, CREATED with the token's creation time.
+func TestTokenListTable(t *testing.T) {
+	cleanEnv(t)
+	srv := newTestServer(t)
+	status, stdout, stderr := runCLI(t, "token", "create", "--url", srv.url, "--token", srv.admin,
+		"--role", "auditor", "--label", "year-end audit")
+	if status != 0 {
+		t.Fatalf("token create: %d\n%s%s", status, stdout, stderr)
+	}
+	var created struct {
+		ID        string `json:"id"`
+		CreatedAt string `json:"created_at"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &created); err != nil || created.ID == "" || created.CreatedAt == "" {
+		t.Fatalf("token create printed %s (%v)", stdout, err)
+	}
+	status, stdout, stderr = runCLI(t, "token", "list", "--url", srv.url, "--token", srv.admin)
+	if status != 0 {
+		t.Fatalf("token list: %d\n%s%s", status, stdout, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) != 3 || strings.Join(strings.Fields(lines[0]), " ") != "ID ROLE ACCOUNT CREATED LABEL" {
+		t.Fatalf("token list: want a header and two tokens (bootstrap admin, auditor):\n%s", stdout)
+	}
+	for _, line := range lines[1:] {
+		cols := strings.Fields(line)
+		if len(cols) < 5 {
+			t.Errorf("token list row %q has %d columns, want 5", line, len(cols))
+			continue
+		}
+		if _, err := time.Parse(time.RFC3339, cols[3]); err != nil {
+			t.Errorf("token list row %q: CREATED %q is not a time", line, cols[3])
+		}
+		if cols[0] == created.ID && (cols[3] != created.CreatedAt || cols[1] != "auditor" || cols[2] != "-" ||
+			strings.Join(cols[4:], " ") != "year-end audit") {
+			t.Errorf("token list row %q, want the created token %+v", line, created)
+		}
 	}
 }

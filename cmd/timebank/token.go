@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -91,7 +90,7 @@ type tokenCreateCmd struct {
 }
 
 // Run creates the token and prints the server's answer (with the secret) as JSON.
-func (c *tokenCreateCmd) Run() error {
+func (c *tokenCreateCmd) Run(inv *invocation) error {
 	body := map[string]string{"role": c.Role}
 	if c.Account != "" {
 		body["account"] = c.Account
@@ -113,7 +112,7 @@ func (c *tokenCreateCmd) Run() error {
 		return err
 	}
 	out.WriteByte('\n')
-	_, err = out.WriteTo(os.Stdout)
+	_, err = out.WriteTo(inv.stdout)
 	return err
 }
 
@@ -124,26 +123,31 @@ type tokenListCmd struct {
 }
 
 // Run prints the tokens as a table (or JSON).
-func (c *tokenListCmd) Run() error {
+func (c *tokenListCmd) Run(inv *invocation) error {
 	res, err := c.client(30*time.Second).do(http.MethodGet, "/v1/tokens", nil, http.StatusOK)
 	if err != nil {
 		return err
 	}
 	defer res.Body.Close()
 	if c.JSON {
-		_, err := io.Copy(os.Stdout, res.Body)
+		_, err := io.Copy(inv.stdout, res.Body)
 		return err
 	}
+	// The names of GET /v1/tokens (api/tokens.go): created_at needs its tag, the others
+	// match their field names whatever the case.
 	var list struct {
 		Tokens []struct {
-			ID, Role, Label, CreatedAt string
-			Account                    *string
+			ID        string  `json:"id"`
+			Role      string  `json:"role"`
+			Account   *string `json:"account"`
+			Label     string  `json:"label"`
+			CreatedAt string  `json:"created_at"`
 		} `json:"tokens"`
 	}
 	if err := json.NewDecoder(res.Body).Decode(&list); err != nil {
 		return err
 	}
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	w := tabwriter.NewWriter(inv.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tROLE\tACCOUNT\tCREATED\tLABEL")
 	for _, t := range list.Tokens {
 		acct := "-"
@@ -162,12 +166,12 @@ type tokenRevokeCmd struct {
 }
 
 // Run revokes the token.
-func (c *tokenRevokeCmd) Run() error {
+func (c *tokenRevokeCmd) Run(inv *invocation) error {
 	res, err := c.client(30*time.Second).do(http.MethodDelete, "/v1/tokens/"+url.PathEscape(c.ID), nil, http.StatusNoContent)
 	if err != nil {
 		return err
 	}
 	res.Body.Close()
-	fmt.Printf("revoked %s\n", c.ID)
+	fmt.Fprintf(inv.stdout, "revoked %s\n", c.ID)
 	return nil
 }
