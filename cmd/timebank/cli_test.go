@@ -318,3 +318,58 @@ func TestTokenListTable(t *testing.T) {
 		}
 	}
 }
+
+// TestOutReplacedOnlyWhenWhole checks export --out and backup --out: an export or backup
+// that fails leaves an existing FILE as it was (no truncation, no temporary file left); one
+// that succeeds replaces it.
+func TestOutReplacedOnlyWhenWhole(t *testing.T) {
+	cleanEnv(t)
+	f := newLedger(t)
+	srv := newTestServer(t)
+	heldDir := t.TempDir()
+	held, err := store.Open(heldDir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	want, _ := os.ReadFile(f.export)
+	const old = "the previous export\n"
+
+	for _, c := range []struct {
+		name string
+		args []string
+		ok   bool
+		want []byte // FILE afterwards, when ok
+	}{
+		{"export of a held data dir", []string{"export", "--data", heldDir}, false, nil},
+		{"export of a missing data dir", []string{"export", "--data", filepath.Join(t.TempDir(), "missing")}, false, nil},
+		{"export with a refused token", []string{"export", "--url", srv.url, "--token", "tb_wrong"}, false, nil},
+		{"export of an unreachable server", []string{"export", "--url", closedURL(t), "--token", "t"}, false, nil},
+		{"backup with a refused token", []string{"backup", "--url", srv.url, "--token", "tb_wrong"}, false, nil},
+		{"export", []string{"export", "--data", f.data}, true, want},
+		{"backup", []string{"backup", "--url", srv.url, "--token", srv.admin}, true, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			out := filepath.Join(dir, "out")
+			if err := os.WriteFile(out, []byte(old), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			status, stdout, stderr := runCLI(t, append(c.args, "--out", out)...)
+			got, _ := os.ReadFile(out)
+			switch {
+			case (status == 0) != c.ok:
+				t.Errorf("status %d\nstdout: %s\nstderr: %s", status, stdout, stderr)
+			case !c.ok && string(got) != old:
+				t.Errorf("a failed run left FILE as %q, want it untouched", got)
+			case c.ok && string(got) == old:
+				t.Error("FILE was not replaced")
+			case c.want != nil && !bytes.Equal(got, c.want):
+				t.Errorf("FILE holds %q, want %q", got, c.want)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+				t.Errorf("the directory holds %d files, want only FILE (no temporary file left)", len(entries))
+			}
+		})
+	}
+}

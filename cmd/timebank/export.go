@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 
 	"github.com/timebank/timebank/ledger/store"
@@ -19,7 +18,7 @@ type exportCmd struct {
 	URL      string `name:"url" help:"A running server." placeholder:"URL"`
 	Token    string `help:"An admin or auditor token for --url."`
 	AfterSeq uint64 `name:"after-seq" help:"Only entries after this seq."`
-	Out      string `help:"Write to FILE instead of standard output." placeholder:"FILE"`
+	Out      string `help:"Write to FILE instead of standard output; FILE is replaced only once the export is whole." placeholder:"FILE"`
 }
 
 // Run exports.
@@ -35,25 +34,25 @@ func (c *exportCmd) Run(inv *invocation) error {
 	} else if c.Token == "" {
 		return usagef("export --url needs --token (an admin or auditor token)")
 	}
-	w := inv.stdout
-	if c.Out != "" {
-		f, err := os.OpenFile(c.Out, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	export := func(w io.Writer) error {
+		bw := bufio.NewWriterSize(w, 1<<20)
+		var err error
+		if src == "data" {
+			err = exportData(c.Data, c.AfterSeq, bw)
+		} else {
+			err = exportURL(c.URL, c.Token, c.AfterSeq, bw)
+		}
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		w = f
+		return bw.Flush()
 	}
-	bw := bufio.NewWriterSize(w, 1<<20)
-	if c.Data != "" {
-		err = exportData(c.Data, c.AfterSeq, bw)
-	} else {
-		err = exportURL(c.URL, c.Token, c.AfterSeq, bw)
+	if c.Out == "" {
+		return export(inv.stdout)
 	}
-	if err != nil {
-		return err
-	}
-	return bw.Flush()
+	// An export that cannot run (a held or missing data directory, a refused token) must
+	// not leave --out truncated: it replaces the file only once it is whole.
+	return writeAtomically(c.Out, 0o644, export)
 }
 
 func exportData(dir string, after uint64, w io.Writer) error {
