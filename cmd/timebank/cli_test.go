@@ -5,14 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/timebank/timebank/api"
+	"github.com/timebank/timebank/ledger"
 	"github.com/timebank/timebank/ledger/store"
 )
 
@@ -371,5 +374,46 @@ func TestOutReplacedOnlyWhenWhole(t *testing.T) {
 				t.Errorf("the directory holds %d files, want only FILE (no temporary file left)", len(entries))
 			}
 		})
+	}
+}
+
+// TestTokenRevokeRefusesSecret checks that token revoke refuses a secret (and anything that
+// is not a token id) with a usage error, sending nothing: the server would log the secret
+// in the path, answer 404 and leave the token valid. Given the id, it revokes.
+func TestTokenRevokeRefusesSecret(t *testing.T) {
+	cleanEnv(t)
+	srv := newTestServer(t)
+	var requests atomic.Int64
+	counting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer counting.Close()
+	tok, secret, err := srv.led.CreateToken(ledger.RoleAuditor, "", "to revoke")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, arg := range []string{secret, srv.admin, "my-own-admin-secret"} {
+		status, stdout, stderr := runCLI(t, "token", "revoke", "--url", counting.URL, "--token", srv.admin, arg)
+		if status != exitUsage || !strings.Contains(stderr, "tok_") || strings.Contains(stdout+stderr, arg) {
+			t.Errorf("token revoke %s: status %d, want %d naming tok_ ids and not echoing the secret\nstdout: %s\nstderr: %s",
+				arg, status, exitUsage, stdout, stderr)
+		}
+	}
+	_, _, stderr := runCLI(t, "token", "revoke", "--url", counting.URL, "--token", srv.admin, secret)
+	if !strings.Contains(stderr, "that is the token's secret; revoke takes its id tok_") {
+		t.Errorf("token revoke SECRET says %s", stderr)
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("token revoke sent %d requests for arguments that are not ids", n)
+	}
+	if _, ok := srv.led.Authenticate(secret); !ok {
+		t.Fatal("the token stopped working before it was revoked")
+	}
+	if status, stdout, stderr := runCLI(t, "token", "revoke", "--url", srv.url, "--token", srv.admin, tok.ID); status != 0 {
+		t.Fatalf("token revoke %s: %d\n%s%s", tok.ID, status, stdout, stderr)
+	}
+	if _, ok := srv.led.Authenticate(secret); ok {
+		t.Error("the token still works after token revoke ID")
 	}
 }
