@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -415,5 +417,49 @@ func TestTokenRevokeRefusesSecret(t *testing.T) {
 	}
 	if _, ok := srv.led.Authenticate(secret); ok {
 		t.Error("the token still works after token revoke ID")
+	}
+}
+
+// TestLoadgenDescribesFailures checks loadgen's first-error line: the status and the error
+// code of a refused request (not "422 <nil>"), taken from the real API's answer to a credit
+// whose session the resident already has; a transport error as it is.
+func TestLoadgenDescribesFailures(t *testing.T) {
+	cleanEnv(t)
+	srv := newTestServer(t)
+	c := &loadgenCmd{clientFlags: clientFlags{URL: srv.url, Token: srv.admin}, Clients: 1, Residents: 1, Keys: "ordered"}
+	hc := &http.Client{}
+	fx, err := c.setup(hc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := fx.request("credits", srv.url)(0)
+	body, _ := io.ReadAll(first.Body)
+	first.Body = io.NopCloser(bytes.NewReader(body))
+	if status, b, err := send(hc, first); status != 201 {
+		t.Fatalf("the first credit: %d %s %v", status, b, err)
+	}
+	again, _ := http.NewRequest(http.MethodPost, first.URL.String(), bytes.NewReader(body))
+	again.Header = first.Header.Clone()
+	again.Header.Set("Idempotency-Key", "another-key")
+	status, b, err := send(hc, again)
+	if got := describeFailure(status, err, b); !strings.HasPrefix(got, "422 overlapping_session: ") {
+		t.Errorf("the same session again is described as %q", got)
+	}
+	_, err = hc.Get(closedURL(t))
+	if got := describeFailure(0, err, nil); !strings.Contains(got, "connection refused") {
+		t.Errorf("a refused connection is described as %q", got)
+	}
+	if got := describeFailure(502, nil, []byte("bad gateway\n")); got != "502 bad gateway" {
+		t.Errorf("a non-JSON answer is described as %q", got)
+	}
+}
+
+// TestLoadgenHelpTellsSessions checks that --residents' help tells the real number of fresh
+// sessions per resident.
+func TestLoadgenHelpTellsSessions(t *testing.T) {
+	cleanEnv(t)
+	_, stdout, _ := runCLI(t, "loadgen", "--help")
+	if want := fmt.Sprintf("each has %d fresh sessions", sessionsPerDay*sessionDays); !strings.Contains(strings.Join(strings.Fields(stdout), " "), want) {
+		t.Errorf("loadgen --help does not say %q:\n%s", want, stdout)
 	}
 }

@@ -20,6 +20,8 @@ import (
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
+
+	"github.com/alecthomas/kong"
 )
 
 // loadgenCmd loads a running server and prints throughput and latency (docs/PERFORMANCE.md).
@@ -29,7 +31,7 @@ type loadgenCmd struct {
 	Duration    time.Duration `default:"10s" help:"How long each mode is measured."`
 	Warmup      time.Duration `default:"1s" help:"Load before each measurement, not counted."`
 	Mode        []string      `default:"credits" enum:"credits,reads,bare" help:"What to measure, in order: credits (durable writes), reads (balances), bare (an in-process bare Echo handler decoding a small JSON body: the HTTP ceiling)."`
-	Residents   int           `default:"64" help:"Residents per client, credited in turn (each gets a few sessions a day, as volunteers do)."`
+	Residents   int           `default:"64" help:"Residents per client, credited in turn: each has ${sessions} fresh sessions (${sessions_per_day} a day over ${session_days} days), and a client's credits past ${sessions} × residents are answered 422 overlapping_session. Raise it for long or fast runs (--clients does not change this: each client has its own residents)."`
 	Client      string        `default:"std" enum:"std,raw" help:"HTTP client of the load: std (net/http) or raw (HTTP/1.1 written and parsed by hand on one kept-alive connection per client: less of the shared CPU goes to the load generator)."`
 	Keys        string        `default:"ordered" enum:"ordered,random,resident" help:"Idempotency-Keys of the credits: ordered (increasing, as time-ordered UUIDv7 or ULID keys are), random (128 random bits, as UUIDv4 keys are) or resident (the resident's id and a count)."`
 }
@@ -181,6 +183,15 @@ const (
 	sessionDays    = 28
 )
 
+// loadgenVars are the numbers of fresh sessions that --residents' help tells.
+func loadgenVars() kong.Vars {
+	return kong.Vars{
+		"sessions":         strconv.Itoa(sessionsPerDay * sessionDays),
+		"sessions_per_day": strconv.Itoa(sessionsPerDay),
+		"session_days":     strconv.Itoa(sessionDays),
+	}
+}
+
 // request returns the request maker of mode for client i (its k-th request).
 func (fx *fixture) request(mode, base string) func(i int) *http.Request {
 	base = strings.TrimRight(base, "/")
@@ -247,7 +258,7 @@ func (c *loadgenCmd) measure(mode string, hc *http.Client, mk func(i int) *http.
 				if err != nil || status >= 300 {
 					r.errors++
 					if r.firstErr == "" && ctx.Err() == nil {
-						r.firstErr = fmt.Sprintf("%d %v %.200s", status, err, body)
+						r.firstErr = describeFailure(status, err, body)
 					}
 				}
 			}
@@ -267,6 +278,18 @@ func (c *loadgenCmd) measure(mode string, hc *http.Client, mk func(i int) *http.
 		}
 	}
 	return out
+}
+
+// describeFailure says why a request failed: the transport's error, or the status and the
+// error code and message of the answer (SPEC §7), e.g. "422 overlapping_session: …".
+func describeFailure(status int, err error, body []byte) string {
+	if err != nil {
+		return err.Error()
+	}
+	if code, msg, ok := errorBody(body); ok {
+		return fmt.Sprintf("%d %s: %.200s", status, code, msg)
+	}
+	return fmt.Sprintf("%d %.200s", status, bytes.TrimSpace(body))
 }
 
 func send(hc *http.Client, req *http.Request) (int, []byte, error) {
@@ -319,6 +342,9 @@ func printResults(rs []result, clients int) {
 	for _, r := range rs {
 		if r.firstErr != "" {
 			fmt.Printf("%s: first error: %s\n", r.mode, r.firstErr)
+		}
+		if r.mode == "credits" && strings.Contains(r.firstErr, " overlapping_session: ") {
+			fmt.Printf("credits: the residents ran out of fresh sessions (%d each): raise --residents\n", sessionsPerDay*sessionDays)
 		}
 	}
 }

@@ -52,6 +52,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		kong.Description("A ledger for volunteer time banks and love-points schemes."),
 		kong.DefaultEnvars("TIMEBANK"),
 		kong.Writers(stdout, stderr),
+		loadgenVars(),
 		// --help prints, then asks to exit: unwind to parse instead of ending a test's process.
 		kong.Exit(func(status int) { panic(exitNow(status)) }),
 	)

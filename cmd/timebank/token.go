@@ -68,17 +68,26 @@ func (a *apiClient) do(method, path string, body any, want int) (*http.Response,
 
 // serverError turns an error answer into an error naming its code and message.
 func serverError(res *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+	if code, msg, ok := errorBody(b); ok {
+		return fmt.Errorf("server answered %d %s: %s", res.StatusCode, code, msg)
+	}
+	return fmt.Errorf("server answered %s", res.Status)
+}
+
+// errorBody reads the code and message of an error answer (SPEC §7); ok is false when b is
+// not one.
+func errorBody(b []byte) (code, message string, ok bool) {
 	var e struct {
 		Error struct {
 			Code    string `json:"code"`
 			Message string `json:"message"`
 		} `json:"error"`
 	}
-	b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
-	if json.Unmarshal(b, &e) == nil && e.Error.Code != "" {
-		return fmt.Errorf("server answered %d %s: %s", res.StatusCode, e.Error.Code, e.Error.Message)
+	if json.Unmarshal(b, &e) != nil || e.Error.Code == "" {
+		return "", "", false
 	}
-	return fmt.Errorf("server answered %s", res.Status)
+	return e.Error.Code, e.Error.Message, true
 }
 
 // tokenCreateCmd is `timebank token create`.
