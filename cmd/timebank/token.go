@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/timebank/timebank/ledger"
 )
 
 // tokenCmd creates, lists and revokes API tokens on a running server (admin).
@@ -174,25 +176,17 @@ type tokenRevokeCmd struct {
 	ID          string `arg:"" help:"Id of the token to revoke, tok_… (see token list); not its secret."`
 }
 
-// Token ids and secrets, as ledger/store makes them: an id is "tok_" and 16 hex digits, a
-// secret "tb_" and 43 base64 characters (a bootstrap admin secret, from
-// TIMEBANK_ADMIN_TOKEN, can be any text).
-const (
-	tokenIDPrefix     = "tok_"
-	tokenSecretPrefix = "tb_"
-)
-
 // Run revokes the token. It refuses, without sending anything, an argument that is not a
 // token id: the id goes into the URL path, which the server logs, so a secret given by
 // mistake (token create prints both) would be written to the log, answered 404 and left
 // valid.
 func (c *tokenRevokeCmd) Run(inv *invocation) error {
 	switch {
-	case strings.HasPrefix(c.ID, tokenSecretPrefix):
-		return usagef("token revoke: that is the token's secret; revoke takes its id %s…, see token list", tokenIDPrefix)
-	case !strings.HasPrefix(c.ID, tokenIDPrefix):
+	case strings.HasPrefix(c.ID, ledger.TokenSecretPrefix):
+		return usagef("token revoke: that is the token's secret; revoke takes its id %s…, see token list", ledger.TokenIDPrefix)
+	case !strings.HasPrefix(c.ID, ledger.TokenIDPrefix):
 		// Not echoed: a bootstrap admin secret can have any shape.
-		return usagef("token revoke: that is not a token id; ids look like %s and 16 hex digits, see token list", tokenIDPrefix)
+		return usagef("token revoke: that is not a token id; ids look like %s and 16 hex digits, see token list", ledger.TokenIDPrefix)
 	}
 	res, err := c.client(30*time.Second).do(http.MethodDelete, "/v1/tokens/"+url.PathEscape(c.ID), nil, http.StatusNoContent)
 	if err != nil {
