@@ -38,7 +38,7 @@ func (l *Ledger) ForEachLink(fn func(a, b ledger.AccountID, relation string) err
 
 // ForEachHold calls fn with every hold, in id order.
 func (l *Ledger) ForEachHold(fn func(*ledger.Hold) error) error {
-	return l.db.View(func(tx *bbolt.Tx) error {
+	return l.view(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketHolds).ForEach(func(k, v []byte) error {
 			id, err := parseSeqKey(k)
 			if err != nil {
@@ -55,7 +55,7 @@ func (l *Ledger) ForEachHold(fn func(*ledger.Hold) error) error {
 
 // ForEachReversal calls fn with every reversed entry's seq and its reversal's seq.
 func (l *Ledger) ForEachReversal(fn func(seq, by uint64) error) error {
-	return l.db.View(func(tx *bbolt.Tx) error {
+	return l.view(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketRev).ForEach(func(k, v []byte) error {
 			seq, err := parseSeqKey(k)
 			if err != nil {
@@ -86,7 +86,7 @@ func (l *Ledger) StatementLine(id ledger.AccountID, seq uint64) (balances map[st
 
 // IdempotencyRecord returns the entry seq and request fingerprint stored for (actor, key).
 func (l *Ledger) IdempotencyRecord(actor, key string) (seq uint64, fp [32]byte, ok bool, err error) {
-	err = l.db.View(func(tx *bbolt.Tx) error {
+	err = l.view(func(tx *bbolt.Tx) error {
 		v := tx.Bucket(bucketState).Get(idemKey(actor, key))
 		if v == nil {
 			return nil
@@ -127,7 +127,7 @@ func (l *Ledger) Count() (Counts, error) {
 	if err != nil {
 		return c, err
 	}
-	err = l.db.View(func(tx *bbolt.Tx) error {
+	err = l.view(func(tx *bbolt.Tx) error {
 		c.Entries = tx.Bucket(bucketEntries).Stats().KeyN
 		c.StoredHashes = tx.Bucket(bucketTlog).Stats().KeyN
 		c.Holds = tx.Bucket(bucketHolds).Stats().KeyN
@@ -140,12 +140,12 @@ func (l *Ledger) Count() (Counts, error) {
 // StoredHashes runs fn with a tlog.HashReader over the stored Merkle hashes, valid only
 // during fn (one read transaction).
 func (l *Ledger) StoredHashes(fn func(tlog.HashReader) error) error {
-	return l.db.View(func(tx *bbolt.Tx) error { return fn(newHashReader(tx, l.packer)) })
+	return l.view(func(tx *bbolt.Tx) error { return fn(newHashReader(tx, l.packer)) })
 }
 
 // forEachState walks the state bucket in key order, one read transaction.
 func (l *Ledger) forEachState(fn func(owner string, tag byte, rest, v []byte) error) error {
-	return l.db.View(func(tx *bbolt.Tx) error {
+	return l.view(func(tx *bbolt.Tx) error {
 		err := tx.Bucket(bucketState).ForEach(func(k, v []byte) error {
 			owner, tag, rest, err := splitStateKey(k)
 			if err != nil {

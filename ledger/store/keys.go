@@ -54,13 +54,14 @@ func (l *Ledger) loadKey() error {
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
+	l.keyExisted = true
 	return l.useKey(strings.TrimSpace(string(b)))
 }
 
 // hasEntries reports whether the file already holds entries (at least genesis).
 func (l *Ledger) hasEntries() (bool, error) {
 	var has bool
-	err := l.db.View(func(tx *bbolt.Tx) error {
+	err := l.view(func(tx *bbolt.Tx) error {
 		if b := tx.Bucket(bucketEntries); b != nil {
 			k, _ := b.Cursor().First()
 			has = k != nil

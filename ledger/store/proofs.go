@@ -80,7 +80,7 @@ func (l *Ledger) InclusionProof(seq, treeSize uint64) (tlog.Hash, tlog.RecordPro
 	}
 	var leaf tlog.Hash
 	var proof tlog.RecordProof
-	err := l.db.View(func(tx *bbolt.Tx) error {
+	err := l.view(func(tx *bbolt.Tx) error {
 		r := newHashReader(tx, l.packer)
 		hs, err := r.ReadHashes([]int64{tlog.StoredHashIndex(0, int64(seq-1))})
 		if err != nil {
@@ -104,7 +104,7 @@ func (l *Ledger) ConsistencyProof(oldSize, newSize uint64) (tlog.TreeProof, erro
 		return nil, badArg("old_size", "The sizes must satisfy 1 ≤ old_size ≤ new_size ≤ %d (the tree size).", size)
 	}
 	var proof tlog.TreeProof
-	err := l.db.View(func(tx *bbolt.Tx) error {
+	err := l.view(func(tx *bbolt.Tx) error {
 		var err error
 		proof, err = tlog.ProveTree(int64(newSize), int64(oldSize), newHashReader(tx, l.packer))
 		return err
@@ -121,7 +121,7 @@ func (l *Ledger) TreeHash(n uint64) (tlog.Hash, error) {
 		return tlog.Hash{}, errors.New("store: tree size beyond the log")
 	}
 	var root tlog.Hash
-	err := l.db.View(func(tx *bbolt.Tx) error {
+	err := l.view(func(tx *bbolt.Tx) error {
 		var err error
 		root, err = tlog.TreeHash(int64(n), newHashReader(tx, l.packer))
 		return err

@@ -40,7 +40,7 @@ var (
 
 // readView runs fn with a view of the committed state in a read transaction.
 func (l *Ledger) readView(fn func(v *view) error) error {
-	return l.db.View(func(tx *bbolt.Tx) error {
+	return l.view(func(tx *bbolt.Tx) error {
 		return fn(newView(tx, l, l.assets, l.table, l.head.Load().policy))
 	})
 }
@@ -209,7 +209,7 @@ func (l *Ledger) Export(ctx context.Context, afterSeq uint64, w io.Writer) error
 			return err
 		}
 		buf = buf[:0]
-		err := l.db.View(func(tx *bbolt.Tx) error {
+		err := l.view(func(tx *bbolt.Tx) error {
 			c := tx.Bucket(bucketEntries).Cursor()
 			for k, v := c.Seek(seqKey(next)); k != nil && next <= end; k, v = c.Next() {
 				if binary.BigEndian.Uint64(k) != next {
@@ -256,7 +256,7 @@ func (l *Ledger) Backup(w io.Writer) (n int64, err error) {
 	if err := os.Remove(f.Name()); err != nil { // nothing to clean up after a crash
 		return 0, fmt.Errorf("store: backup: %w", err)
 	}
-	if err := l.db.View(func(tx *bbolt.Tx) error {
+	if err := l.view(func(tx *bbolt.Tx) error {
 		_, err := tx.WriteTo(f)
 		return err
 	}); err != nil {

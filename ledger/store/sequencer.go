@@ -250,28 +250,31 @@ func (l *Ledger) commit(ws []*waiter) (res []result, bad int, err error) {
 	bad = -1
 	var next *head
 	start := time.Now()
-	err = l.db.Update(func(tx *bbolt.Tx) error {
-		st := newTxState(tx, l, h)
-		for i, w := range ws {
-			r, err := st.submit(w.req, w.fp, l.opts.Now().UnixMicro())
+	// Guarded: a damaged page met while writing fails the commit (503), not the process.
+	err = guarded(func() error {
+		return l.db.Update(func(tx *bbolt.Tx) error {
+			st := newTxState(tx, l, h)
+			for i, w := range ws {
+				r, err := st.submit(w.req, w.fp, l.opts.Now().UnixMicro())
+				if err != nil {
+					bad = i
+					return err
+				}
+				res[i] = r
+			}
+			if st.appended == 0 {
+				return errNothingToCommit
+			}
+			root, err := st.flush()
 			if err != nil {
-				bad = i
 				return err
 			}
-			res[i] = r
-		}
-		if st.appended == 0 {
-			return errNothingToCommit
-		}
-		root, err := st.flush()
-		if err != nil {
-			return err
-		}
-		next = &head{size: st.lastSeq, lastTime: st.lastTime, root: root, policy: st.policy}
-		if l.assets == nil { // genesis fixed them; no reader can run before Open returns
-			l.assets, l.table = st.assets, st.table
-		}
-		return nil
+			next = &head{size: st.lastSeq, lastTime: st.lastTime, root: root, policy: st.policy}
+			if l.assets == nil { // genesis fixed them; no reader can run before Open returns
+				l.assets, l.table = st.assets, st.table
+			}
+			return nil
+		})
 	})
 	if errors.Is(err, errNothingToCommit) {
 		return res, -1, nil
@@ -300,7 +303,7 @@ func (l *Ledger) commitFailed(err error, ws []*waiter) {
 	for _, w := range ws {
 		l.answer(w, result{err: answer, failed: true})
 	}
-	err = l.db.View(func(tx *bbolt.Tx) error {
+	err = l.view(func(tx *bbolt.Tx) error {
 		h, err := readHead(tx, l.packer)
 		if err == nil {
 			l.head.Store(h)

@@ -66,7 +66,9 @@ type Ledger struct {
 	db     *bbolt.DB
 	name   string
 	signer note.Signer // nil when read-only and the directory has no key
-	vkey   string
+	// keyExisted: the signing key was read from the directory, not made by this open.
+	keyExisted bool
+	vkey       string
 
 	assets ledger.Assets // fixed at genesis; nil before it
 	table  *assetTable
@@ -115,10 +117,10 @@ func Open(dir string, opts Options) (*Ledger, error) {
 	} else if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	if l.db, err = openBolt(dir, opts); err != nil {
+	if err := guarded(func() (err error) { l.db, err = openBolt(dir, opts); return err }); err != nil {
 		return nil, err
 	}
-	if err := l.init(); err != nil {
+	if err := guarded(l.init); err != nil {
 		l.Close()
 		return nil, err
 	}
@@ -184,6 +186,13 @@ func (l *Ledger) init() error {
 	if h == nil && l.opts.ReadOnly {
 		return fmt.Errorf("store: %s holds no ledger (no genesis entry)", filepath.Join(l.dir, DBFile))
 	}
+	if h == nil && l.keyExisted {
+		// A key with no ledger: the database was lost or replaced by an empty file. A new
+		// genesis would start a second ledger signed with the first one's key.
+		return fmt.Errorf("store: %s holds no ledger, but %s is the key of one: restore the database "+
+			"(a first start that was interrupted before its genesis entry: delete %s and %s and start again)",
+			filepath.Join(l.dir, DBFile), filepath.Join(l.dir, KeyFile), KeyFile, VerifierKeyFile)
+	}
 	if h != nil {
 		l.head.Store(h)
 	} else {
@@ -234,7 +243,7 @@ func checkFormat(v []byte) error {
 // loadPacker checks the storage format and the buckets, and makes the entries' compressor
 // from the file's dictionary.
 func (l *Ledger) loadPacker() error {
-	return l.db.View(func(tx *bbolt.Tx) error {
+	return l.view(func(tx *bbolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil {
 			return fmt.Errorf("store: %s has no meta bucket", filepath.Join(l.dir, DBFile))
@@ -280,7 +289,7 @@ func (l *Ledger) genesis() error {
 // loads the asset table.
 func (l *Ledger) loadHead() (*head, error) {
 	var h *head
-	err := l.db.View(func(tx *bbolt.Tx) error {
+	err := l.view(func(tx *bbolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil || meta.Get(metaLastSeq) == nil {
 			return nil

@@ -36,7 +36,7 @@ type tokenIndex struct {
 
 func (l *Ledger) loadTokens() error {
 	m, revoked := map[[32]byte]ledger.Token{}, map[[32]byte]string{}
-	err := l.db.View(func(tx *bbolt.Tx) error {
+	err := l.view(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketTokens)
 		if b == nil {
 			return nil

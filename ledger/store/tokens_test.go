@@ -220,3 +220,19 @@ func TestVerifierOf(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyWithoutLedger: an empty database next to an existing signing key (the file lost
+// or replaced) does not get a new genesis signed with the old ledger's key.
+func TestKeyWithoutLedger(t *testing.T) {
+	l, dir := openTest(t, Options{})
+	l.Close()
+	if err := os.WriteFile(filepath.Join(dir, DBFile), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := Open(dir, Options{Now: fixedNow}); err == nil || !strings.Contains(err.Error(), "holds no ledger") {
+		if l != nil {
+			l.Close()
+		}
+		t.Fatalf("opened an empty database next to a ledger's key: %v", err)
+	}
+}
