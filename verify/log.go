@@ -7,6 +7,7 @@ package verify
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -59,6 +60,11 @@ func OpenCheckpoint(msg []byte, vkey string) (*Checkpoint, error) {
 	copy(root[:], raw)
 	return &Checkpoint{Origin: lines[0], Size: size, Root: root}, nil
 }
+
+// emptyTreeHash is the root of the tree of no entries: SHA-256 of nothing (RFC 6962 §2.1).
+// A checkpoint of size 0 is legal C2SP; every timebank log holds genesis, so it can only
+// match a log's prefix of no entries.
+var emptyTreeHash = tlog.Hash(sha256.Sum256(nil))
 
 // frontier computes RFC 6962 tree heads incrementally with tlog's hash functions, keeping
 // only the roots of the complete subtrees on the right edge (at most 64 hashes): memory does
@@ -167,7 +173,7 @@ type replay struct {
 	tree     frontier
 	sum      *Summary
 	ckpt     *Checkpoint
-	ckptRoot *tlog.Hash
+	ckptRoot tlog.Hash // the root of the first ckpt.Size entries, once replayed
 	progress func(n uint64)
 	// after, when set, runs after each entry is applied (comparisons with stored state).
 	after func(e *ledger.Entry, raw []byte) error
@@ -178,8 +184,8 @@ type replay struct {
 
 func newReplay(src ledger.EntrySource, ckpt *Checkpoint, progress func(uint64)) *replay {
 	st := ledger.NewMemState(src)
-	return &replay{st: st, rp: &ledger.Replayer{St: st}, ckpt: ckpt, progress: progress, check: newChecker(),
-		sum: &Summary{ByType: map[ledger.Type]uint64{}, Checkpoint: ckpt}}
+	return &replay{st: st, rp: &ledger.Replayer{St: st}, ckpt: ckpt, ckptRoot: emptyTreeHash, progress: progress,
+		check: newChecker(), sum: &Summary{ByType: map[ledger.Type]uint64{}, Checkpoint: ckpt}}
 }
 
 // step checks one decoded entry against the rules and adds it to the tree.
@@ -195,8 +201,7 @@ func (r *replay) step(it item) error {
 	}
 	r.tree.add(it.leaf)
 	if r.ckpt != nil && r.tree.n == r.ckpt.Size {
-		root := r.tree.root()
-		r.ckptRoot = &root
+		r.ckptRoot = r.tree.root()
 	}
 	r.sum.ByType[e.Type]++
 	if r.after != nil {
@@ -219,7 +224,7 @@ func (r *replay) finish() error {
 		if r.ckpt.Size > r.tree.n {
 			return fmt.Errorf("the checkpoint covers %d entries but the log has only %d: entries are missing", r.ckpt.Size, r.tree.n)
 		}
-		if *r.ckptRoot != r.ckpt.Root {
+		if r.ckptRoot != r.ckpt.Root {
 			return fmt.Errorf("the tree of the first %d entries has root %s, but the signed checkpoint says %s: the log was changed",
 				r.ckpt.Size, base64.StdEncoding.EncodeToString(r.ckptRoot[:]), base64.StdEncoding.EncodeToString(r.ckpt.Root[:]))
 		}
