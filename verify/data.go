@@ -88,6 +88,9 @@ func (d *dataCheck) replayAll(hr tlog.HashReader) error {
 			var raw slab
 			shr := &leafCache{HashReader: s.HashReader(), index: -1}
 			return s.ForEachEntry(0, func(seq uint64, b []byte) error {
+				if err := checkKey(dec.n+1, seq, b); err != nil {
+					return err
+				}
 				leaf, err := checkHashes(shr, seq, b)
 				if err != nil {
 					return err
@@ -124,6 +127,49 @@ func (d *dataCheck) replayAll(hr tlog.HashReader) error {
 		return fmt.Errorf("the stored Merkle hashes give root %x, the entries %x", root, d.r.tree.root())
 	}
 	return nil
+}
+
+// checkKey checks that the key seq of the entries bucket is that of entry want, the next in
+// the log, and that the entry stored under it (b, canonical bytes) says the same seq. The
+// store's cursor walks keys as they lie in the file: a key changed on disk is met where the
+// entry was, and the replay, which counts entries, would not notice it; but the store's
+// readers look an entry up by its key (export --data would find entry want missing).
+func checkKey(want, seq uint64, b []byte) error {
+	stored, ok := peekSeq(b)
+	switch {
+	case seq != want:
+		under := ""
+		if ok {
+			under = fmt.Sprintf(" (under it, entry %d's bytes)", stored)
+		}
+		return fmt.Errorf("entry %d is not stored under its key: the entries bucket holds key %d%s where key %d belongs: an entry is missing or stored under the wrong key",
+			want, seq, under, want)
+	case ok && stored != seq:
+		return fmt.Errorf("key %d of the entries bucket holds entry %d (its bytes say seq %d): an entry stored under the wrong key", seq, stored, stored)
+	}
+	return nil
+}
+
+// peekSeq reads the seq that canonical entry bytes begin with, {"seq":N, (docs/FORMAT.md);
+// false when b does not begin so, which the strict decoder then names.
+func peekSeq(b []byte) (uint64, bool) {
+	const prefix = `{"seq":`
+	if !bytes.HasPrefix(b, []byte(prefix)) {
+		return 0, false
+	}
+	b = b[len(prefix):]
+	end := bytes.IndexByte(b, ',')
+	if end < 1 || end > 19 { // 19 digits never overflow a uint64; seqs are far shorter
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b[:end] {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, true
 }
 
 // leafCache is a tlog.HashReader that answers the last leaf hash checkHashes computed

@@ -106,7 +106,9 @@ func (p *pipe) produce(walk func(emit func(item) error) error) {
 			}
 			return nil
 		})
-		if err == nil && len(batch) > 0 && !p.send(batch) {
+		// On an error too, the entries read before it are replayed: one of them may hold an
+		// earlier difference, which is the one to name.
+		if err != errStopped && len(batch) > 0 && !p.send(batch) {
 			err = errStopped
 		}
 		close(p.batches)
