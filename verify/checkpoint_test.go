@@ -1,8 +1,10 @@
 package verify
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"strings"
 	"testing"
 
@@ -58,6 +60,57 @@ func TestSizeZeroCheckpoint(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), base64.StdEncoding.EncodeToString(empty[:])) ||
 			!strings.Contains(err.Error(), base64.StdEncoding.EncodeToString(wrong[:])) {
 			t.Errorf("--%s, a size-0 checkpoint with another root: got %v, want both roots named", name, err)
+		}
+	}
+}
+
+// TestCheckpointForm: a checkpoint whose signed text is not a canonical checkpoint of the
+// key's ledger, or a malformed key or note, is not a source to verify with (*SourceError,
+// exit 3); a note the key did not sign, or signed and then altered, is a difference.
+func TestCheckpointForm(t *testing.T) {
+	root := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	for _, c := range []struct{ name, text, want string }{
+		{"origin not the key's name", "other\n21\n" + root + "\n", `origin "other" is not the verifier key's name "timebank"`},
+		{"size with a leading zero", "timebank\n021\n" + root + "\n", `size "021" is not canonical`},
+		{"size with a sign", "timebank\n+21\n" + root + "\n", `size "+21"`},
+		{"size out of range", "timebank\n18446744073709551616\n" + root + "\n", "size"},
+		{"root not canonical base64", "timebank\n21\n" + root[:42] + "B=\n", "root"},
+		{"root of 31 bytes", "timebank\n21\n" + base64.StdEncoding.EncodeToString(make([]byte, 31)) + "\n", "root"},
+		{"two lines", "timebank\n21\n", "fewer than three lines"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ckpt, vkey := signText(t, "timebank", c.text)
+			_, err := OpenCheckpoint(ckpt, vkey)
+			var se *SourceError
+			if !errors.As(err, &se) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want a *SourceError with %q", err, c.want)
+			}
+		})
+	}
+	good, vkey := signText(t, "timebank", "timebank\n21\n"+root+"\n")
+	if cp, err := OpenCheckpoint(good, vkey); err != nil || cp.Size != 21 || cp.Origin != "timebank" {
+		t.Fatalf("a well-formed checkpoint: %+v, %v", cp, err)
+	}
+	for name, in := range map[string]struct {
+		ckpt []byte
+		vkey string
+	}{
+		"empty key":     {good, ""},
+		"garbage key":   {good, "timebank+zzzz"},
+		"empty note":    {nil, vkey},
+		"no signatures": {[]byte("timebank\n21\n" + root + "\n\n"), vkey},
+	} {
+		var se *SourceError
+		if _, err := OpenCheckpoint(in.ckpt, in.vkey); !errors.As(err, &se) {
+			t.Errorf("%s: got %v, want a *SourceError", name, err)
+		}
+	}
+	other, _ := signText(t, "timebank", "timebank\n21\n"+root+"\n")
+	altered := bytes.Replace(good, []byte("\n21\n"), []byte("\n22\n"), 1)
+	for name, ckpt := range map[string][]byte{"signed by another key": other, "altered after signing": altered} {
+		var se *SourceError
+		if _, err := OpenCheckpoint(ckpt, vkey); err == nil || errors.As(err, &se) {
+			t.Errorf("%s: got %v, want a difference (not a *SourceError)", name, err)
 		}
 	}
 }

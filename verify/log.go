@@ -34,31 +34,53 @@ type Checkpoint struct {
 }
 
 // OpenCheckpoint verifies a signed note with the verifier key vkey and parses its C2SP
-// tlog-checkpoint text (origin, size, base64 root; extension lines are ignored).
+// tlog-checkpoint text (origin, size, base64 root; extension lines are ignored). The origin
+// must be the key's name (docs/FORMAT.md), the size canonical decimal and the root canonical
+// base64. A note not signed by the key (another key's, or altered since it was signed) is a
+// difference; a malformed key or note, or a signed text that is not a checkpoint of the
+// key's ledger, is a *SourceError.
 func OpenCheckpoint(msg []byte, vkey string) (*Checkpoint, error) {
 	v, err := note.NewVerifier(strings.TrimSpace(vkey))
 	if err != nil {
-		return nil, fmt.Errorf("verifier key: %w", err)
+		return nil, sourceErrorf("verifier key: %w", err)
 	}
 	n, err := note.Open(msg, note.VerifierList(v))
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint signature: %w", err)
+		var unverified *note.UnverifiedNoteError
+		var invalid *note.InvalidSignatureError
+		if errors.As(err, &unverified) || errors.As(err, &invalid) {
+			return nil, fmt.Errorf("checkpoint signature: %w", err)
+		}
+		return nil, sourceErrorf("checkpoint: %w", err)
 	}
-	lines := strings.SplitN(n.Text, "\n", 4)
+	cp, err := parseCheckpoint(n.Text, v.Name())
+	if err != nil {
+		return nil, &SourceError{err}
+	}
+	return cp, nil
+}
+
+// parseCheckpoint parses the signed text of a checkpoint by the key named name.
+func parseCheckpoint(text, name string) (*Checkpoint, error) {
+	lines := strings.SplitN(text, "\n", 4)
 	if len(lines) < 4 {
 		return nil, errors.New("checkpoint text has fewer than three lines")
+	}
+	if lines[0] != name {
+		return nil, fmt.Errorf("checkpoint origin %q is not the verifier key's name %q (a checkpoint of another log)", lines[0], name)
 	}
 	size, err := strconv.ParseUint(lines[1], 10, 64)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint size %q: %w", lines[1], err)
 	}
+	if strconv.FormatUint(size, 10) != lines[1] {
+		return nil, fmt.Errorf("checkpoint size %q is not canonical decimal", lines[1])
+	}
 	raw, err := base64.StdEncoding.DecodeString(lines[2])
-	if err != nil || len(raw) != tlog.HashSize {
+	if err != nil || len(raw) != tlog.HashSize || base64.StdEncoding.EncodeToString(raw) != lines[2] {
 		return nil, fmt.Errorf("checkpoint root %q is not a base64 SHA-256 hash", lines[2])
 	}
-	var root tlog.Hash
-	copy(root[:], raw)
-	return &Checkpoint{Origin: lines[0], Size: size, Root: root}, nil
+	return &Checkpoint{Origin: lines[0], Size: size, Root: tlog.Hash(raw)}, nil
 }
 
 // emptyTreeHash is the root of the tree of no entries: SHA-256 of nothing (RFC 6962 §2.1).

@@ -183,6 +183,13 @@ func TestVerifyStatuses(t *testing.T) {
 	b, _ := os.ReadFile(f.export)
 	os.WriteFile(tampered, bytes.Replace(b, []byte(`"seq":1`), []byte(`"seq":2`), 1), 0o600)
 	missing := filepath.Join(t.TempDir(), "missing")
+	file := func(b []byte) string {
+		p := filepath.Join(t.TempDir(), "f")
+		os.WriteFile(p, b, 0o600)
+		return p
+	}
+	empty, huge, garbage := file(nil), file(make([]byte, 64<<10+1)), file([]byte("not a checkpoint\n"))
+	other := newLedger(t) // another ledger's checkpoint and key
 
 	heldDir := t.TempDir() // as by a running server
 	held, err := store.Open(heldDir, store.Options{})
@@ -206,6 +213,13 @@ func TestVerifyStatuses(t *testing.T) {
 		{"held database", []string{"verify", "--data", heldDir}, exitNotVerified},
 		{"missing export", []string{"verify", "--export", missing, "--checkpoint", f.checkpoint, "--key", f.key}, exitNotVerified},
 		{"missing key file", []string{"verify", "--export", f.export, "--checkpoint", f.checkpoint, "--key", missing}, exitNotVerified},
+		{"empty key file", []string{"verify", "--export", f.export, "--checkpoint", f.checkpoint, "--key", empty}, exitNotVerified},
+		{"key file over 64 KiB", []string{"verify", "--export", f.export, "--checkpoint", f.checkpoint, "--key", huge}, exitNotVerified},
+		{"malformed key file", []string{"verify", "--export", f.export, "--checkpoint", f.checkpoint, "--key", garbage}, exitNotVerified},
+		{"empty checkpoint file", []string{"verify", "--export", f.export, "--checkpoint", empty, "--key", f.key}, exitNotVerified},
+		{"checkpoint file over 64 KiB", []string{"verify", "--data", f.data, "--checkpoint", huge, "--key", f.key}, exitNotVerified},
+		{"malformed checkpoint file", []string{"verify", "--export", f.export, "--checkpoint", garbage, "--key", f.key}, exitNotVerified},
+		{"checkpoint signed by another key", []string{"verify", "--export", f.export, "--checkpoint", other.checkpoint, "--key", f.key}, exitFailed},
 		{"unreachable url", []string{"verify", "--url", closedURL(t), "--token", "t"}, exitNotVerified},
 		{"refused token", []string{"verify", "--url", srv.url, "--token", "tb_wrong"}, exitNotVerified},
 	} {

@@ -44,8 +44,10 @@ Exit status:
 	0  verified: every entry, hash, balance and index agrees
 	1  FAILED: a difference, named (the first entry or account that differs)
 	2  wrong usage: a flag missing, unknown or in conflict; nothing was read
-	3  not verified: the source could not be read (a missing or unreadable file, a
-	   database held by a running server, a server unreachable or refusing the token)`
+	3  not verified: the source could not be read or is not one (a missing, unreadable,
+	   empty or malformed file, checkpoint or key, a database held by a running server,
+	   a server unreachable, refusing the token, or answering an error or malformed
+	   answer)`
 }
 
 // Run verifies; see Help for its exit statuses.
@@ -107,21 +109,41 @@ func (c *verifyCmd) checkUsage(given map[string]bool) error {
 	return nil
 }
 
-// readFiles reads --checkpoint and --key, when given.
+// readFiles reads --checkpoint and --key, when given, each at most verify.MaxNoteBytes: a
+// path to something endless (/dev/zero) is refused, not read into memory.
 func (c *verifyCmd) readFiles() (ckpt []byte, vkey string, err error) {
 	if c.Checkpoint != "" {
-		if ckpt, err = os.ReadFile(c.Checkpoint); err != nil {
+		if ckpt, err = readNote(c.Checkpoint, "checkpoint"); err != nil {
 			return nil, "", err
 		}
 	}
 	if c.Key != "" {
-		raw, err := os.ReadFile(c.Key)
+		raw, err := readNote(c.Key, "verifier key")
 		if err != nil {
 			return nil, "", err
 		}
-		vkey = strings.TrimSpace(string(raw))
+		if vkey = strings.TrimSpace(string(raw)); vkey == "" {
+			return nil, "", fmt.Errorf("the verifier key file %s is empty", c.Key)
+		}
 	}
 	return ckpt, vkey, nil
+}
+
+// readNote reads a checkpoint or verifier key file of at most verify.MaxNoteBytes.
+func readNote(path, what string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, verify.MaxNoteBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > verify.MaxNoteBytes {
+		return nil, fmt.Errorf("%s is larger than %d KiB: not a %s", path, verify.MaxNoteBytes>>10, what)
+	}
+	return b, nil
 }
 
 // preflight opens the source before verifying, so that a source that cannot be read is told
@@ -147,12 +169,15 @@ func (c *verifyCmd) preflight() error {
 	return nil
 }
 
-// unreadable reports whether err is a failure to read the source (a file or the network),
-// not a difference: the verify package passes those on as they are, or wrapped with %w.
+// unreadable reports whether err is a failure to read the source (a file or the network)
+// or a source that is not one (a malformed checkpoint or key, a server's error status or
+// malformed answer: *verify.SourceError), not a difference: the verify package passes
+// those on as they are, or wrapped with %w.
 func unreadable(err error) bool {
 	var pathErr *fs.PathError
 	var netErr net.Error
-	return errors.As(err, &pathErr) || errors.As(err, &netErr)
+	var srcErr *verify.SourceError
+	return errors.As(err, &pathErr) || errors.As(err, &netErr) || errors.As(err, &srcErr)
 }
 
 // notVerified reports a source that could not be read: exit 3, and no "FAILED", which
