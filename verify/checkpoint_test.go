@@ -32,8 +32,8 @@ func signText(t *testing.T, name, text string) (ckpt []byte, vkey string) {
 }
 
 // TestSizeZeroCheckpoint: a checkpoint of the empty tree is legal C2SP. Its root must be
-// SHA-256 of nothing, and any log begins with those zero entries. Another root is named,
-// with the right one.
+// SHA-256 of nothing; any log begins with those zero entries, and the summary says that
+// none of its entries is covered by the signature. Another root is named, with the right one.
 func TestSizeZeroCheckpoint(t *testing.T) {
 	dir, export, _, _ := fixture(t)
 	empty := sha256.Sum256(nil)
@@ -43,8 +43,10 @@ func TestSizeZeroCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatalf("--export: %v", err)
 	}
-	if sum.Entries != 21 {
-		t.Fatalf("replayed %d entries", sum.Entries)
+	var out bytes.Buffer
+	sum.Print(&out)
+	if !strings.Contains(out.String(), "21 entries (1 to 21) lie beyond the checkpoint: covered by no signature") {
+		t.Fatalf("the summary does not say the entries are not signed:\n%s", out.String())
 	}
 	if _, err := Data(dir, ckpt, vkey, nil); err != nil {
 		t.Fatalf("--data: %v", err)
@@ -61,6 +63,33 @@ func TestSizeZeroCheckpoint(t *testing.T) {
 			!strings.Contains(err.Error(), base64.StdEncoding.EncodeToString(wrong[:])) {
 			t.Errorf("--%s, a size-0 checkpoint with another root: got %v, want both roots named", name, err)
 		}
+	}
+}
+
+// TestSummaryNamesUnsignedEntries: a log longer than the checkpoint verifies (the log grew
+// since), and the summary counts the entries no signature covers.
+func TestSummaryNamesUnsignedEntries(t *testing.T) {
+	_, export, _, _ := fixture(t)
+	lines := bytes.SplitAfter(export, []byte("\n"))
+	ckpt, vkey := signLog(t, bytes.Join(lines[:18], nil))
+	sum, _, err := Export(writeFile(t, export), ckpt, vkey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	sum.Print(&out)
+	if !strings.Contains(out.String(), "3 entries (19 to 21) lie beyond the checkpoint") {
+		t.Fatalf("summary:\n%s", out.String())
+	}
+	ckpt, vkey = signLog(t, export)
+	sum, _, err = Export(writeFile(t, export), ckpt, vkey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	sum.Print(&out)
+	if strings.Contains(out.String(), "beyond") {
+		t.Fatalf("a checkpoint of the whole log, and the summary speaks of entries beyond it:\n%s", out.String())
 	}
 }
 

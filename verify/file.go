@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"os"
@@ -46,7 +47,7 @@ func Export(path string, ckpt []byte, vkey string, progress func(uint64)) (*Summ
 	src := &fileSource{f: f, offsets: []int64{0}}
 	r := newReplay(src, cp, progress)
 	src.assets = func() ledger.Assets { return r.rp.Assets }
-	if err := run(r, NewLines(f), func(it item) { src.offsets = append(src.offsets, it.end) }); err != nil {
+	if err := run(r, NewLines(f), f, func(it item) { src.offsets = append(src.offsets, it.end) }); err != nil {
 		return nil, nil, err
 	}
 	r.sum.Source = "export " + path
@@ -54,14 +55,18 @@ func Export(path string, ckpt []byte, vkey string, progress func(uint64)) (*Summ
 	return r.sum, r.st, nil
 }
 
-// run replays every line, then finishes. Lines are read and decoded on another goroutine;
-// seen runs in the replay's goroutine before each entry is replayed.
-func run(r *replay, lines Lines, seen func(item)) error {
+// run replays every line of file, then finishes. Lines are read and decoded on another
+// goroutine, which also refuses a repeated (actor, Idempotency-Key) (idemIndex): its error
+// comes after the entries before it are replayed and compared, so that the first difference
+// in the log is the one named. seen runs in the replay's goroutine before each entry is
+// replayed.
+func run(r *replay, lines Lines, file io.ReaderAt, seen func(item)) error {
 	p := newPipe()
 	p.produce(func(emit func(item) error) error {
 		var dec decoder
 		var copies slab
 		var pos int64
+		idem := newIdemIndex(func(offset int64) (*ledger.Entry, error) { return entryAt(file, offset, dec.assets) })
 		for {
 			raw, err := lines.Next()
 			if err == io.EOF {
@@ -70,9 +75,13 @@ func run(r *replay, lines Lines, seen func(item)) error {
 			if err != nil {
 				return fmt.Errorf("entry %d: %w", dec.n+1, err)
 			}
+			start := pos
 			pos += int64(len(raw)) + 1
 			it, err := dec.decode(copies.copy(raw))
 			if err != nil {
+				return err
+			}
+			if err := idem.add(it.e, dec.n, start); err != nil {
 				return err
 			}
 			it.end = pos
@@ -92,4 +101,16 @@ func run(r *replay, lines Lines, seen func(item)) error {
 		return err
 	}
 	return r.finish()
+}
+
+// entryAt reads back the entry whose line starts at offset of file.
+func entryAt(file io.ReaderAt, offset int64, assets ledger.Assets) (*ledger.Entry, error) {
+	line, err := bufio.NewReader(io.NewSectionReader(file, offset, MaxLineBytes)).ReadBytes('\n')
+	if err != nil {
+		return nil, err
+	}
+	if assets == nil {
+		assets = ledger.Assets{} // genesis, decoded before the assets were known
+	}
+	return ledger.ParseEntry(line[:len(line)-1], assets)
 }

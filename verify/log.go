@@ -138,8 +138,11 @@ func (s *Summary) Print(w io.Writer) {
 	rate := float64(s.Entries) / s.Elapsed.Seconds()
 	fmt.Fprintf(w, "  entries      %d replayed in %s (%.0f entries/s)\n", s.Entries, s.Elapsed.Round(time.Millisecond), rate)
 	fmt.Fprintf(w, "  tree root    %s\n", base64.StdEncoding.EncodeToString(s.Root[:]))
-	if s.Checkpoint != nil {
-		fmt.Fprintf(w, "  checkpoint   %q size %d: signature and root match\n", s.Checkpoint.Origin, s.Checkpoint.Size)
+	if cp := s.Checkpoint; cp != nil {
+		fmt.Fprintf(w, "  checkpoint   %q size %d: signature and root match\n", cp.Origin, cp.Size)
+		if s.Entries > cp.Size {
+			fmt.Fprintf(w, "  unsigned     %d entries (%d to %d) lie beyond the checkpoint: covered by no signature\n", s.Entries-cp.Size, cp.Size+1, s.Entries)
+		}
 	} else {
 		fmt.Fprintf(w, "  checkpoint   none given: tree checked against the stored hashes and root, not a signature\n")
 	}
