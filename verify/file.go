@@ -43,6 +43,11 @@ func Export(path string, ckpt []byte, vkey string, progress func(uint64)) (*Summ
 		return nil, nil, err
 	}
 	defer f.Close()
+	return exportFile(f, "export "+path, cp, progress)
+}
+
+// exportFile is Export of an open file, read from its current offset (0), named source.
+func exportFile(f *os.File, source string, cp *Checkpoint, progress func(uint64)) (*Summary, *ledger.MemState, error) {
 	start := time.Now()
 	src := &fileSource{f: f, offsets: []int64{0}}
 	r := newReplay(src, cp, progress)
@@ -50,7 +55,7 @@ func Export(path string, ckpt []byte, vkey string, progress func(uint64)) (*Summ
 	if err := run(r, NewLines(f), f, func(it item) { src.offsets = append(src.offsets, it.end) }); err != nil {
 		return nil, nil, err
 	}
-	r.sum.Source = "export " + path
+	r.sum.Source = source
 	r.sum.Elapsed = time.Since(start)
 	return r.sum, r.st, nil
 }

@@ -129,7 +129,10 @@ type Summary struct {
 	Supply     map[string]int64 // outstanding: the negated issuer balance
 	Assets     ledger.Assets
 	Compared   []string // what was compared with stored or served state
-	Elapsed    time.Duration
+	// ServedKey, for --url without --key, is the server's own verifier key, which checked
+	// its checkpoint: not pinned, so the signature proves nothing against that server.
+	ServedKey string
+	Elapsed   time.Duration
 }
 
 // Print writes the summary.
@@ -142,6 +145,9 @@ func (s *Summary) Print(w io.Writer) {
 		fmt.Fprintf(w, "  checkpoint   %q size %d: signature and root match\n", cp.Origin, cp.Size)
 		if s.Entries > cp.Size {
 			fmt.Fprintf(w, "  unsigned     %d entries (%d to %d) lie beyond the checkpoint: covered by no signature\n", s.Entries-cp.Size, cp.Size+1, s.Entries)
+		}
+		if s.ServedKey != "" {
+			fmt.Fprintf(w, "  key          not pinned: the server's own key %s checked its checkpoint (pin one with --key)\n", s.ServedKey)
 		}
 	} else {
 		fmt.Fprintf(w, "  checkpoint   none given: tree checked against the stored hashes and root, not a signature\n")

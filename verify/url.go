@@ -2,51 +2,139 @@ package verify
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/timebank/timebank/ledger"
 )
 
-// maxSmallBody bounds the checkpoint, key and account answers read from a server.
-const maxSmallBody = 1 << 20
+// maxAnswerBytes bounds an account's answer or a statement page read from a server
+// (checkpoint and key: MaxNoteBytes).
+const maxAnswerBytes = 1 << 20
+
+// netLimits bound what verify --url waits for and reads, so that a server that stalls,
+// drips or streams without end cannot hold verify forever or fill the disk. Each is a
+// *SourceError (exit 3) when reached, but tail, which ends the download early.
+type netLimits struct {
+	header time.Duration // for an answer's status line and headers
+	idle   time.Duration // for the next byte of an answer's body: an export that keeps flowing may take as long as it needs
+	small  time.Duration // for the whole of a small answer: key, checkpoint, account, statement page
+	tail   int64         // bytes of the export read past the checkpoint's entries before hanging up
+}
+
+var defaultLimits = netLimits{header: time.Minute, idle: time.Minute, small: time.Minute, tail: 64 << 20}
 
 type client struct {
 	base  string
 	token string
 	http  *http.Client
+	lim   netLimits
 }
 
-func (c *client) get(path string) (*http.Response, error) {
-	req, err := http.NewRequest(http.MethodGet, c.base+path, nil)
+func newClient(base, token string, lim netLimits) *client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.ResponseHeaderTimeout = lim.header
+	return &client{base: strings.TrimRight(base, "/"), token: token, http: &http.Client{Transport: tr}, lim: lim}
+}
+
+// statusError is a server's answer other than 200 OK.
+type statusError struct {
+	path string
+	code int
+	msg  string
+}
+
+func (e *statusError) Error() string { return e.msg }
+
+// get sends GET path under ctx. Its body fails once no byte has come for lim.idle; closing
+// it releases the request. An error status is a *SourceError holding a *statusError, and
+// so is a failure to connect or a timeout.
+func (c *client) get(parent context.Context, path string) (*http.Response, error) {
+	ctx, cancel := context.WithCancelCause(parent)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
 	if err != nil {
-		return nil, err
+		cancel(nil)
+		return nil, &SourceError{err}
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, err
+		cancel(nil)
+		return nil, &SourceError{causeOf(ctx, err)}
 	}
+	idle := fmt.Errorf("GET %s: no byte of the answer for %s", path, c.lim.idle)
+	timer := time.AfterFunc(c.lim.idle, func() { cancel(idle) })
+	timer.Stop() // runs only while a read waits
+	resp.Body = &idleBody{ReadCloser: resp.Body, ctx: ctx, cancel: cancel, timer: timer, idle: c.lim.idle}
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		resp.Body.Close()
-		return nil, fmt.Errorf("GET %s: %s: %s", path, resp.Status, strings.TrimSpace(string(msg)))
+		return nil, &SourceError{&statusError{path: path, code: resp.StatusCode,
+			msg: fmt.Sprintf("GET %s: %s: %s", path, resp.Status, strings.TrimSpace(string(msg)))}}
 	}
 	return resp, nil
 }
 
-func (c *client) small(path string) ([]byte, error) {
-	resp, err := c.get(path)
+// causeOf returns why ctx ended, when it ended with a cause of ours, else err.
+func causeOf(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); cause != nil && cause != context.Canceled && cause != context.DeadlineExceeded {
+		return cause
+	}
+	return err
+}
+
+// idleBody is a response body whose reads fail once one has waited idle for a byte.
+type idleBody struct {
+	io.ReadCloser
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	timer  *time.Timer
+	idle   time.Duration
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	b.timer.Reset(b.idle)
+	n, err := b.ReadCloser.Read(p)
+	b.timer.Stop()
+	if err != nil && err != io.EOF {
+		err = causeOf(b.ctx, err)
+	}
+	return n, err
+}
+
+func (b *idleBody) Close() error {
+	b.timer.Stop()
+	err := b.ReadCloser.Close()
+	b.cancel(nil)
+	return err
+}
+
+// small reads the whole answer to GET path, at most limit bytes and within lim.small.
+func (c *client) small(path string, limit int64) ([]byte, error) {
+	slow := fmt.Errorf("GET %s: no whole answer within %s", path, c.lim.small)
+	ctx, cancel := context.WithTimeoutCause(context.Background(), c.lim.small, slow)
+	defer cancel()
+	resp, err := c.get(ctx, path)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	return io.ReadAll(io.LimitReader(resp.Body, maxSmallBody))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, &SourceError{causeOf(ctx, fmt.Errorf("GET %s: %w", path, err))}
+	}
+	if int64(len(b)) > limit {
+		return nil, sourceErrorf("GET %s: the answer is larger than %d KiB", path, limit>>10)
+	}
+	return b, nil
 }
 
 // URL verifies a running server through its API: it fetches the signed checkpoint and the
@@ -54,10 +142,15 @@ func (c *client) small(path string) ([]byte, error) {
 // temporary file, replays the checkpoint's entries, then compares every replayed account's
 // balances with the server's at that tree size (compareAccounts). A server that keeps
 // writing is fine: the export runs past the checkpoint and is cut at its size, and an
-// account written since is compared through its statement.
+// account written since is compared through its statement. A server that cannot be read
+// (unreachable, an error status, a stall: netLimits, an answer too large or malformed) is
+// a *SourceError.
 func URL(base, token, pinnedKey string, progress func(uint64)) (*Summary, error) {
-	c := &client{base: strings.TrimRight(base, "/"), token: token, http: &http.Client{Timeout: 0}}
-	served, err := c.small("/v1/checkpoint/key")
+	return verifyURL(newClient(base, token, defaultLimits), pinnedKey, progress)
+}
+
+func verifyURL(c *client, pinnedKey string, progress func(uint64)) (*Summary, error) {
+	served, err := c.small("/v1/checkpoint/key", MaxNoteBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +158,7 @@ func URL(base, token, pinnedKey string, progress func(uint64)) (*Summary, error)
 	if pinnedKey != "" && pinnedKey != vkey {
 		return nil, fmt.Errorf("the server's verifier key %q is not the pinned key %q", vkey, pinnedKey)
 	}
-	ckpt, err := c.small("/v1/checkpoint")
+	ckpt, err := c.small("/v1/checkpoint", MaxNoteBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -73,28 +166,17 @@ func URL(base, token, pinnedKey string, progress func(uint64)) (*Summary, error)
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.CreateTemp("", "timebank-export-*.ndjson")
-	if err != nil {
-		return nil, err
+	if cp.Size == 0 {
+		return nil, errors.New("the server's checkpoint covers no entries, not even genesis, which every ledger holds from its first start")
 	}
-	defer os.Remove(f.Name())
-	defer f.Close()
-	resp, err := c.get("/v1/export")
-	if err != nil {
-		return nil, err
-	}
-	// Read to the end rather than hang up at the checkpoint's size: a cut stream would be
-	// logged by the server as a failed export.
-	_, err = io.Copy(&firstLines{w: f, left: cp.Size}, resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return nil, fmt.Errorf("downloading the export: %w", err)
-	}
-	sum, st, err := Export(f.Name(), ckpt, vkey, progress)
+	sum, st, err := c.replayExport(cp, progress)
 	if err != nil {
 		return nil, err
 	}
 	sum.Source = "server " + c.base
+	if pinnedKey == "" {
+		sum.ServedKey = vkey
+	}
 	moved, err := c.compareAccounts(st, cp.Size)
 	if err != nil {
 		return nil, err
@@ -106,27 +188,77 @@ func URL(base, token, pinnedKey string, progress func(uint64)) (*Summary, error)
 	return sum, nil
 }
 
-// firstLines passes the first left lines written to it on to w and drops the rest: a busy
-// server's export runs past the checkpoint fetched before it, and the replay stops there.
-type firstLines struct {
-	w    io.Writer
-	left uint64
+// replayExport downloads the export's first cp.Size entries to a temporary file and
+// replays them. The file is unlinked as soon as it is made: its space returns to the
+// system when verify ends, however it ends.
+func (c *client) replayExport(cp *Checkpoint, progress func(uint64)) (*Summary, *ledger.MemState, error) {
+	f, err := os.CreateTemp("", "timebank-export-*.ndjson")
+	if err != nil {
+		return nil, nil, err
+	}
+	unlinked := os.Remove(f.Name()) == nil // not where an open file cannot be removed
+	defer func() {
+		f.Close()
+		if !unlinked {
+			os.Remove(f.Name())
+		}
+	}()
+	resp, err := c.get(context.Background(), "/v1/export")
+	if err != nil {
+		return nil, nil, err
+	}
+	// Read to the end rather than hang up at the checkpoint's size: a cut stream would be
+	// logged by the server as a failed export. But not without end: see netLimits.tail.
+	_, err = io.Copy(&firstLines{w: f, left: cp.Size, tail: c.lim.tail}, resp.Body)
+	resp.Body.Close()
+	if err != nil && err != errTailRead {
+		return nil, nil, &SourceError{fmt.Errorf("downloading the export: %w", err)}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, nil, err
+	}
+	return exportFile(f, "server "+c.base, cp, progress)
 }
 
+// firstLines passes the first left lines written to it on to w and drops the rest: a busy
+// server's export runs past the checkpoint fetched before it, and the replay stops there.
+// A line the replay would refuse as too long (MaxLineBytes) is refused as it arrives, and
+// once tail bytes have come after the first left lines, it stops with errTailRead.
+type firstLines struct {
+	w    io.Writer
+	left uint64 // lines still to pass on
+	n    uint64 // lines passed on
+	line int    // bytes of the current line so far, without its newline
+	tail int64
+}
+
+// errTailRead ends the download once enough of the export past the checkpoint was read.
+var errTailRead = errors.New("verify: read enough of the export past the checkpoint")
+
 func (l *firstLines) Write(p []byte) (int, error) {
-	keep := len(p)
-	if l.left == 0 {
-		keep = 0
-	} else if n := uint64(bytes.Count(p, []byte{'\n'})); n < l.left {
-		l.left -= n
-	} else {
-		keep = 0
-		for ; l.left > 0; l.left-- {
-			keep += bytes.IndexByte(p[keep:], '\n') + 1
+	keep := 0
+	for l.left > 0 && keep < len(p) {
+		i := bytes.IndexByte(p[keep:], '\n')
+		if i < 0 {
+			i = len(p) - keep
+		} else {
+			l.left--
+			l.n++
+		}
+		if l.line += i; l.line >= MaxLineBytes {
+			return 0, sourceErrorf("the export's line %d is longer than %d bytes", l.n+1, MaxLineBytes)
+		}
+		keep += i
+		if keep < len(p) {
+			keep++ // the newline
+			l.line = 0
 		}
 	}
 	if _, err := l.w.Write(p[:keep]); err != nil {
 		return 0, err
+	}
+	if l.tail -= int64(len(p) - keep); l.tail < 0 {
+		return len(p), errTailRead
 	}
 	return len(p), nil
 }
@@ -152,13 +284,17 @@ func (c *client) compareAccounts(st *ledger.MemState, n uint64) (int, error) {
 	assets := st.Policy().Assets
 	moved := 0
 	for _, a := range st.Accounts() {
-		raw, err := c.small("/v1/accounts/" + url.PathEscape(string(a.ID)))
+		raw, err := c.small("/v1/accounts/"+url.PathEscape(string(a.ID)), maxAnswerBytes)
+		var status *statusError
+		if errors.As(err, &status) && status.code == http.StatusNotFound {
+			return moved, fmt.Errorf("account %s was opened by the log, but the server does not know it: %w", a.ID, status)
+		}
 		if err != nil {
 			return moved, err
 		}
 		var got servedAccount
 		if err := json.Unmarshal(raw, &got); err != nil {
-			return moved, fmt.Errorf("account %s: %w", a.ID, err)
+			return moved, sourceErrorf("account %s: the server's answer: %w", a.ID, err)
 		}
 		code := ""
 		for _, k := range assets.Codes() {
@@ -202,7 +338,7 @@ type statementLine struct {
 
 // lineAfter returns account id's first statement line after seq n, or nil when it has none.
 func (c *client) lineAfter(id ledger.AccountID, n uint64) (*statementLine, error) {
-	raw, err := c.small(fmt.Sprintf("/v1/accounts/%s/entries?after_seq=%d&limit=1", url.PathEscape(string(id)), n))
+	raw, err := c.small(fmt.Sprintf("/v1/accounts/%s/entries?after_seq=%d&limit=1", url.PathEscape(string(id)), n), maxAnswerBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +346,7 @@ func (c *client) lineAfter(id ledger.AccountID, n uint64) (*statementLine, error
 		Entries []statementLine `json:"entries"`
 	}
 	if err := json.Unmarshal(raw, &page); err != nil {
-		return nil, fmt.Errorf("account %s's statement: %w", id, err)
+		return nil, sourceErrorf("account %s's statement: the server's answer: %w", id, err)
 	}
 	if len(page.Entries) == 0 {
 		return nil, nil

@@ -260,7 +260,7 @@ func TestFirstLines(t *testing.T) {
 	for _, left := range []uint64{0, 1, 3, 4, 9} {
 		for size := 1; size <= len(stream); size++ {
 			var got bytes.Buffer
-			l := &firstLines{w: &got, left: left}
+			l := &firstLines{w: &got, left: left, tail: 1 << 20}
 			for p := stream; p != ""; p = p[min(size, len(p)):] {
 				if n, err := l.Write([]byte(p[:min(size, len(p))])); err != nil || n != min(size, len(p)) {
 					t.Fatalf("Write: %d, %v", n, err)

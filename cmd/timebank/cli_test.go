@@ -190,6 +190,14 @@ func TestVerifyStatuses(t *testing.T) {
 	}
 	empty, huge, garbage := file(nil), file(make([]byte, 64<<10+1)), file([]byte("not a checkpoint\n"))
 	other := newLedger(t) // another ledger's checkpoint and key
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/checkpoint/key" { // the preflight passes
+			w.Write([]byte(srv.led.VerifierKey() + "\n"))
+			return
+		}
+		http.Error(w, "internal", http.StatusInternalServerError)
+	}))
+	defer failing.Close()
 
 	heldDir := t.TempDir() // as by a running server
 	held, err := store.Open(heldDir, store.Options{})
@@ -221,6 +229,7 @@ func TestVerifyStatuses(t *testing.T) {
 		{"malformed checkpoint file", []string{"verify", "--export", f.export, "--checkpoint", garbage, "--key", f.key}, exitNotVerified},
 		{"checkpoint signed by another key", []string{"verify", "--export", f.export, "--checkpoint", other.checkpoint, "--key", f.key}, exitFailed},
 		{"unreachable url", []string{"verify", "--url", closedURL(t), "--token", "t"}, exitNotVerified},
+		{"server answering 500", []string{"verify", "--url", failing.URL, "--token", "t"}, exitNotVerified},
 		{"refused token", []string{"verify", "--url", srv.url, "--token", "tb_wrong"}, exitNotVerified},
 	} {
 		status, stdout, stderr := runCLI(t, c.args...)

@@ -46,8 +46,8 @@ Exit status:
 	2  wrong usage: a flag missing, unknown or in conflict; nothing was read
 	3  not verified: the source could not be read or is not one (a missing, unreadable,
 	   empty or malformed file, checkpoint or key, a database held by a running server,
-	   a server unreachable, refusing the token, or answering an error or malformed
-	   answer)`
+	   a server unreachable, refusing the token, silent for a minute, or answering an
+	   error or an answer too large or malformed)`
 }
 
 // Run verifies; see Help for its exit statuses.
