@@ -123,8 +123,8 @@ func (d *dataCheck) replayAll(hr tlog.HashReader) error {
 	if err != nil {
 		return err
 	}
-	if root != d.r.tree.root() {
-		return fmt.Errorf("the stored Merkle hashes give root %x, the entries %x", root, d.r.tree.root())
+	if root != d.r.tree.Root() {
+		return fmt.Errorf("the stored Merkle hashes give root %x, the entries %x", root, d.r.tree.Root())
 	}
 	return nil
 }

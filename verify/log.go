@@ -88,15 +88,15 @@ func parseCheckpoint(text, name string) (*Checkpoint, error) {
 // match a log's prefix of no entries.
 var emptyTreeHash = tlog.Hash(sha256.Sum256(nil))
 
-// frontier computes RFC 6962 tree heads incrementally with tlog's hash functions, keeping
-// only the roots of the complete subtrees on the right edge (at most 64 hashes): memory does
-// not grow with the log.
-type frontier struct {
+// Tree computes RFC 6962 tree heads incrementally with tlog's hash functions, keeping only
+// the roots of the complete subtrees on the right edge (at most 64 hashes): memory does not
+// grow with the log. Add each entry's leaf hash (tlog.RecordHash of its canonical bytes).
+type Tree struct {
 	n     uint64
 	stack []tlog.Hash
 }
 
-func (f *frontier) add(leaf tlog.Hash) {
+func (f *Tree) Add(leaf tlog.Hash) {
 	h := leaf
 	for k := f.n; k&1 == 1; k >>= 1 {
 		h = tlog.NodeHash(f.stack[len(f.stack)-1], h)
@@ -106,9 +106,13 @@ func (f *frontier) add(leaf tlog.Hash) {
 	f.n++
 }
 
-func (f *frontier) root() tlog.Hash {
+// Size is the number of leaves added.
+func (f *Tree) Size() uint64 { return f.n }
+
+// Root is the tree head of the leaves added (the empty tree's for none).
+func (f *Tree) Root() tlog.Hash {
 	if len(f.stack) == 0 {
-		return tlog.Hash{} // callers never ask for the empty tree: every ledger has genesis
+		return emptyTreeHash
 	}
 	h := f.stack[len(f.stack)-1]
 	for i := len(f.stack) - 2; i >= 0; i-- {
@@ -201,7 +205,7 @@ func (l *readerLines) Next() ([]byte, error) {
 type replay struct {
 	st       *ledger.MemState
 	rp       *ledger.Replayer
-	tree     frontier
+	tree     Tree
 	sum      *Summary
 	ckpt     *Checkpoint
 	ckptRoot tlog.Hash // the root of the first ckpt.Size entries, once replayed
@@ -230,9 +234,9 @@ func (r *replay) step(it item) error {
 	if err := r.rp.Apply(got); err != nil {
 		return err
 	}
-	r.tree.add(it.leaf)
+	r.tree.Add(it.leaf)
 	if r.ckpt != nil && r.tree.n == r.ckpt.Size {
-		r.ckptRoot = r.tree.root()
+		r.ckptRoot = r.tree.Root()
 	}
 	r.sum.ByType[e.Type]++
 	if r.after != nil {
@@ -261,7 +265,7 @@ func (r *replay) finish() error {
 		}
 	}
 	s := r.sum
-	s.Entries, s.Root, s.Assets = r.tree.n, r.tree.root(), r.rp.Assets
+	s.Entries, s.Root, s.Assets = r.tree.n, r.tree.Root(), r.rp.Assets
 	s.Supply = map[string]int64{}
 	accts := r.st.Accounts()
 	s.Accounts, s.Holds = len(accts), len(r.st.Holds())

@@ -203,13 +203,13 @@ func signLog(t *testing.T, export []byte) (ckpt []byte, vkey string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var f frontier
+	var f Tree
 	n := uint64(0)
 	for _, line := range bytes.Split(bytes.TrimSuffix(export, []byte("\n")), []byte("\n")) {
-		f.add(tlog.RecordHash(line))
+		f.Add(tlog.RecordHash(line))
 		n++
 	}
-	ckpt, err = note.Sign(&note.Note{Text: store.CheckpointText("timebank", n, f.root())}, signer)
+	ckpt, err = note.Sign(&note.Note{Text: store.CheckpointText("timebank", n, f.Root())}, signer)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,13 +2,17 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/timebank/timebank/ledger/store"
+	"github.com/timebank/timebank/verify"
 )
 
 // exportCmd writes the canonical NDJSON of a ledger: from a stopped server's directory or a
@@ -55,13 +59,53 @@ func (c *exportCmd) Run(inv *invocation) error {
 	return writeAtomically(c.Out, 0o644, export)
 }
 
+// exportData writes the entries of a stopped server's directory. A whole export (from seq
+// 1) is checked against the stored tree root as it goes: a database damaged in a way its
+// reads do not notice (an audit changed one entry's postings) must not export quietly.
 func exportData(dir string, after uint64, w io.Writer) error {
 	l, err := store.Open(dir, store.Options{ReadOnly: true})
 	if err != nil {
 		return err
 	}
 	defer l.Close()
-	return l.Export(context.Background(), after, w)
+	if after > 0 {
+		return l.Export(context.Background(), after, w)
+	}
+	size, root := l.Root()
+	h := &lineHasher{w: w}
+	if err := l.Export(context.Background(), 0, h); err != nil {
+		return err
+	}
+	if h.partial != nil || h.tree.Size() != size || h.tree.Root() != root {
+		return fmt.Errorf("the %d exported entries do not hash to the stored tree root of %d entries: "+
+			"the database is damaged; run timebank verify --data %s", h.tree.Size(), size, dir)
+	}
+	return nil
+}
+
+// lineHasher passes lines on to w and adds each one's leaf hash to a tree.
+type lineHasher struct {
+	w       io.Writer
+	tree    verify.Tree
+	partial []byte // a line begun in an earlier Write
+}
+
+func (h *lineHasher) Write(p []byte) (int, error) {
+	for rest := p; len(rest) > 0; {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			h.partial = append(h.partial, rest...)
+			break
+		}
+		line := rest[:i]
+		if h.partial != nil {
+			line = append(h.partial, line...)
+			h.partial = nil
+		}
+		h.tree.Add(tlog.RecordHash(line))
+		rest = rest[i+1:]
+	}
+	return h.w.Write(p)
 }
 
 func exportURL(url, token string, after uint64, w io.Writer) error {
