@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/timebank/timebank/ledger"
@@ -68,4 +69,17 @@ func TestExportDataRefusesChangedEntries(t *testing.T) {
 		}
 	}
 	t.Logf("400 flipped copies: %d refused, %d exported changed", refused, changed)
+}
+
+// TestVerifyDamagedDatabaseFails: a truncated database file is a ledger that is not intact:
+// verify says FAILED (1), not "could not read" (3), and does not crash.
+func TestVerifyDamagedDatabaseFails(t *testing.T) {
+	f := newLedger(t)
+	if err := os.Truncate(filepath.Join(f.data, store.DBFile), 8<<10); err != nil {
+		t.Fatal(err)
+	}
+	status, stdout, stderr := runCLI(t, "verify", "--data", f.data)
+	if status != exitFailed || !strings.Contains(stderr, "FAILED") || !strings.Contains(stderr, "damaged") {
+		t.Fatalf("verify of a truncated database: status %d\n%s%s", status, stdout, stderr)
+	}
 }

@@ -60,6 +60,12 @@ func (c *verifyCmd) Run(inv *invocation) error {
 	if err == nil {
 		err = c.preflight()
 	}
+	if err != nil && errors.Is(err, store.ErrCorrupt) {
+		// A damaged database file is a ledger that is not intact: a difference, not a
+		// source that could not be read.
+		fmt.Fprintln(inv.stderr, "timebank verify: FAILED")
+		return &exitError{exitFailed, err}
+	}
 	if err != nil {
 		return notVerified(inv, err)
 	}
