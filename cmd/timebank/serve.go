@@ -87,7 +87,9 @@ func (c *serveCmd) Run() error {
 		return err
 	}
 	defer ln.Close() // after a clean stop, already closed by the server
-	led, err := store.Open(c.Data, store.Options{Name: c.Name, Logger: log, NewSigningKey: c.NewSigningKey})
+	reg := api.NewRegistry()
+	led, err := store.Open(c.Data, store.Options{Name: c.Name, Logger: log, NewSigningKey: c.NewSigningKey,
+		OnCommit: commitHistograms(reg)})
 	if err != nil {
 		return err
 	}
@@ -100,7 +102,6 @@ func (c *serveCmd) Run() error {
 	if err := c.ensureAdmin(led); err != nil {
 		return err
 	}
-	reg := api.NewRegistry()
 	registerStoreMetrics(reg, led)
 	srv := api.New(led, api.Options{Logger: log, Registry: reg, RateLimit: c.RateLimit})
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
@@ -250,6 +251,22 @@ func registerStoreMetrics(reg *prometheus.Registry, led *store.Ledger) {
 		counter("timebank_requests_failed_total", "Write requests that failed internally.",
 			func(s store.Stats) float64 { return float64(s.Failures) }),
 	)
+}
+
+// commitHistograms registers the distributions of the sequencer's commits, entries per
+// commit and commit latency, and returns the store's hook that feeds them.
+func commitHistograms(reg *prometheus.Registry) func(int, time.Duration) {
+	entries := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "timebank_commit_entries",
+		Help:    "Entries appended per commit (the group commit's batch size).",
+		Buckets: prometheus.ExponentialBuckets(1, 2, 12)}) // 1 … 2048, the largest batch
+	latency := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "timebank_commit_duration_seconds",
+		Help:    "Time of one commit: the rules, the B+tree writes and the fsync.",
+		Buckets: prometheus.ExponentialBuckets(0.00025, 2, 13)}) // 0.25 ms … 1 s
+	reg.MustRegister(entries, latency)
+	return func(n int, took time.Duration) {
+		entries.Observe(float64(n))
+		latency.Observe(took.Seconds())
+	}
 }
 
 // logFlushInterval bounds how long a log line waits in the buffer.

@@ -280,9 +280,13 @@ func (l *Ledger) commit(ws []*waiter) (res []result, bad int, err error) {
 		return res, -1, nil
 	}
 	if err == nil {
+		took := time.Since(start)
 		l.stats.commits.Add(1)
-		l.stats.commitNanos.Add(int64(time.Since(start)))
+		l.stats.commitNanos.Add(int64(took))
 		l.stats.entries.Add(next.size - h.size)
+		if l.opts.OnCommit != nil {
+			l.opts.OnCommit(int(next.size-h.size), took)
+		}
 		l.head.Store(next)
 		if l.health.Load() != nil {
 			l.health.Store(nil)
