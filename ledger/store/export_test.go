@@ -44,3 +44,23 @@ func EditEntry(tx *bbolt.Tx, seq uint64, edit func([]byte) []byte) error {
 	}
 	return b.Put(seqKey(seq), p.pack(nil, edit(canonical)))
 }
+
+// EditHold changes hold id's stored record (tamper tests).
+func EditHold(tx *bbolt.Tx, id uint64, edit func(*ledger.Hold)) error {
+	assets, _, err := readPolicy(tx.Bucket(bucketMeta))
+	if err != nil {
+		return err
+	}
+	t := newAssetTable(assets)
+	b := tx.Bucket(bucketHolds)
+	h, err := decodeHold(id, t, b.Get(seqKey(id)))
+	if err != nil {
+		return err
+	}
+	edit(h)
+	v, err := encodeHold(t, h)
+	if err != nil {
+		return err
+	}
+	return b.Put(seqKey(id), v)
+}

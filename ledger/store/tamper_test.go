@@ -120,6 +120,11 @@ func TestVerifyFindsTamperedRecords(t *testing.T) {
 		{"link changed", func(tx *bbolt.Tx) {
 			tx.Bucket([]byte("state")).Put([]byte("resident:alice\x00Lresident:bob"), []byte("spouse"))
 		}, "resident:alice"},
+		{"hold status changed", func(tx *bbolt.Tx) { // found by mutation testing: status was not compared
+			if err := store.EditHold(tx, 8, func(h *ledger.Hold) { h.Status = ledger.HoldVoided; h.ClosedSeq = 0 }); err != nil {
+				panic(err)
+			}
+		}, "hold 8"},
 		{"hold deleted", func(tx *bbolt.Tx) {
 			c := tx.Bucket([]byte("holds")).Cursor()
 			if k, _ := c.First(); k != nil {
