@@ -102,6 +102,7 @@ func FuzzDecodeStrict(f *testing.F) {
 	for _, s := range []string{creditJSON, `{"hours":1}`, `{"a":1,"a":2}`, `{}`, `{"activity":{"id":"x","id":"y"}}`, "{\"memo\":\"\xff\"}"} {
 		f.Add([]byte(s))
 	}
+	f.Add([]byte(`{"timezone":"UTC","assets":{"HOURS":{"scale":2}},"credit":{"categories":{"a":{"points_per_hour":"1"}}},"limits":{"resident":{"HOURS":{"upper":"1"}}}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var body ledger.CreditBody
 		err := decodeStrict(b, &body, entryBody)
@@ -110,8 +111,22 @@ func FuzzDecodeStrict(f *testing.F) {
 			if !json.Valid(b) || !utf8.Valid(b) || json.Unmarshal(b, &m) != nil {
 				t.Fatalf("accepted %q", b)
 			}
+			for k := range m { // field names are exact (encoding/json alone folds case)
+				if !map[string]bool{"station": true, "volunteer": true, "hours": true, "activity": true, "memo": true}[k] {
+					t.Fatalf("accepted key %q in %q", k, b)
+				}
+			}
 		} else if _, ok := err.(*ledger.Error); !ok {
 			t.Fatalf("error %v is not a *ledger.Error", err)
+		}
+		// The policy's maps take any keys: the scan must not panic or accept non-JSON there.
+		var pol ledger.PolicyBody
+		if err := decodeStrict(b, &pol, policyBody); err == nil {
+			if !json.Valid(b) {
+				t.Fatalf("accepted policy %q", b)
+			}
+		} else if _, ok := err.(*ledger.Error); !ok {
+			t.Fatalf("policy error %v is not a *ledger.Error", err)
 		}
 	})
 }
