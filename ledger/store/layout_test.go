@@ -167,9 +167,10 @@ func FuzzDecoders(f *testing.F) {
 	h, _ := encodeHold(testTable, &ledger.Hold{Resident: "resident:v", Payee: "outlet:o", Asset: "HOURS", Amount: 1, Status: ledger.HoldOpen})
 	s, _ := encodeStatement(nil, testTable, map[string]ledger.Balance{"POINTS": {Balance: -4}})
 	tok := encodeToken(&ledger.Token{Role: ledger.RoleAdmin, Label: "x"})
+	revoked := encodeToken(&ledger.Token{Role: ledger.RoleAdmin, Label: "x", RevokedAt: 7})
 	il, _ := encodeIssuerLines(nil, testTable, []issuerLine{{asset: 0, balances: map[string]ledger.Balance{"HOURS": {Balance: -7}}},
 		{asset: 1, balances: map[string]ledger.Balance{"POINTS": {Balance: -70}}}})
-	for _, seed := range [][]byte{a, h, s, tok, encodeIdem(7, [32]byte{}), encodeSession(nil, ledger.Session{End: 10, Hours: 3}), il, {}, {0x80}} {
+	for _, seed := range [][]byte{a, h, s, tok, revoked, encodeIdem(7, [32]byte{}), encodeSession(nil, ledger.Session{End: 10, Hours: 3}), il, {}, {0x80}} {
 		for kind := byte(0); kind < 7; kind++ {
 			f.Add(kind, seed)
 		}
