@@ -90,3 +90,6 @@ func wantCode(t testing.TB, err error, code ledger.Code) {
 		t.Fatalf("got error %v, want code %s", err, code)
 	}
 }
+
+// openReadTxs is the number of read transactions open now.
+func (l *Ledger) openReadTxs() int { return l.db.Stats().OpenTxN }

@@ -267,6 +267,3 @@ func (l *Ledger) Backup(w io.Writer) (n int64, err error) {
 	}
 	return io.Copy(w, f)
 }
-
-// openReadTxs is the number of read transactions open now (tests).
-func (l *Ledger) openReadTxs() int { return l.db.Stats().OpenTxN }
