@@ -10,11 +10,10 @@ import (
 // again: tamper tests (package store_test) change one field of a record behind the store's
 // back without knowing its encoding.
 func EditAccount(tx *bbolt.Tx, id ledger.AccountID, edit func(*ledger.Account)) error {
-	assets, _, err := readPolicy(tx.Bucket(bucketMeta))
+	t, err := tableOf(tx)
 	if err != nil {
 		return err
 	}
-	t := newAssetTable(assets)
 	b := tx.Bucket(bucketState)
 	a, err := decodeAccount(id, t, b.Get(accountKey(id)))
 	if err != nil {
@@ -47,11 +46,10 @@ func EditEntry(tx *bbolt.Tx, seq uint64, edit func([]byte) []byte) error {
 
 // EditHold changes hold id's stored record (tamper tests).
 func EditHold(tx *bbolt.Tx, id uint64, edit func(*ledger.Hold)) error {
-	assets, _, err := readPolicy(tx.Bucket(bucketMeta))
+	t, err := tableOf(tx)
 	if err != nil {
 		return err
 	}
-	t := newAssetTable(assets)
 	b := tx.Bucket(bucketHolds)
 	h, err := decodeHold(id, t, b.Get(seqKey(id)))
 	if err != nil {
@@ -63,4 +61,13 @@ func EditHold(tx *bbolt.Tx, id uint64, edit func(*ledger.Hold)) error {
 		return err
 	}
 	return b.Put(seqKey(id), v)
+}
+
+// tableOf is the asset table of the file's genesis, which record encodings refer to.
+func tableOf(tx *bbolt.Tx) (*assetTable, error) {
+	assets, _, err := readPolicy(tx.Bucket(bucketMeta))
+	if err != nil {
+		return nil, err
+	}
+	return newAssetTable(assets), nil
 }
