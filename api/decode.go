@@ -176,21 +176,7 @@ func checkStructure(b []byte, root *schema, kind kindOfBody) error {
 			if len(stack) == maxJSONDepth {
 				return malformed("The request body is nested too deeply.")
 			}
-			node := root
-			if n := len(stack); n > 0 {
-				node = stack[n-1].next
-			}
-			if node != nil && !node.holds(c) {
-				if wrong.s == nil {
-					wrong = wrongValue{path: fieldPath(stack), s: node, c: c}
-				}
-				node = nil // what it holds is not checked: the body is refused anyway
-			}
-			f := frame{object: c == '{', wantKey: c == '{', node: node}
-			if !f.object && node != nil {
-				f.next = node.elem // every element of an array has its schema
-			}
-			stack = append(stack, f)
+			stack = append(stack, open(stack, root, c, &wrong))
 			i++
 		case '}', ']':
 			if len(stack) == 0 {
@@ -221,26 +207,58 @@ func checkStructure(b []byte, root *schema, kind kindOfBody) error {
 			}
 			i = end
 		default:
-			j := i
-			for j < len(b) && !isDelimiter(b[j]) {
-				j++
+			end, err := scanLiteral(b, i, stack, kind)
+			if err != nil {
+				return err
 			}
-			if j-i > maxLiteralBytes {
-				return tooLong(stack)
-			}
-			if j == i {
-				return malformed("The request body is not valid JSON.")
-			}
-			if kind == policyBody && string(b[i:j]) == "null" {
-				path := fieldPath(stack)
-				return ledger.Errorf(ledger.CodeInvalidPolicy,
-					"The policy is not valid: %s is null; send the whole policy document, with {} for an empty map.", path).
-					With("field", path)
-			}
-			i = j
+			i = end
 		}
 	}
 	return malformed("The request body is not valid JSON: it ends too early.")
+}
+
+// open returns the frame of an object or array (c is its opening byte) inside stack, whose
+// schema is root's or the enclosing frame's. A value of the wrong type is recorded in wrong,
+// the first one only, and its contents go unchecked: the body is refused anyway.
+func open(stack []frame, root *schema, c byte, wrong *wrongValue) frame {
+	node := root
+	if n := len(stack); n > 0 {
+		node = stack[n-1].next
+	}
+	if node != nil && !node.holds(c) {
+		if wrong.s == nil {
+			*wrong = wrongValue{path: fieldPath(stack), s: node, c: c}
+		}
+		node = nil
+	}
+	f := frame{object: c == '{', wantKey: c == '{', node: node}
+	if !f.object && node != nil {
+		f.next = node.elem // every element of an array has its schema
+	}
+	return f
+}
+
+// scanLiteral returns the end of the number, true, false or null that starts at b[i]. It
+// refuses a literal longer than maxLiteralBytes, an empty one, and a null in a policy, which
+// must be a whole document.
+func scanLiteral(b []byte, i int, stack []frame, kind kindOfBody) (int, error) {
+	j := i
+	for j < len(b) && !isDelimiter(b[j]) {
+		j++
+	}
+	if j-i > maxLiteralBytes {
+		return 0, tooLong(stack)
+	}
+	if j == i {
+		return 0, malformed("The request body is not valid JSON.")
+	}
+	if kind == policyBody && string(b[i:j]) == "null" {
+		path := fieldPath(stack)
+		return 0, ledger.Errorf(ledger.CodeInvalidPolicy,
+			"The policy is not valid: %s is null; send the whole policy document, with {} for an empty map.", path).
+			With("field", path)
+	}
+	return j, nil
 }
 
 // addKey records the key raw of the object on top of stack. A struct's key must be exactly
