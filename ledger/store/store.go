@@ -117,7 +117,7 @@ func Open(dir string, opts Options) (*Ledger, error) {
 		if _, err := os.Stat(filepath.Join(dir, DBFile)); err != nil {
 			return nil, fmt.Errorf("store: no ledger in %s: %w", dir, err)
 		}
-	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+	} else if err := makeDir(dir); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	if err := guarded(func() (err error) { l.db, err = openBolt(dir, opts); return err }); err != nil {
