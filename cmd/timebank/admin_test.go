@@ -89,6 +89,49 @@ func TestBootstrapAdmin(t *testing.T) {
 	}
 }
 
+// TestBootstrapAdminFileFirst: when the admin.token file cannot be written, no admin token is
+// stored, so the next start makes one and writes it. Stored first (as it once was), the token
+// stayed live with its secret nowhere, and no later start made another: the operator was
+// locked out.
+func TestBootstrapAdminFileFirst(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	os.Unsetenv("TIMEBANK_ADMIN_TOKEN")
+	c := &serveCmd{Data: dir}
+	path := filepath.Join(dir, adminTokenFile)
+	if err := os.MkdirAll(filepath.Join(path, "blocked"), 0o700); err != nil { // a directory where the file goes
+		t.Fatal(err)
+	}
+	led, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ensureAdmin(led); err == nil {
+		t.Fatal("admin.token could not be written, yet the start went on")
+	}
+	if led.HasLiveAdmin() {
+		t.Fatal("an admin token was stored whose secret was written nowhere")
+	}
+	led.Close()
+
+	if err := os.RemoveAll(path); err != nil {
+		t.Fatal(err)
+	}
+	if led, err = store.Open(dir, store.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer led.Close()
+	if err := c.ensureAdmin(led); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil || led.TokenStatus(strings.TrimSpace(string(b))) != store.TokenLive {
+		t.Fatalf("after the second start: admin.token %q (%v) is not a live token", b, err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 4 {
+		t.Errorf("data directory holds %d files, want 4 (no temporary left): %v", len(entries), entries)
+	}
+}
+
 // TestServeBadAddressLeavesNothing: a wrong --addr fails before the data directory is made.
 func TestServeBadAddressLeavesNothing(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")

@@ -186,38 +186,21 @@ func (c *serveCmd) ensureAdmin(led *store.Ledger) error {
 		return nil
 	}
 	secret := store.NewSecret()
-	// The token is stored before its file is written: a crash in between leaves an unusable
-	// token and no file, and the next start (with no live admin) makes another.
-	if err := led.EnsureAdminToken(secret); err != nil {
+	// The file is made durable before the token is stored: a crash or a failure in between
+	// leaves a file whose secret is no token, and the next start, finding no live admin,
+	// replaces it. The other order could leave a live admin token whose secret nobody has,
+	// and then no start would make another.
+	if err := writeAtomically(path, 0o600, func(w io.Writer) error {
+		_, err := io.WriteString(w, secret+"\n")
 		return err
+	}); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := writeSecretFile(path, secret+"\n"); err != nil {
+	if err := led.EnsureAdminToken(secret); err != nil {
 		return err
 	}
 	fmt.Printf("timebank: admin token written to %s\n", path)
 	return nil
-}
-
-// writeSecretFile writes data to path with mode 0600, replacing what was there (an earlier
-// admin.token holds a revoked secret when this runs again) and syncing it.
-func writeSecretFile(path, data string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if err := f.Chmod(0o600); err != nil { // a file that existed keeps its mode otherwise
-		f.Close()
-		return err
-	}
-	if _, err := f.WriteString(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 func parseLevel(s string) slog.Level {
