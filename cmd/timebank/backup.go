@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+
+	"github.com/timebank/timebank/internal/durable"
 )
 
 // backupCmd copies the database of a running server (GET /v1/backup, admin): a consistent
@@ -25,7 +27,7 @@ func (c *backupCmd) Run(inv *invocation) error {
 	defer res.Body.Close()
 	var n int64
 	// 0600: the copy holds the tokens' hashes, like the database it copies.
-	err = writeAtomically(c.Out, 0o600, func(w io.Writer) error {
+	err = durable.WriteFile(c.Out, 0o600, func(w io.Writer) error {
 		if n, err = io.Copy(w, res.Body); err != nil {
 			return fmt.Errorf("backup cut after %d bytes: %w", n, err)
 		}

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/timebank/timebank/internal/durable"
 	"github.com/timebank/timebank/ledger/store"
 	"github.com/timebank/timebank/verify"
 )
@@ -56,7 +57,7 @@ func (c *exportCmd) Run(inv *invocation) error {
 	}
 	// An export that cannot run (a held or missing data directory, a refused token) must
 	// not leave --out truncated: it replaces the file only once it is whole.
-	return writeAtomically(c.Out, 0o644, export)
+	return durable.WriteFile(c.Out, 0o644, export)
 }
 
 // exportData writes the entries of a stopped server's directory. A whole export (from seq

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/timebank/timebank/api"
+	"github.com/timebank/timebank/internal/durable"
 	"github.com/timebank/timebank/ledger/store"
 )
 
@@ -190,7 +191,7 @@ func (c *serveCmd) ensureAdmin(led *store.Ledger) error {
 	// leaves a file whose secret is no token, and the next start, finding no live admin,
 	// replaces it. The other order could leave a live admin token whose secret nobody has,
 	// and then no start would make another.
-	if err := writeAtomically(path, 0o600, func(w io.Writer) error {
+	if err := durable.WriteFile(path, 0o600, func(w io.Writer) error {
 		_, err := io.WriteString(w, secret+"\n")
 		return err
 	}); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/timebank/timebank/internal/durable"
 	"go.etcd.io/bbolt"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -153,72 +155,18 @@ func checkName(name string) error {
 }
 
 // writeFileAtomic writes data to path through a temporary file, fsyncs and renames it, and
-// fsyncs the directory: after a crash, path holds either nothing or all of data.
+// fsyncs the directory: after a crash, path holds either nothing or all of data. Its mode is
+// then set to perm exactly, whatever the umask: the verifier key is meant to be readable.
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-	if err != nil {
-		return fmt.Errorf("store: %w", err)
-	}
-	_, err = f.Write(data)
+	err := durable.WriteFile(path, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
 	if err == nil {
-		err = f.Chmod(perm) // the umask may have narrowed perm at creation
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
+		err = os.Chmod(path, perm)
 	}
 	if err != nil {
-		os.Remove(tmp)
 		return fmt.Errorf("store: write %s: %w", path, err)
-	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
-		return fmt.Errorf("store: %w", err)
-	}
-	return nil
-}
-
-// syncDir makes the entries of dir durable: a file created or renamed in dir survives a
-// power loss only once dir itself is synced. A variable so that tests can see the calls.
-var syncDir = func(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// makeDir creates dir and any missing parents with mode 0700, then syncs the parent of each
-// directory it created, parents last: a new directory is an entry of its parent, and without
-// that sync a power loss could take the data directory, with every acknowledged entry in it,
-// although the database file itself was synced.
-func makeDir(dir string) error {
-	var created []string
-	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
-		if _, err := os.Lstat(d); err == nil || !errors.Is(err, fs.ErrNotExist) {
-			break
-		}
-		created = append(created, d)
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	for _, d := range created {
-		if err := syncDir(filepath.Dir(d)); err != nil {
-			return err
-		}
 	}
 	return nil
 }

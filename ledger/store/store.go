@@ -19,6 +19,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/timebank/timebank/internal/durable"
 	"github.com/timebank/timebank/ledger"
 )
 
@@ -117,7 +118,7 @@ func Open(dir string, opts Options) (*Ledger, error) {
 		if _, err := os.Stat(filepath.Join(dir, DBFile)); err != nil {
 			return nil, fmt.Errorf("store: no ledger in %s: %w", dir, err)
 		}
-	} else if err := makeDir(dir); err != nil {
+	} else if err := durable.MakeDir(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	if err := guarded(func() (err error) { l.db, err = openBolt(dir, opts); return err }); err != nil {

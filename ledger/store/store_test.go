@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -168,37 +167,5 @@ func TestOpenRefusesOtherFormats(t *testing.T) {
 			}
 			t.Fatalf("missing bucket, read-only %v: %v, want ErrCorrupt naming ilines", opts.ReadOnly, err)
 		}
-	}
-}
-
-// TestOpenSyncsNewDirectories: a data directory that Open creates is an entry of its parent,
-// so the parent of each created directory must be synced, or a power loss could take the
-// directory with every acknowledged entry in it. Reopening creates nothing and syncs no parent.
-func TestOpenSyncsNewDirectories(t *testing.T) {
-	var synced []string
-	real := syncDir
-	syncDir = func(dir string) error { synced = append(synced, dir); return real(dir) }
-	defer func() { syncDir = real }()
-
-	base := t.TempDir()
-	dir := filepath.Join(base, "a", "b", "data")
-	l, err := Open(dir, Options{Now: func() time.Time { return t0 }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.Close()
-	for _, want := range []string{base, filepath.Join(base, "a"), filepath.Join(base, "a", "b"), dir} {
-		if !slices.Contains(synced, want) {
-			t.Errorf("%s was not synced (synced: %q)", want, synced)
-		}
-	}
-
-	synced = nil
-	if l, err = Open(dir, Options{Now: func() time.Time { return t0 }}); err != nil {
-		t.Fatal(err)
-	}
-	l.Close()
-	if len(synced) != 0 {
-		t.Errorf("reopening synced %q; it creates nothing", synced)
 	}
 }
