@@ -49,22 +49,50 @@ func TestStoredStateEqualsReplay(t *testing.T) {
 // that differs from the replay's. It returns the store's counts.
 func compareWithReplay(t tb, ro *Ledger) Counts {
 	t.Helper()
+	rc := newReplayCheck()
+	rc.advance(t, ro, allEntries(t, ro))
+	return rc.compare(t, ro)
+}
 
+// replayCheck is compareWithReplay in two steps, for a log that grows between checks
+// (TestCrash reopens the store after every kill): advance replays the entries not yet
+// replayed, compare compares the whole stored state with the replay's.
+type replayCheck struct {
+	mem            *ledger.MemState
+	rp             *ledger.Replayer
+	entries, lines int
+	types          map[ledger.Type]int // entries replayed, by type
+}
+
+func newReplayCheck() *replayCheck {
 	mem := ledger.NewMemState(nil)
-	rp := &ledger.Replayer{St: mem}
-	entries, lines := 0, 0
-	for _, raw := range allEntries(t, ro) {
-		e, err := ledger.DecodeEntry(raw, ro.Assets())
+	return &replayCheck{mem: mem, rp: &ledger.Replayer{St: mem}, types: map[ledger.Type]int{}}
+}
+
+// advance replays raw[rc.entries:], the entries of ro's log (all of them: raw[i] is entry
+// i+1) that rc has not replayed yet, checking each one's statement lines and idempotency
+// record as it goes. The caller checks that the entries replayed before are unchanged.
+func (rc *replayCheck) advance(t tb, ro *Ledger, raw [][]byte) {
+	t.Helper()
+	for _, b := range raw[rc.entries:] {
+		e, err := ledger.DecodeEntry(b, ro.Assets())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := rp.Step(e, raw); err != nil {
+		if err := rc.rp.Step(e, b); err != nil {
 			t.Fatal(err)
 		}
-		entries++
-		lines += checkIndexes(t, ro, mem, e)
+		rc.entries++
+		rc.types[e.Type]++
+		rc.lines += checkIndexes(t, ro, rc.mem, e)
 	}
+}
 
+// compare fails t on the first record stored in ro that differs from the replay's, and
+// returns the store's counts.
+func (rc *replayCheck) compare(t tb, ro *Ledger) Counts {
+	t.Helper()
+	mem, entries, lines := rc.mem, rc.entries, rc.lines
 	var accounts []*ledger.Account
 	ro.ForEachAccount(func(a *ledger.Account) error { accounts = append(accounts, a); return nil })
 	want := mem.Accounts()
