@@ -22,7 +22,10 @@ import (
 	"github.com/timebank/timebank/ledger"
 )
 
-var crashCycles = flag.Int("crash.cycles", 20, "kill-and-reopen cycles of TestCrash")
+var (
+	crashCycles = flag.Int("crash.cycles", 20, "kill-and-reopen cycles of TestCrash")
+	crashSeed   = flag.Uint64("crash.seed", 0, "seed of TestCrash's kill times (0: from the clock)")
+)
 
 // The child's environment: the data directory, the cycle number, and the base time of the
 // credited sessions (µs).
@@ -32,38 +35,55 @@ const (
 	crashBaseEnv  = "TIMEBANK_CRASH_BASE"
 )
 
+// crashWorkers is the number of goroutines submitting in each child.
+const crashWorkers = 16
+
 // TestCrash re-executes the test binary as a child that appends credits from many goroutines
 // and prints each acknowledged seq with the SHA-256 of its canonical bytes; it SIGKILLs the
-// child at a random moment, reopens the store, and checks that every acknowledged entry is
-// there byte for byte, that the log is gapless, that the stored Merkle hashes are those of
-// the entries, and (every few cycles) that the stored state equals a replay of the log.
+// child at a random moment and reopens the store. Then every acknowledged entry must be
+// there byte for byte, the log must be gapless and extend the one of the last reopen, the
+// stored Merkle hashes must be those of the entries, and the whole stored state must equal
+// a replay of the log, the entries no one was answered for included (what verify --data
+// does after a crash).
 func TestCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills child processes; skipped with -short")
 	}
+	seed := *crashSeed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	t.Logf("seed %d (again: go test ./ledger/store -run TestCrash -args -crash.seed %d)", seed, seed)
 	dir := filepath.Join(t.TempDir(), "data")
 	l, err := Open(dir, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	must(t, l, admin, &ledger.OpenBody{ID: "station:s1"})
+	run := &crashRun{acked: map[uint64][32]byte{}, rc: newReplayCheck()}
+	run.size, run.root = l.Root()
 	l.Close()
 	base := time.Now().Add(-29 * 24 * time.Hour).UnixMicro()
-	acked := map[uint64][32]byte{}
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	rng := rand.New(rand.NewPCG(seed, 1))
 	for cycle := 0; cycle < *crashCycles; cycle++ {
 		kill := time.Duration(50+rng.IntN(600)) * time.Millisecond
-		n := crashChild(t, dir, cycle, base, kill, acked)
-		size := checkAfterCrash(t, dir, acked, cycle%5 == 4 || cycle == *crashCycles-1)
-		t.Logf("cycle %d: killed after %v, %d acknowledged, tree size %d", cycle, kill, n, size)
+		rep := crashChild(t, dir, cycle, base, kill)
+		run.record(t, cycle, rep)
+		size := run.check(t, dir, rep, cycle == *crashCycles-1)
+		t.Logf("cycle %d: killed after %v, %d acknowledged, tree size %d", cycle, kill, len(rep.acks), size)
 	}
-	if len(acked) == 0 {
+	if len(run.acked) == 0 {
 		t.Fatal("no child acknowledged anything: the test tested nothing")
 	}
 }
 
-// crashChild runs one child, kills it after d, and records the acknowledgements it printed.
-func crashChild(t *testing.T, dir string, cycle int, base int64, d time.Duration, acked map[uint64][32]byte) int {
+// crashReport is what one child printed.
+type crashReport struct {
+	acks map[uint64][32]byte // the entries it made, by seq: the SHA-256 of their bytes
+}
+
+// crashChild runs one child, kills it after d, and returns what it printed.
+func crashChild(t *testing.T, dir string, cycle int, base int64, d time.Duration) *crashReport {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, crashCycleEnv+"="+strconv.Itoa(cycle),
 		crashBaseEnv+"="+strconv.FormatInt(base, 10))
@@ -89,25 +109,52 @@ func crashChild(t *testing.T, dir string, cycle int, base int64, d time.Duration
 	cmd.Process.Signal(syscall.SIGKILL)
 	<-done
 	cmd.Wait()
-	n := 0
+	rep := &crashReport{acks: map[uint64][32]byte{}}
 	for _, line := range lines {
-		var seq uint64
-		var sum []byte
-		if _, err := fmt.Sscanf(line, "ack %d %x", &seq, &sum); err != nil || len(sum) != 32 {
-			t.Fatalf("cycle %d: child said %q\nstderr: %s", cycle, line, stderr.Bytes())
+		if err := rep.add(line); err != nil {
+			t.Fatalf("cycle %d: %v\nstderr: %s", cycle, err, stderr.Bytes())
 		}
-		if _, dup := acked[seq]; dup {
-			t.Fatalf("cycle %d: seq %d acknowledged twice", cycle, seq)
-		}
-		acked[seq] = [32]byte(sum)
-		n++
 	}
-	return n
+	return rep
 }
 
-// checkAfterCrash reopens dir and checks it against the acknowledgements; with replay set,
-// also every stored record against a replay. It returns the tree size.
-func checkAfterCrash(t *testing.T, dir string, acked map[uint64][32]byte, replay bool) uint64 {
+// add parses one line the child printed: ack <seq> <sha256>.
+func (rep *crashReport) add(line string) error {
+	var seq uint64
+	var sum []byte
+	if _, err := fmt.Sscanf(line, "ack %d %x", &seq, &sum); err != nil || seq == 0 || len(sum) != sha256.Size {
+		return fmt.Errorf("the child said %q", line)
+	}
+	if _, dup := rep.acks[seq]; dup {
+		return fmt.Errorf("seq %d acknowledged twice", seq)
+	}
+	rep.acks[seq] = [32]byte(sum)
+	return nil
+}
+
+// crashRun is what TestCrash knows across cycles.
+type crashRun struct {
+	acked map[uint64][32]byte // every entry acknowledged, by seq
+	size  uint64              // the tree size at the last reopen
+	root  tlog.Hash           // and its root
+	rc    *replayCheck        // the log replayed up to size
+}
+
+// record adds a child's acknowledgements to the run's; a seq acknowledged in two cycles
+// means the store gave one seq to two entries.
+func (run *crashRun) record(t *testing.T, cycle int, rep *crashReport) {
+	for seq, sum := range rep.acks {
+		if _, dup := run.acked[seq]; dup {
+			t.Fatalf("cycle %d: seq %d acknowledged twice", cycle, seq)
+		}
+		run.acked[seq] = sum
+	}
+}
+
+// check reopens dir and checks it against everything known; it returns the tree size. With
+// full set, it also replays the whole log from scratch (the statement lines of the entries
+// of earlier cycles included).
+func (run *crashRun) check(t *testing.T, dir string, rep *crashReport, full bool) uint64 {
 	ro, err := Open(dir, Options{ReadOnly: true}) // what verify --data does after a crash
 	if err != nil {
 		t.Fatalf("read-only open after kill: %v", err)
@@ -124,16 +171,37 @@ func checkAfterCrash(t *testing.T, dir string, acked map[uint64][32]byte, replay
 	if uint64(len(raw)) != size || size != roSize || root != roRoot {
 		t.Fatalf("%d entries stored, tree size %d (read-only: %d)", len(raw), size, roSize)
 	}
-	for seq, sum := range acked {
+	tree := buildTree(t, raw)
+	if old, _ := tlog.TreeHash(int64(run.size), tree); size < run.size || old != run.root {
+		t.Fatalf("tree size %d: the %d entries of the last reopen are not all there unchanged", size, run.size)
+	}
+	for seq, sum := range run.acked {
 		if seq > size || sha256.Sum256(raw[seq-1]) != sum {
 			t.Fatalf("acknowledged entry %d is missing or changed (tree size %d)", seq, size)
 		}
 	}
-	tree := buildTree(t, raw)
+	// Each worker waits for its answer before it sends again: at the kill, at most one
+	// request a worker was in flight, and only those may have been stored unanswered.
+	if unanswered := int(size-run.size) - len(rep.acks); unanswered < 0 || unanswered > crashWorkers {
+		t.Fatalf("%d entries appended, %d acknowledged: %d stored that no one was waiting for",
+			size-run.size, len(rep.acks), unanswered)
+	}
 	if want, _ := tlog.TreeHash(int64(size), tree); want != root {
 		t.Fatalf("stored root %v is not the root of the stored entries %v", root, want)
 	}
-	err = l.StoredHashes(func(r tlog.HashReader) error {
+	checkStoredHashes(t, l, tree)
+	run.rc.advance(t, l, raw)
+	run.rc.compare(t, l)
+	if full {
+		compareWithReplay(t, l)
+	}
+	run.size, run.root = size, root
+	return size
+}
+
+// checkStoredHashes checks the stored Merkle hashes against tree, recomputed from the entries.
+func checkStoredHashes(t *testing.T, l *Ledger, tree memHashes) {
+	err := l.StoredHashes(func(r tlog.HashReader) error {
 		idx := make([]int64, len(tree))
 		for i := range idx {
 			idx[i] = int64(i)
@@ -149,16 +217,12 @@ func checkAfterCrash(t *testing.T, dir string, acked map[uint64][32]byte, replay
 	if err != nil {
 		t.Fatal(err)
 	}
-	if replay {
-		compareWithReplay(t, l)
-	}
-	return size
 }
 
 // TestCrashChild is the child of TestCrash; it does nothing unless TestCrash started it.
-// 16 goroutines each open a resident of their own, then credit it 0.1 h at a time in
-// 12-minute slots (120 a day, exactly the daily cap), printing every acknowledgement,
-// until they are killed.
+// crashWorkers goroutines each open a resident of their own, then credit it 0.1 h at a
+// time in 12-minute slots (120 a day, exactly the daily cap), printing every
+// acknowledgement, until they are killed.
 func TestCrashChild(t *testing.T) {
 	dir := os.Getenv(crashDirEnv)
 	if dir == "" {
@@ -183,7 +247,7 @@ func TestCrashChild(t *testing.T) {
 		fmt.Printf("ack %d %x\n", e.Seq, sha256.Sum256(b))
 	}
 	var wg sync.WaitGroup
-	for g := 0; g < 16; g++ {
+	for g := 0; g < crashWorkers; g++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

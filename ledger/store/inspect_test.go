@@ -74,6 +74,9 @@ func newReplayCheck() *replayCheck {
 // record as it goes. The caller checks that the entries replayed before are unchanged.
 func (rc *replayCheck) advance(t tb, ro *Ledger, raw [][]byte) {
 	t.Helper()
+	if len(raw) < rc.entries {
+		t.Fatalf("the log holds %d entries, fewer than the %d replayed before", len(raw), rc.entries)
+	}
 	for _, b := range raw[rc.entries:] {
 		e, err := ledger.DecodeEntry(b, ro.Assets())
 		if err != nil {
