@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,29 +24,38 @@ import (
 	"github.com/timebank/timebank/ledger"
 )
 
+// crashDefaultCycles is TestCrash's default number of cycles, which is enough for every
+// kind of entry and the common refusals to occur (coverage).
+const crashDefaultCycles = 20
+
 var (
-	crashCycles = flag.Int("crash.cycles", 20, "kill-and-reopen cycles of TestCrash")
-	crashSeed   = flag.Uint64("crash.seed", 0, "seed of TestCrash's kill times (0: from the clock)")
+	crashCycles = flag.Int("crash.cycles", crashDefaultCycles, "kill-and-reopen cycles of TestCrash")
+	crashSeed   = flag.Uint64("crash.seed", 0, "seed of TestCrash's kill times and workloads (0: from the clock)")
 )
 
-// The child's environment: the data directory, the cycle number, and the base time of the
-// credited sessions (µs).
+// The child's environment: the data directory, the cycle number, the base time of the
+// credited sessions (µs) and the seed of its workload.
 const (
 	crashDirEnv   = "TIMEBANK_CRASH_DIR"
 	crashCycleEnv = "TIMEBANK_CRASH_CYCLE"
 	crashBaseEnv  = "TIMEBANK_CRASH_BASE"
+	crashSeedEnv  = "TIMEBANK_CRASH_SEED"
 )
 
 // crashWorkers is the number of goroutines submitting in each child.
 const crashWorkers = 16
 
-// TestCrash re-executes the test binary as a child that appends credits from many goroutines
-// and prints each acknowledged seq with the SHA-256 of its canonical bytes; it SIGKILLs the
-// child at a random moment and reopens the store. Then every acknowledged entry must be
-// there byte for byte, the log must be gapless and extend the one of the last reopen, the
-// stored Merkle hashes must be those of the entries, and the whole stored state must equal
-// a replay of the log, the entries no one was answered for included (what verify --data
-// does after a crash).
+// crashRequests bounds the requests of one worker in one child: far more than it can send
+// before the kill.
+const crashRequests = 20000
+
+// TestCrash re-executes the test binary as a child whose goroutines send every kind of write,
+// valid and not (crash_mix_test.go), and print each answer; it SIGKILLs the child at a random
+// moment and reopens the store. Then every acknowledged entry must be there byte for byte
+// (and every retry's answer), no refused request may have left an idempotency record, the
+// log must be gapless and extend the one of the last reopen, the stored Merkle hashes must
+// be those of the entries, and the whole stored state must equal a replay of the log, the
+// entries no one was answered for included (what verify --data does after a crash).
 func TestCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills child processes; skipped with -short")
@@ -59,34 +70,43 @@ func TestCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	must(t, l, admin, &ledger.OpenBody{ID: "station:s1"})
-	run := &crashRun{acked: map[uint64][32]byte{}, rc: newReplayCheck()}
+	for _, id := range []ledger.AccountID{"station:s1", "outlet:o1", "pool:public"} {
+		must(t, l, admin, &ledger.OpenBody{ID: id})
+	}
+	run := &crashRun{acked: map[uint64][32]byte{}, refused: map[ledger.Code]int{}, rc: newReplayCheck()}
 	run.size, run.root = l.Root()
 	l.Close()
 	base := time.Now().Add(-29 * 24 * time.Hour).UnixMicro()
 	rng := rand.New(rand.NewPCG(seed, 1))
 	for cycle := 0; cycle < *crashCycles; cycle++ {
 		kill := time.Duration(50+rng.IntN(600)) * time.Millisecond
-		rep := crashChild(t, dir, cycle, base, kill)
+		childSeed := rng.Uint64()
+		rep := crashChild(t, dir, cycle, base, childSeed, kill)
 		run.record(t, cycle, rep)
 		size := run.check(t, dir, rep, cycle == *crashCycles-1)
-		t.Logf("cycle %d: killed after %v, %d acknowledged, tree size %d", cycle, kill, len(rep.acks), size)
+		t.Logf("cycle %d (child seed %d): killed after %v, %d acknowledged, %d replayed, %d refused, tree size %d",
+			cycle, childSeed, kill, len(rep.acks), len(rep.replays), len(rep.naks), size)
 	}
-	if len(run.acked) == 0 {
-		t.Fatal("no child acknowledged anything: the test tested nothing")
-	}
+	run.coverage(t)
 }
 
 // crashReport is what one child printed.
 type crashReport struct {
-	acks map[uint64][32]byte // the entries it made, by seq: the SHA-256 of their bytes
+	acks    map[uint64][32]byte // the entries it made, by seq: the SHA-256 of their bytes
+	replays map[uint64][32]byte // the entries its retries were answered with
+	naks    []crashNak          // the requests the rules refused
+}
+
+type crashNak struct {
+	code       ledger.Code
+	actor, key string
 }
 
 // crashChild runs one child, kills it after d, and returns what it printed.
-func crashChild(t *testing.T, dir string, cycle int, base int64, d time.Duration) *crashReport {
+func crashChild(t *testing.T, dir string, cycle int, base int64, seed uint64, d time.Duration) *crashReport {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, crashCycleEnv+"="+strconv.Itoa(cycle),
-		crashBaseEnv+"="+strconv.FormatInt(base, 10))
+		crashBaseEnv+"="+strconv.FormatInt(base, 10), crashSeedEnv+"="+strconv.FormatUint(seed, 10))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +129,7 @@ func crashChild(t *testing.T, dir string, cycle int, base int64, d time.Duration
 	cmd.Process.Signal(syscall.SIGKILL)
 	<-done
 	cmd.Wait()
-	rep := &crashReport{acks: map[uint64][32]byte{}}
+	rep := &crashReport{acks: map[uint64][32]byte{}, replays: map[uint64][32]byte{}}
 	for _, line := range lines {
 		if err := rep.add(line); err != nil {
 			t.Fatalf("cycle %d: %v\nstderr: %s", cycle, err, stderr.Bytes())
@@ -118,26 +138,39 @@ func crashChild(t *testing.T, dir string, cycle int, base int64, d time.Duration
 	return rep
 }
 
-// add parses one line the child printed: ack <seq> <sha256>.
+// add parses one line the child printed (crash_mix_test.go lists them).
 func (rep *crashReport) add(line string) error {
-	var seq uint64
-	var sum []byte
-	if _, err := fmt.Sscanf(line, "ack %d %x", &seq, &sum); err != nil || seq == 0 || len(sum) != sha256.Size {
+	f := strings.Fields(line)
+	switch {
+	case len(f) == 4 && f[0] == "nak":
+		rep.naks = append(rep.naks, crashNak{ledger.Code(f[1]), f[2], f[3]})
+		return nil
+	case len(f) != 3 || f[0] != "ack" && f[0] != "replay":
 		return fmt.Errorf("the child said %q", line)
 	}
-	if _, dup := rep.acks[seq]; dup {
-		return fmt.Errorf("seq %d acknowledged twice", seq)
+	seq, err := strconv.ParseUint(f[1], 10, 64)
+	sum, err2 := hex.DecodeString(f[2])
+	if err != nil || err2 != nil || seq == 0 || len(sum) != sha256.Size {
+		return fmt.Errorf("the child said %q", line)
 	}
-	rep.acks[seq] = [32]byte(sum)
+	m := rep.acks
+	if f[0] == "replay" {
+		m = rep.replays
+	}
+	if old, dup := m[seq]; dup && (f[0] == "ack" || old != [32]byte(sum)) {
+		return fmt.Errorf("entry %d was answered twice, differently (%q)", seq, line)
+	}
+	m[seq] = [32]byte(sum)
 	return nil
 }
 
 // crashRun is what TestCrash knows across cycles.
 type crashRun struct {
-	acked map[uint64][32]byte // every entry acknowledged, by seq
-	size  uint64              // the tree size at the last reopen
-	root  tlog.Hash           // and its root
-	rc    *replayCheck        // the log replayed up to size
+	acked   map[uint64][32]byte // every entry acknowledged, by seq
+	refused map[ledger.Code]int // refusals, by code
+	size    uint64              // the tree size at the last reopen
+	root    tlog.Hash           // and its root
+	rc      *replayCheck        // the log replayed up to size
 }
 
 // record adds a child's acknowledgements to the run's; a seq acknowledged in two cycles
@@ -148,6 +181,9 @@ func (run *crashRun) record(t *testing.T, cycle int, rep *crashReport) {
 			t.Fatalf("cycle %d: seq %d acknowledged twice", cycle, seq)
 		}
 		run.acked[seq] = sum
+	}
+	for _, n := range rep.naks {
+		run.refused[n.code]++
 	}
 }
 
@@ -175,11 +211,7 @@ func (run *crashRun) check(t *testing.T, dir string, rep *crashReport, full bool
 	if old, _ := tlog.TreeHash(int64(run.size), tree); size < run.size || old != run.root {
 		t.Fatalf("tree size %d: the %d entries of the last reopen are not all there unchanged", size, run.size)
 	}
-	for seq, sum := range run.acked {
-		if seq > size || sha256.Sum256(raw[seq-1]) != sum {
-			t.Fatalf("acknowledged entry %d is missing or changed (tree size %d)", seq, size)
-		}
-	}
+	checkAnswers(t, l, raw, run.acked, rep)
 	// Each worker waits for its answer before it sends again: at the kill, at most one
 	// request a worker was in flight, and only those may have been stored unanswered.
 	if unanswered := int(size-run.size) - len(rep.acks); unanswered < 0 || unanswered > crashWorkers {
@@ -197,6 +229,29 @@ func (run *crashRun) check(t *testing.T, dir string, rep *crashReport, full bool
 	}
 	run.size, run.root = size, root
 	return size
+}
+
+// checkAnswers checks that every entry ever acknowledged, and every entry a retry of this
+// cycle was answered with, is stored byte for byte, and that the requests the rules refused
+// left no idempotency record (but for idempotency_key_reused: its key's first request did).
+func checkAnswers(t *testing.T, l *Ledger, raw [][]byte, acked map[uint64][32]byte, rep *crashReport) {
+	size := uint64(len(raw))
+	for _, m := range []map[uint64][32]byte{acked, rep.replays} {
+		for seq, sum := range m {
+			if seq > size || sha256.Sum256(raw[seq-1]) != sum {
+				t.Fatalf("acknowledged entry %d is missing or changed (tree size %d)", seq, size)
+			}
+		}
+	}
+	for _, n := range rep.naks {
+		seq, _, ok, err := l.IdempotencyRecord(n.actor, n.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok != (n.code == ledger.CodeIdempotencyKeyReused) {
+			t.Fatalf("refused (%s) request %s %s: idempotency record %v (entry %d)", n.code, n.actor, n.key, ok, seq)
+		}
+	}
 }
 
 // checkStoredHashes checks the stored Merkle hashes against tree, recomputed from the entries.
@@ -219,10 +274,50 @@ func checkStoredHashes(t *testing.T, l *Ledger, tree memHashes) {
 	}
 }
 
+// crashTypes and crashCodes are what a run of the default length must have seen: every
+// kind of entry written, and the commonest of the rules' refusals the workload sets out to
+// make (a -race run on a loaded machine sees tens of each at least).
+var (
+	crashTypes = []ledger.Type{ledger.TypeOpen, ledger.TypeFreeze, ledger.TypeUnfreeze, ledger.TypeLink,
+		ledger.TypeCredit, ledger.TypeRedemption, ledger.TypeHold, ledger.TypeSettle, ledger.TypeVoid,
+		ledger.TypeTransfer, ledger.TypeDonation, ledger.TypeGrant, ledger.TypeConversion, ledger.TypeReversal,
+		ledger.TypePolicy}
+	crashCodes = []ledger.Code{ledger.CodeInsufficientBalance, ledger.CodeHoldNotOpen, ledger.CodeSettleExceedsHold,
+		ledger.CodeNotReversible, ledger.CodeAlreadyReversed, ledger.CodeOverlappingSession, ledger.CodeEntryCapExceeded,
+		ledger.CodeTransferNotAllowed, ledger.CodeIdempotencyKeyReused, ledger.CodeAccountExists, ledger.CodeInvalidPayee,
+		ledger.CodeAccountFrozen, ledger.CodeInexactConversion, ledger.CodeBackdateWindowExceeded}
+)
+
+// coverage fails t when the run tested nothing, or, in a run of the default length or
+// longer, missed a kind of entry or refusal.
+func (run *crashRun) coverage(t *testing.T) {
+	if len(run.acked) == 0 {
+		t.Fatal("no child acknowledged anything: the test tested nothing")
+	}
+	t.Logf("entries by type %v; refusals by code %v", run.rc.types, run.refused)
+	if *crashCycles < crashDefaultCycles {
+		return // a child killed early may not have sent every kind
+	}
+	var missing []string
+	for _, ty := range crashTypes {
+		if run.rc.types[ty] == 0 {
+			missing = append(missing, string(ty))
+		}
+	}
+	for _, c := range crashCodes {
+		if run.refused[c] == 0 {
+			missing = append(missing, string(c))
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		t.Errorf("%d entries acknowledged, but none of %v", len(run.acked), missing)
+	}
+}
+
 // TestCrashChild is the child of TestCrash; it does nothing unless TestCrash started it.
-// crashWorkers goroutines each open a resident of their own, then credit it 0.1 h at a
-// time in 12-minute slots (120 a day, exactly the daily cap), printing every
-// acknowledgement, until they are killed.
+// crashWorkers goroutines send the workload of crash_mix_test.go, printing every answer,
+// until they are killed.
 func TestCrashChild(t *testing.T) {
 	dir := os.Getenv(crashDirEnv)
 	if dir == "" {
@@ -230,44 +325,21 @@ func TestCrashChild(t *testing.T) {
 	}
 	cycle, _ := strconv.Atoi(os.Getenv(crashCycleEnv))
 	base, _ := strconv.ParseInt(os.Getenv(crashBaseEnv), 10, 64)
+	seed, _ := strconv.ParseUint(os.Getenv(crashSeedEnv), 10, 64)
 	l, err := Open(dir, Options{})
 	if err != nil {
 		fmt.Println("error", err)
 		os.Exit(3)
 	}
 	var mu sync.Mutex
-	ack := func(e *ledger.Entry) {
-		b, err := ledger.EncodeEntry(e, l.Assets())
+	say := func(format string, args ...any) { // one write per line: a kill cuts no line
 		mu.Lock()
 		defer mu.Unlock()
-		if err != nil {
-			fmt.Println("error", err)
-			os.Exit(3)
-		}
-		fmt.Printf("ack %d %x\n", e.Seq, sha256.Sum256(b))
+		fmt.Printf(format+"\n", args...)
 	}
 	var wg sync.WaitGroup
-	for g := 0; g < crashWorkers; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			vol := ledger.AccountID(fmt.Sprintf("resident:c%d-%d", cycle, g))
-			e, _, err := l.Submit(t.Context(), ledger.Request{Principal: admin,
-				IdempotencyKey: fmt.Sprintf("c%d-%d-open", cycle, g), Body: &ledger.OpenBody{ID: vol}})
-			for j := 0; err == nil && j < 29*120; j++ {
-				ack(e)
-				start := time.UnixMicro(base).Add(time.Duration(j) * 12 * time.Minute)
-				body := &ledger.CreditBody{Volunteer: vol, Hours: "0.1", Activity: ledger.Activity{ID: "a", Category: "cleaning",
-					StartedAt: start.Format(time.RFC3339Nano), EndedAt: start.Add(12 * time.Minute).Format(time.RFC3339Nano)}}
-				e, _, err = l.Submit(t.Context(), ledger.Request{Principal: s1,
-					IdempotencyKey: fmt.Sprintf("c%d-%d-%d", cycle, g, j), Body: body})
-			}
-			if err != nil {
-				mu.Lock()
-				fmt.Println("error", strings.ReplaceAll(err.Error(), "\n", " "))
-				mu.Unlock()
-			}
-		}()
+	for g := range crashWorkers {
+		wg.Go(func() { newCrashWorker(l, say, cycle, g, time.UnixMicro(base), seed).run(crashRequests) })
 	}
 	wg.Wait()
 	select {} // wait for the kill
