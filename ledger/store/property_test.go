@@ -64,7 +64,7 @@ func drawOp(t *rapid.T, i int, done []propOp) propOp {
 		return rapid.SampledFrom(cands).Draw(t, "ref")
 	}
 	key := fmt.Sprintf("op%d", i)
-	switch rapid.IntRange(0, 13).Draw(t, "kind") {
+	switch rapid.IntRange(0, 15).Draw(t, "kind") {
 	case 0:
 		return propOp{admin, key, &ledger.OpenBody{ID: who}, -1}
 	case 1, 2:
@@ -91,6 +91,23 @@ func drawOp(t *rapid.T, i int, done []propOp) propOp {
 		return propOp{as, key, &ledger.ConversionBody{Hours: hours}, -1}
 	case 12:
 		return propOp{admin, key, &ledger.FreezeBody{Account: who, Reason: "property test", Unfreeze: rapid.Bool().Draw(t, "unfreeze")}, -1}
+	case 13:
+		return propOp{admin, key, &ledger.GrantBody{Pool: "pool:public", To: who, Asset: ledger.AssetHours, Amount: hours, Memo: "property test"}, -1}
+	case 14:
+		// A policy the next requests meet: conversions off or at another rate, POINTS
+		// transferable to anyone, or an asset's scale changed (invalid_policy).
+		p := ledger.DefaultPolicy()
+		switch rapid.IntRange(0, 3).Draw(t, "policy") {
+		case 0:
+			p.Convert.PointsPerHour = "0"
+		case 1:
+			p.Convert.PointsPerHour = "5"
+		case 2:
+			p.Transfer[ledger.AssetPoints] = ledger.TransferAny
+		case 3:
+			p.Assets[ledger.AssetHours] = ledger.AssetSpec{Scale: 3}
+		}
+		return propOp{admin, key, &ledger.PolicyBody{Policy: *p}, -1}
 	default:
 		if len(done) == 0 {
 			return propOp{admin, key, &ledger.OpenBody{ID: who}, -1}
@@ -143,6 +160,11 @@ func TestPropertyStoreEqualsReplay(t *testing.T) {
 			}
 		}
 		if _, _, err := l.Submit(context.Background(), ledger.Request{Principal: s1, IdempotencyKey: "setup-credit", Body: credit("resident:r0", "10", -200*time.Hour, -190*time.Hour)}); err != nil {
+			rt.Fatal(err)
+		}
+		// The pool holds some hours, so that grants are not all refused.
+		r0 := ledger.Principal{Role: ledger.RoleResident, Account: "resident:r0"}
+		if _, _, err := l.Submit(context.Background(), ledger.Request{Principal: r0, IdempotencyKey: "setup-donation", Body: &ledger.DonationBody{Pool: "pool:public", Asset: ledger.AssetHours, Amount: "4"}}); err != nil {
 			rt.Fatal(err)
 		}
 
