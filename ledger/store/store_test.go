@@ -169,3 +169,14 @@ func TestOpenRefusesOtherFormats(t *testing.T) {
 		}
 	}
 }
+
+// TestCommitsAreSynced: an acknowledged write must survive a power loss, so every commit
+// must reach the disk before its callers are answered: bbolt's NoSync (skip fdatasync at
+// commit) and NoGrowSync (skip it when the file grows) must stay off. The crash test cannot
+// see this: a SIGKILL leaves the page cache, and the entries in it, intact.
+func TestCommitsAreSynced(t *testing.T) {
+	l, _ := openTest(t, Options{})
+	if l.db.NoSync || l.db.NoGrowSync {
+		t.Fatalf("bbolt options NoSync=%v NoGrowSync=%v: commits would not reach the disk before answers", l.db.NoSync, l.db.NoGrowSync)
+	}
+}
