@@ -16,6 +16,9 @@ import (
 // nothing. A non-nil error means the request failed after it began writing: the transaction
 // is dirty and must be rolled back.
 func (st *txState) submit(req ledger.Request, fp [32]byte, nowMicros int64) (result, error) {
+	if err := st.checkToken(req.Principal.TokenID); err != nil {
+		return result{err: err}, nil
+	}
 	ik := idemKey(req.Principal.Actor(), req.IdempotencyKey)
 	if v := st.state.Get(ik); v != nil {
 		return st.replay(v, fp, req.IdempotencyKey), nil
@@ -29,6 +32,31 @@ func (st *txState) submit(req ledger.Request, fp [32]byte, nowMicros int64) (res
 		return result{}, err
 	}
 	return result{e: e}, nil
+}
+
+// checkToken refuses a request whose token was revoked after the caller authenticated it.
+// The token's record is read in the batch's own transaction, and RevokeToken writes it in a
+// transaction of its own: bbolt runs one after the other, so a write is either committed
+// before the revocation or refused, never committed after RevokeToken returned. A token id
+// the file does not hold is not judged here (authentication is the caller's; tests make up
+// principals).
+func (st *txState) checkToken(id string) error {
+	if id == "" {
+		return nil
+	}
+	v := st.tx.Bucket(bucketTokens).Get([]byte(id))
+	if v == nil {
+		return nil
+	}
+	tok, err := decodeToken(id, v)
+	if err != nil {
+		return err
+	}
+	if tok.RevokedAt != 0 {
+		return ledger.Errorf(ledger.CodeUnauthenticated,
+			"The token this request was sent with was revoked before the request was written; nothing was written.")
+	}
+	return nil
 }
 
 // replay answers a request whose (actor, key) is already stored: the original entry when
