@@ -27,5 +27,8 @@ func guarded(fn func() error) (err error) {
 
 // view is db.View, guarded.
 func (l *Ledger) view(fn func(tx *bbolt.Tx) error) error {
+	if p := l.stopped.Load(); p != nil {
+		return errStopped()
+	}
 	return guarded(func() error { return l.db.View(fn) })
 }

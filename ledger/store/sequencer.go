@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/timebank/timebank/ledger"
 )
@@ -209,6 +210,10 @@ func (l *Ledger) process(batch []*waiter) {
 	l.stats.batches.Add(1)
 	live := make([]*waiter, 0, len(batch))
 	for _, w := range batch {
+		if l.stopped.Load() != nil {
+			l.answer(w, result{err: errStopped(), failed: true})
+			continue
+		}
 		if err := w.ctx.Err(); err != nil {
 			l.answer(w, result{err: err}) // the caller left before we took it: never written
 			continue
@@ -226,6 +231,9 @@ func (l *Ledger) process(batch []*waiter) {
 				"actor", live[bad].req.Principal.Actor(), "key", live[bad].req.IdempotencyKey, "err", err)
 			l.answer(live[bad], result{err: err})
 			live = append(live[:bad], live[bad+1:]...)
+		case errors.As(err, new(*uncertainCommit)):
+			l.stopWrites(live)
+			return
 		case err != nil:
 			l.commitFailed(err, live)
 			return
@@ -250,31 +258,28 @@ func (l *Ledger) commit(ws []*waiter) (res []result, bad int, err error) {
 	bad = -1
 	var next *head
 	start := time.Now()
-	// Guarded: a damaged page met while writing fails the commit (503), not the process.
-	err = guarded(func() error {
-		return l.db.Update(func(tx *bbolt.Tx) error {
-			st := newTxState(tx, l, h)
-			for i, w := range ws {
-				r, err := st.submit(w.req, w.fp, l.opts.Now().UnixMicro())
-				if err != nil {
-					bad = i
-					return err
-				}
-				res[i] = r
-			}
-			if st.appended == 0 {
-				return errNothingToCommit
-			}
-			root, err := st.flush()
+	err = l.write(func(tx *bbolt.Tx) error {
+		st := newTxState(tx, l, h)
+		for i, w := range ws {
+			r, err := st.submit(w.req, w.fp, l.opts.Now().UnixMicro())
 			if err != nil {
+				bad = i
 				return err
 			}
-			next = &head{size: st.lastSeq, lastTime: st.lastTime, root: root, policy: st.policy}
-			if l.assets == nil { // genesis fixed them; no reader can run before Open returns
-				l.assets, l.table = st.assets, st.table
-			}
-			return nil
-		})
+			res[i] = r
+		}
+		if st.appended == 0 {
+			return errNothingToCommit
+		}
+		root, err := st.flush()
+		if err != nil {
+			return err
+		}
+		next = &head{size: st.lastSeq, lastTime: st.lastTime, root: root, policy: st.policy}
+		if l.assets == nil { // genesis fixed them; no reader can run before Open returns
+			l.assets, l.table = st.assets, st.table
+		}
+		return nil
 	})
 	if errors.Is(err, errNothingToCommit) {
 		return res, -1, nil
@@ -317,6 +322,62 @@ func (l *Ledger) commitFailed(err error, ws []*waiter) {
 	if err != nil {
 		l.log.Error("store: reloading the head after a failed commit", "err", err)
 	}
+}
+
+// uncertainCommit is a commit that failed inside bbolt's own commit: it may or may not be
+// on disk, and may already be visible to the next transaction.
+type uncertainCommit struct{ err error }
+
+func (e *uncertainCommit) Error() string {
+	return "store: commit failed while writing: " + e.err.Error()
+}
+func (e *uncertainCommit) Unwrap() error { return e.err }
+
+// write runs fn in a write transaction. An error fn returns rolls the transaction back and
+// is returned: nothing was written. Any other failure is another matter. An error of bbolt's
+// own commit may come after the meta page was written, from a failed fdatasync: then the
+// commit is visible in the memory map (bbolt reads its meta page through it) whether or not
+// it is on disk, and bbolt's free list may hand out pages that commit uses. Going on could
+// sign or overwrite what is not durable, so the store stops for good: it writes and reads
+// nothing more (checkpoints stay at the last commit known durable), and a restart reopens the
+// file as the disk has it (PostgreSQL does the same after a failed fsync). A panic met while
+// writing (a damaged page) stops it too. Such a failure is returned as an *uncertainCommit.
+// Running past MaxSize fails before anything is written, and does not stop the store.
+func (l *Ledger) write(fn func(*bbolt.Tx) error) error {
+	if l.stopped.Load() != nil {
+		return errStopped()
+	}
+	var ours error
+	err := guarded(func() error {
+		return l.update(func(tx *bbolt.Tx) error {
+			ours = fn(tx)
+			return ours
+		})
+	})
+	if err == nil || err == ours || errors.Is(err, berrors.ErrMaxSizeReached) {
+		return err
+	}
+	l.log.Error("store: a commit failed while writing to the disk; the ledger stops until it is restarted", "err", err)
+	serr := fmt.Errorf("store: stopped after a failed commit, restart the server: %w", err)
+	l.stopped.Store(&serr)
+	return &uncertainCommit{err}
+}
+
+// stopWrites answers every request of a batch whose commit is uncertain (write stopped the
+// store): the head stays at the last commit known durable.
+func (l *Ledger) stopWrites(ws []*waiter) {
+	answer := ledger.Errorf(ledger.CodeUnavailable,
+		"The ledger's storage failed while this request was being written, so whether it was written is unknown, "+
+			"and the ledger has stopped until it is restarted. After the restart, send it again with the same "+
+			"Idempotency-Key: that returns its entry if it was written, and writes it once if not.")
+	for _, w := range ws {
+		l.answer(w, result{err: answer, failed: true})
+	}
+}
+
+func errStopped() *ledger.Error {
+	return ledger.Errorf(ledger.CodeUnavailable,
+		"The ledger stopped after its storage failed and must be restarted; nothing of this request was read or written.")
 }
 
 // answer frees w's key and hands it its result. The key is freed first, so that a caller

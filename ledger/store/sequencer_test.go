@@ -1,15 +1,19 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/timebank/timebank/ledger"
+	"go.etcd.io/bbolt"
 )
 
 // TestGroupCommitConcurrent: 64 callers credit at once; every credit gets its own seq, the
@@ -391,4 +395,65 @@ func TestCommitFailure(t *testing.T) {
 	if e.Seq != size+1 || l.Healthy() != nil {
 		t.Fatalf("after recovery: seq %d, healthy %v", e.Seq, l.Healthy())
 	}
+}
+
+// TestUncertainCommitStops: a commit that fails inside bbolt's own commit, after the meta
+// page was written (a failed fdatasync, simulated by an Update that commits and then
+// reports EIO), may or may not be on disk, and is visible in the memory map either way. The
+// store must not tell the caller nothing was written, nor publish, sign or build on that
+// commit: it answers unavailable with the outcome unknown and stops writing and reading.
+// After a restart, a retry with the same Idempotency-Key finds the entry if the disk kept it.
+func TestUncertainCommitStops(t *testing.T) {
+	l, dir := openTest(t, Options{})
+	standard(t, l)
+	size := l.TreeSize()
+	ckpt, _ := l.Checkpoint()
+	l.update = func(fn func(*bbolt.Tx) error) error {
+		if err := l.db.Update(fn); err != nil {
+			return err
+		}
+		return syscall.EIO
+	}
+	first := ledger.Request{Principal: admin, IdempotencyKey: "uncertain", Body: &ledger.OpenBody{ID: "resident:u1"}}
+	_, _, err := l.Submit(context.Background(), first)
+	if ledger.CodeOf(err) != ledger.CodeUnavailable || !strings.Contains(err.Error(), "unknown") {
+		t.Fatalf("the uncertain commit answered %v; want unavailable, outcome unknown", err)
+	}
+	if l.TreeSize() != size {
+		t.Fatalf("tree size %d after an uncertain commit, want %d: the head took a commit the disk may not hold", l.TreeSize(), size)
+	}
+	if c, _ := l.Checkpoint(); !bytes.Equal(c, ckpt) {
+		t.Fatalf("the checkpoint changed after an uncertain commit:\n%s", c)
+	}
+	if l.Healthy() == nil {
+		t.Fatal("Healthy is nil after an uncertain commit")
+	}
+	l.update = l.db.Update // the disk is back: the store must stay stopped anyway
+	if _, err := submit(l, admin, &ledger.OpenBody{ID: "resident:u2"}); ledger.CodeOf(err) != ledger.CodeUnavailable {
+		t.Fatalf("a write after the store stopped: %v", err)
+	}
+	if _, err := l.Account("resident:s1"); ledger.CodeOf(err) != ledger.CodeUnavailable {
+		t.Fatalf("a read after the store stopped: %v", err)
+	}
+	if _, _, err := l.CreateToken(ledger.RoleAdmin, "", "after"); ledger.CodeOf(err) != ledger.CodeUnavailable {
+		t.Fatalf("a token created after the store stopped: %v", err)
+	}
+	if l.Healthy() == nil {
+		t.Fatal("Healthy is nil after the store stopped")
+	}
+	l.Close()
+
+	l2, err := Open(dir, Options{Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	e, replayed, err := l2.Submit(context.Background(), first)
+	if err != nil || !replayed || e.Seq != size+1 {
+		t.Fatalf("the retry after the restart: entry %+v, replayed %v, %v; want entry %d, replayed", e, replayed, err, size+1)
+	}
+	if a, _ := l2.Account("resident:u2"); a != nil {
+		t.Fatal("a write refused after the store stopped was written")
+	}
+	compareWithReplay(t, l2)
 }

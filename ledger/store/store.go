@@ -80,6 +80,12 @@ type Ledger struct {
 
 	head   atomic.Pointer[head]
 	health atomic.Pointer[error] // last commit failure; nil when healthy
+	// stopped is set, for good, when a commit failed inside bbolt's own commit (writing or
+	// syncing pages or the meta page): whether it reached the disk is unknown, so the store
+	// answers nothing more until it is reopened (sequencer.go, stopWrites).
+	stopped atomic.Pointer[error]
+	// update is db.Update; tests replace it to make a commit fail as a disk would.
+	update func(fn func(*bbolt.Tx) error) error
 
 	// mu guards closed and every send on queue, so that Close can close queue safely.
 	mu       sync.RWMutex
@@ -124,6 +130,7 @@ func Open(dir string, opts Options) (*Ledger, error) {
 	if err := guarded(func() (err error) { l.db, err = openBolt(dir, opts); return err }); err != nil {
 		return nil, err
 	}
+	l.update = l.db.Update
 	if err := guarded(l.init); err != nil {
 		l.Close()
 		return nil, err
@@ -371,6 +378,9 @@ func (l *Ledger) Healthy() error {
 	l.mu.RUnlock()
 	if closed {
 		return errUnavailable()
+	}
+	if p := l.stopped.Load(); p != nil {
+		return *p
 	}
 	if p := l.health.Load(); p != nil {
 		return *p

@@ -132,7 +132,7 @@ func (l *Ledger) createToken(role ledger.Role, account ledger.AccountID, label, 
 	// Holding the index lock across the commit orders the map update after it.
 	l.tokens.mu.Lock()
 	defer l.tokens.mu.Unlock()
-	err := l.db.Update(func(tx *bbolt.Tx) error {
+	err := l.write(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketTokens).Put([]byte(tok.ID), encodeToken(&tok))
 	})
 	if err != nil {
@@ -208,7 +208,7 @@ func (l *Ledger) RevokeToken(id string) error {
 		return ledger.Errorf(ledger.CodeNotFound, "There is no token %q.", id).With("token", id)
 	}
 	tok.RevokedAt = max(l.opts.Now().UnixMicro(), 1)
-	err := l.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketTokens).Put([]byte(id), encodeToken(&tok)) })
+	err := l.write(func(tx *bbolt.Tx) error { return tx.Bucket(bucketTokens).Put([]byte(id), encodeToken(&tok)) })
 	if err != nil {
 		return err
 	}
