@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -262,4 +263,49 @@ func (w *walk) cliToken(admin, role, account string) string {
 		w.t.Fatalf("token create printed %s", out)
 	}
 	return tok.Token
+}
+
+// TestSecondSignalStopsAtOnce: while a request keeps the graceful shutdown waiting (a body
+// that never arrives), a second SIGTERM ends serve at once rather than after the grace
+// period. Before, the second signal was swallowed and an operator could not force a quit.
+func TestSecondSignalStopsAtOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "timebank")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	data := filepath.Join(tmp, "data")
+	srv := startServer(t, bin, data)
+	admin := readAdminToken(t, data)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /v1/accounts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"+
+		"Idempotency-Key: slow\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{", admin)
+	time.Sleep(300 * time.Millisecond) // the handler is now waiting for the rest of the body
+
+	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-srv.done:
+		t.Fatalf("serve exited while a request was in flight, before its grace period: %v", err)
+	case <-time.After(time.Second):
+	}
+	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-srv.done:
+	case <-time.After(5 * time.Second): // the grace period is 10 s
+		t.Fatal("serve did not stop within 5 s of a second SIGTERM")
+	}
+	if out, err := exec.Command(bin, "verify", "--data", data).CombinedOutput(); err != nil {
+		t.Fatalf("verify after the forced stop: %v\n%s", err, out)
+	}
 }

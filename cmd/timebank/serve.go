@@ -129,7 +129,11 @@ func serveUntilSignal(hs *http.Server, ln net.Listener, log *slog.Logger) error 
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: finishing in-flight requests")
+	// A second SIGINT or SIGTERM now ends the process at once (Go's default for them), for an
+	// operator who will not wait for the grace period: every acknowledged write is already
+	// committed, so only unanswered requests are cut.
+	stop()
+	log.Info("shutting down: finishing in-flight requests (a second SIGINT or SIGTERM stops at once)")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
