@@ -27,10 +27,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "timebank")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	data := filepath.Join(tmp, "data")
 	srv := startServer(t, bin, data, "--debug-addr", "127.0.0.1:0")
 	admin := readAdminToken(t, data)
@@ -122,6 +119,7 @@ type server struct {
 	url      string
 	debugURL string // with --debug-addr: the profiler's base URL
 	done     chan error
+	stderr   *bytes.Buffer // the server's log; read it only once done has answered
 }
 
 // startServer runs `timebank serve` with a clean environment (no TIMEBANK_* of the
@@ -143,7 +141,7 @@ func startServer(t *testing.T, bin, data string, extra ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, done: make(chan error, 1)}
+	s := &server{cmd: cmd, done: make(chan error, 1), stderr: &stderr}
 	urls, debug := make(chan string, 1), make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
