@@ -61,7 +61,8 @@ func (ad *admin) actions() []action {
 			return r
 		}},
 		{"freeze unknown", 1, false, func(c *client) *soakReq {
-			r := jsonReq("freeze", "unknown", http.MethodPost, "/v1/accounts/resident:ghost/freeze", map[string]any{"reason": "x"})
+			typ := pick(c.rng, []string{"freeze", "unfreeze"})
+			r := jsonReq(typ, "unknown", http.MethodPost, "/v1/accounts/resident:ghost/"+typ, map[string]any{"reason": "x"})
 			return withExpect(r, allow("422 unknown_account"))
 		}},
 		{"link", 2, false, func(c *client) *soakReq {

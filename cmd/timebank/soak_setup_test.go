@@ -133,7 +133,7 @@ func policyDoc(convert, pointsTransfer string, windowDays int) map[string]any {
 		"assets":   m{"HOURS": m{"scale": 2}, "POINTS": m{"scale": 0}},
 		"credit": m{"max_hours_per_entry": "12", "max_hours_per_day": "12", "backdate_days": 30,
 			"points_per_hour": "10", "categories": m{"elderly-care": m{"points_per_hour": "15"}}},
-		"limits":   m{"resident": m{"HOURS": m{"upper": "1500"}}, "pool": m{"HOURS": m{"upper": "40"}}},
+		"limits":   m{"resident": m{"HOURS": m{"upper": "1500"}}, "pool": m{"HOURS": m{"upper": "20"}}},
 		"transfer": m{"HOURS": "family", "POINTS": pointsTransfer},
 		"convert":  m{"points_per_hour": convert},
 		"hold":     m{"default_ttl_seconds": 900, "max_ttl_seconds": 86400},

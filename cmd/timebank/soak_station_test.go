@@ -85,7 +85,7 @@ func (st *station) actions() []action {
 			return r
 		}},
 		{"credit refused by its shape or time", 3, false, st.creditRefused},
-		{"open a resident", 4, false, func(c *client) *soakReq {
+		{"open a resident", 2, false, func(c *client) *soakReq {
 			st.opened++
 			id := fmt.Sprintf("resident:%s-v%d", c.name, st.opened)
 			r := openReq(id, "station opens")
@@ -139,6 +139,9 @@ func (st *station) creditFree(c *client) *soakReq {
 	st.s.mu.Lock()
 	vols := st.s.volunteers
 	st.s.mu.Unlock()
+	if c.rng.IntN(3) > 0 { // mostly the residents who spend: their writes need hours
+		vols = st.s.residents
+	}
 	for range 5 {
 		vol := pick(c.rng, vols)
 		slot, ok := st.slots.take(c.rng, vol)
