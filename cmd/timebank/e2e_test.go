@@ -270,12 +270,8 @@ func TestSecondSignalStopsAtOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "timebank")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	data := filepath.Join(tmp, "data")
+	bin := buildBinary(t)
+	data := filepath.Join(t.TempDir(), "data")
 	srv := startServer(t, bin, data)
 	admin := readAdminToken(t, data)
 	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.url, "http://"))
