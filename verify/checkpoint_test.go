@@ -81,6 +81,16 @@ func TestSummaryNamesUnsignedEntries(t *testing.T) {
 	if !strings.Contains(out.String(), "3 entries (19 to 21) lie beyond the checkpoint") {
 		t.Fatalf("summary:\n%s", out.String())
 	}
+	// One entry beyond is named too (found by mutation testing: "> cp.Size+1" passed).
+	ckpt, vkey = signLog(t, bytes.Join(lines[:20], nil))
+	if sum, _, err = Export(writeFile(t, export), ckpt, vkey, nil); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	sum.Print(&out)
+	if !strings.Contains(out.String(), "1 entries (21 to 21) lie beyond the checkpoint") {
+		t.Fatalf("summary:\n%s", out.String())
+	}
 	ckpt, vkey = signLog(t, export)
 	sum, _, err = Export(writeFile(t, export), ckpt, vkey, nil)
 	if err != nil {
@@ -141,5 +151,37 @@ func TestCheckpointForm(t *testing.T) {
 		if _, err := OpenCheckpoint(ckpt, vkey); err == nil || errors.As(err, &se) {
 			t.Errorf("%s: got %v, want a difference (not a *SourceError)", name, err)
 		}
+	}
+}
+
+// TestCheckpointLongerThanLog: a checkpoint that covers more entries than the log holds is
+// named as such (entries are missing), also when its signed root happens to be the one the
+// replay starts from (the empty tree's): the root of the first N entries is only known once
+// N entries were replayed. Found by mutation testing: without the size check, a signed
+// checkpoint of size 22 and the empty tree's root verified a log of 21 entries.
+func TestCheckpointLongerThanLog(t *testing.T) {
+	dir, export, ckpt, vkey := fixture(t)
+	lines := bytes.SplitAfter(export, []byte("\n"))
+	const want = "the checkpoint covers 21 entries but the log has only 20: entries are missing"
+	if _, _, err := Export(writeFile(t, bytes.Join(lines[:20], nil)), ckpt, vkey, nil); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("an export missing its last entry: got %v, want %q", err, want)
+	}
+	ckpt, vkey = signText(t, "timebank", store.CheckpointText("timebank", 22, emptyTreeHash))
+	const want22 = "the checkpoint covers 22 entries but the log has only 21"
+	if _, _, err := Export(writeFile(t, export), ckpt, vkey, nil); err == nil || !strings.Contains(err.Error(), want22) {
+		t.Errorf("--export, a checkpoint of 22 entries with the empty tree's root: got %v, want %q", err, want22)
+	}
+	if _, err := Data(dir, ckpt, vkey, nil); err == nil || !strings.Contains(err.Error(), want22) {
+		t.Errorf("--data, a checkpoint of 22 entries with the empty tree's root: got %v, want %q", err, want22)
+	}
+}
+
+// TestEmptyLogIsRefused: an export of no entries is no ledger (every ledger holds genesis),
+// even with a signed checkpoint of the empty tree, which it matches.
+func TestEmptyLogIsRefused(t *testing.T) {
+	ckpt, vkey := signText(t, "timebank", store.CheckpointText("timebank", 0, emptyTreeHash))
+	_, _, err := Export(writeFile(t, nil), ckpt, vkey, nil)
+	if err == nil || !strings.Contains(err.Error(), "the log is empty: no genesis entry") {
+		t.Fatalf("got %v, want the empty log refused", err)
 	}
 }
