@@ -230,6 +230,10 @@ func TestReplayFindsEntriesTheRulesDidNotMake(t *testing.T) {
 		// The same entry in bytes that are not canonical (an escape JSON does not need): the
 		// strict parser refuses it, and were it let through, the comparison would.
 		"a needless escape": {`"memo":"tamper-me-0"`, `"memo":"tamper-m\u0065-0"`, "entry 7: ledger: decode entry 7"},
+		// Times strictly increase, from genesis on (found by mutation testing: "<" for "<=",
+		// a check from entry 3 on, or a last time never updated all passed).
+		"a time equal to the previous entry's": {`"time":"2026-11-29T02:00:00.000012Z"`, `"time":"2026-11-29T02:00:00.000011Z"`, "entry 13: time 2026-11-29T02:00:00.000011Z is not after entry 12's"},
+		"entry 2 at genesis's time":            {`"time":"2026-11-29T02:00:00.000001Z"`, `"time":"2026-11-29T02:00:00.000000Z"`, "entry 2: time 2026-11-29T02:00:00.000000Z is not after entry 1's"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -253,6 +257,21 @@ func TestReplayFindsEntriesTheRulesDidNotMake(t *testing.T) {
 		_, _, err := Export(writeFile(t, forged), ckpt, vkey, nil)
 		if err == nil || !strings.Contains(err.Error(), "entry 7 (credit): replay gives a different entry") {
 			t.Fatalf("got %v, want entry 7 named", err)
+		}
+	})
+	// A gap in the seqs, where the entries after it still pass the rules: entry 20 (a
+	// reversal) dropped, entry 21 (a freeze) follows entry 19 (found by mutation testing:
+	// without the seq check this log verified).
+	t.Run("a missing entry", func(t *testing.T) {
+		lines := bytes.SplitAfter(export, []byte("\n"))
+		if !bytes.HasPrefix(lines[19], []byte(`{"seq":20,`)) {
+			t.Fatalf("line 20 of the fixture's export: %s", lines[19])
+		}
+		forged := bytes.Join(append(append([][]byte{}, lines[:19]...), lines[20:]...), nil)
+		ckpt, vkey := signLog(t, forged)
+		_, _, err := Export(writeFile(t, forged), ckpt, vkey, nil)
+		if err == nil || !strings.Contains(err.Error(), "entry 21: expected seq 20") {
+			t.Fatalf("got %v, want entry 21 named", err)
 		}
 	})
 	// The unforged log, signed the same way, passes: the forgeries above fail for what they
