@@ -142,6 +142,20 @@ func TestExportTamperingFails(t *testing.T) {
 	})
 }
 
+// TestUnterminatedLastLineBeyondTheCheckpoint: an export whose last line has no newline is
+// cut short (an export that was truncated), also where the checkpoint does not reach that
+// line and the tree would not miss it (found by mutation testing: without the check, the
+// line was dropped as if it were not there and the export verified).
+func TestUnterminatedLastLineBeyondTheCheckpoint(t *testing.T) {
+	_, export, _, _ := fixture(t)
+	lines := bytes.SplitAfter(export, []byte("\n"))
+	ckpt, vkey := signLog(t, bytes.Join(lines[:18], nil))
+	_, _, err := Export(writeFile(t, export[:len(export)-1]), ckpt, vkey, nil)
+	if err == nil || !strings.Contains(err.Error(), "line 21 does not end in a newline") {
+		t.Fatalf("got %v, want line 21 named", err)
+	}
+}
+
 func TestDataTamperingFails(t *testing.T) {
 	dir, _, ckpt, vkey := fixture(t)
 	db := filepath.Join(dir, store.DBFile)
