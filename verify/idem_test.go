@@ -91,3 +91,28 @@ func TestIdemIndexCollision(t *testing.T) {
 		t.Fatalf("a's pair again: got %v", err)
 	}
 }
+
+// TestIdemIndexCollisionComparesBothHalves: a pair that shares a hash with an earlier one is
+// a repeat only when both its actor and its key are the earlier entry's: another actor's
+// use of the same key, or the same actor's other key, is not (found by mutation testing:
+// comparing the key alone passed).
+func TestIdemIndexCollisionComparesBothHalves(t *testing.T) {
+	a := &ledger.Entry{Seq: 2, Type: ledger.TypeOpen, Actor: "admin:tok_a", IdempotencyKey: "x"}
+	for name, e := range map[string]*ledger.Entry{
+		"another actor, the same key": {Seq: 3, Type: ledger.TypeOpen, Actor: "admin:tok_b", IdempotencyKey: "x"},
+		"the same actor, another key": {Seq: 3, Type: ledger.TypeOpen, Actor: "admin:tok_a", IdempotencyKey: "y"},
+	} {
+		x := newIdemIndex(func(offset int64) (*ledger.Entry, error) { return a, nil })
+		if err := x.add(a, 2, 200); err != nil {
+			t.Fatal(err)
+		}
+		x.h.Reset() // file a's line under e's hash too
+		x.h.WriteString(e.Actor)
+		x.h.WriteByte(0)
+		x.h.WriteString(e.IdempotencyKey)
+		x.first[x.h.Sum64()] = 200
+		if err := x.add(e, 3, 300); err != nil {
+			t.Errorf("%s, sharing a hash with an earlier pair: %v", name, err)
+		}
+	}
+}
