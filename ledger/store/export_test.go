@@ -1,6 +1,9 @@
 package store
 
 import (
+	"bytes"
+	"fmt"
+
 	"go.etcd.io/bbolt"
 
 	"github.com/timebank/timebank/ledger"
@@ -61,6 +64,30 @@ func EditHold(tx *bbolt.Tx, id uint64, edit func(*ledger.Hold)) error {
 		return err
 	}
 	return b.Put(seqKey(id), v)
+}
+
+// EditSession changes volunteer's first stored session (tamper tests); a changed start or
+// seq moves the record to the key they make.
+func EditSession(tx *bbolt.Tx, volunteer ledger.AccountID, edit func(*ledger.Session)) error {
+	b := tx.Bucket(bucketState)
+	prefix := sessionPrefix(volunteer)
+	k, v := b.Cursor().Seek(prefix)
+	if k == nil || !bytes.HasPrefix(k, prefix) {
+		return fmt.Errorf("%s has no stored session", volunteer)
+	}
+	start, seq, err := parseSessionRest(k[len(prefix):])
+	if err != nil {
+		return err
+	}
+	s, err := decodeSession(start, seq, v)
+	if err != nil {
+		return err
+	}
+	if err := b.Delete(bytes.Clone(k)); err != nil {
+		return err
+	}
+	edit(&s)
+	return b.Put(sessionKey(volunteer, s.Start, s.Seq), encodeSession(nil, s))
 }
 
 // tableOf is the asset table of the file's genesis, which record encodings refer to.

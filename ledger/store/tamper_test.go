@@ -34,8 +34,8 @@ func TestVerifyFindsTamperedIndexes(t *testing.T) {
 		}), "resident:alice"},
 		{"idempotency record deleted", state(func(b *bbolt.Bucket) {
 			b.Delete(append([]byte("station:s1\x00I"), "k3"...))
-		}), "station:s1"},
-		{"account deleted", state(func(b *bbolt.Bucket) { b.Delete([]byte("resident:alice\x00A")) }), "resident:alice"},
+		}), "actor station:s1: its stored idempotency records (0) differ from its entries (1)"},
+		{"account deleted", state(func(b *bbolt.Bucket) { b.Delete([]byte("resident:alice\x00A")) }), "account resident:alice was opened by the log but is not stored"},
 		// The issuers' lines of the credit (entry 4): HOURS then POINTS, the last byte POINTS's balance.
 		{"issuer line changed", func(tx *bbolt.Tx) {
 			b := tx.Bucket([]byte("ilines"))
@@ -46,6 +46,32 @@ func TestVerifyFindsTamperedIndexes(t *testing.T) {
 		{"issuer lines deleted", func(tx *bbolt.Tx) {
 			tx.Bucket([]byte("ilines")).Delete(binary.BigEndian.AppendUint64(nil, 4))
 		}, "issuer:HOURS"},
+		// The same line under another entry's seq: found by mutation testing, the seq was
+		// not hashed (both sides alike).
+		{"statement line moved", state(func(b *bbolt.Bucket) {
+			v := append([]byte(nil), b.Get(key("resident:alice", 'E', 4))...)
+			b.Delete(key("resident:alice", 'E', 4))
+			b.Put(key("resident:alice", 'E', 9), v)
+		}), "account resident:alice: its stored statement lines (2) differ from the replay's (2)"},
+		// The record's value is uvarint seq, then the request's fingerprint: seq 4 → 3.
+		{"idempotency record's entry changed", state(func(b *bbolt.Bucket) {
+			k := append([]byte("station:s1\x00I"), "k3"...)
+			v := append([]byte(nil), b.Get(k)...)
+			if v[0] != 4 {
+				panic(fmt.Sprintf("station:s1's k3 record begins with %d, not seq 4", v[0]))
+			}
+			v[0] = 3
+			b.Put(k, v)
+		}), "actor station:s1: its stored idempotency records (1) differ from its entries (1)"},
+		// Found by mutation testing: without the comparison of the policy, this verified.
+		{"policy in force changed", func(tx *bbolt.Tx) {
+			b := tx.Bucket([]byte("meta"))
+			p := b.Get([]byte("policy"))
+			if !bytes.Contains(p, []byte(`"backdate_days":30`)) {
+				panic(fmt.Sprintf("the stored policy has no backdate_days 30: %s", p))
+			}
+			b.Put([]byte("policy"), bytes.Replace(p, []byte(`"backdate_days":30`), []byte(`"backdate_days":31`), 1))
+		}, "the stored policy in force differs from the replay's"},
 	})
 }
 
@@ -119,7 +145,7 @@ func TestVerifyFindsTamperedRecords(t *testing.T) {
 		}, "credited sessions"},
 		{"link changed", func(tx *bbolt.Tx) {
 			tx.Bucket([]byte("state")).Put([]byte("resident:alice\x00Lresident:bob"), []byte("spouse"))
-		}, "resident:alice"},
+		}, "link resident:alice–resident:bob (spouse) differs from the replay's"},
 		{"hold status changed", func(tx *bbolt.Tx) { // found by mutation testing: status was not compared
 			if err := store.EditHold(tx, 8, func(h *ledger.Hold) { h.Status = ledger.HoldVoided; h.ClosedSeq = 0 }); err != nil {
 				panic(err)
@@ -137,7 +163,54 @@ func TestVerifyFindsTamperedRecords(t *testing.T) {
 				c.Delete()
 			}
 		}, "reversals"},
+		// Found by mutation testing: each of these fields could be left out of its record's
+		// digest (both sides alike) and every test still passed.
+		{"opened seq changed", func(tx *bbolt.Tx) {
+			mustEdit(tx, "resident:alice", func(a *ledger.Account) { a.OpenedSeq++ })
+		}, "account resident:alice differs"},
+		{"opened time changed", func(tx *bbolt.Tx) {
+			mustEdit(tx, "resident:alice", func(a *ledger.Account) { a.OpenedAt++ })
+		}, "account resident:alice differs"},
+		{"open hold's expiry changed", func(tx *bbolt.Tx) {
+			mustEdit(tx, "resident:alice", func(a *ledger.Account) { a.Holds[0].ExpiresAt++ })
+		}, "account resident:alice differs"},
+		{"session hours changed", func(tx *bbolt.Tx) {
+			mustEditSession(tx, "resident:alice", func(s *ledger.Session) { s.Hours++ })
+		}, "session of resident:alice from entry 4 is stored but not in the replay"},
+		{"session end changed", func(tx *bbolt.Tx) {
+			mustEditSession(tx, "resident:alice", func(s *ledger.Session) { s.End++ })
+		}, "session of resident:alice from entry 4 is stored but not in the replay"},
+		{"hold resident changed", func(tx *bbolt.Tx) { mustEditHold(tx, 8, func(h *ledger.Hold) { h.Resident = "resident:bob" }) }, "hold 8"},
+		{"hold payee changed", func(tx *bbolt.Tx) { mustEditHold(tx, 8, func(h *ledger.Hold) { h.Payee = "resident:bob" }) }, "hold 8"},
+		{"hold asset changed", func(tx *bbolt.Tx) { mustEditHold(tx, 8, func(h *ledger.Hold) { h.Asset = "POINTS" }) }, "hold 8"},
+		{"hold amount changed", func(tx *bbolt.Tx) { mustEditHold(tx, 8, func(h *ledger.Hold) { h.Amount++ }) }, "hold 8"},
+		{"hold expiry changed", func(tx *bbolt.Tx) { mustEditHold(tx, 8, func(h *ledger.Hold) { h.ExpiresAt++ }) }, "hold 8"},
+		{"hold's closing entry changed", func(tx *bbolt.Tx) { mustEditHold(tx, 8, func(h *ledger.Hold) { h.ClosedSeq = 9 }) }, "hold 8"},
+		// rev: seq 9 → uvarint 10, its reversal.
+		{"reversal by another entry", func(tx *bbolt.Tx) {
+			tx.Bucket([]byte("rev")).Put(binary.BigEndian.AppendUint64(nil, 9), binary.AppendUvarint(nil, 11))
+		}, "entry 9 is stored as reversed by 11, the replay says 10"},
+		// A record the record-by-record comparison cannot tell from no reversal (by 0, of an
+		// entry never reversed) in place of the real one: only the digests see it, and verify
+		// must still refuse (found by mutation testing: returning nil there passed).
+		{"reversal replaced by one of nothing", func(tx *bbolt.Tx) {
+			b := tx.Bucket([]byte("rev"))
+			b.Delete(binary.BigEndian.AppendUint64(nil, 9))
+			b.Put(binary.BigEndian.AppendUint64(nil, 4), binary.AppendUvarint(nil, 0))
+		}, "the stored state differs from the replay's"},
 	})
+}
+
+func mustEditSession(tx *bbolt.Tx, volunteer ledger.AccountID, edit func(*ledger.Session)) {
+	if err := store.EditSession(tx, volunteer, edit); err != nil {
+		panic(err)
+	}
+}
+
+func mustEditHold(tx *bbolt.Tx, id uint64, edit func(*ledger.Hold)) {
+	if err := store.EditHold(tx, id, edit); err != nil {
+		panic(err)
+	}
 }
 
 func mustEdit(tx *bbolt.Tx, id ledger.AccountID, edit func(*ledger.Account)) {
