@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/timebank/timebank/ledger"
 	"github.com/timebank/timebank/ledger/store"
@@ -318,4 +319,64 @@ func copyDir(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// TestVerifyFindsTamperedTree changes the Merkle tree and the head behind the store's back
+// where neither the store's own check at Open (the stored tree_root against the stored
+// hashes) nor the tree of the entries can see it: only verify's recomputation of every
+// stored hash, and its count of the stored entries against the head.
+func TestVerifyFindsTamperedTree(t *testing.T) {
+	dir := ledgerWithCredit(t, moreRecords) // 10 entries
+	l, err := store.Open(dir, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var export bytes.Buffer
+	if err := l.Export(context.Background(), 0, &export); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	var first9 verify.Tree
+	for _, line := range bytes.Split(export.Bytes(), []byte("\n"))[:9] {
+		first9.Add(tlog.RecordHash(line))
+	}
+	root9 := first9.Root()
+	level2 := tlog.StoredHashIndex(2, 0) // over entries 1 to 4
+	for _, tc := range []tamperCase{
+		// The tree of 10 entries is read from the level-3 hash over 1 to 8 and the level-1
+		// hash over 9 and 10: a changed level-2 hash below them is only found by recomputing
+		// it (found by mutation testing: comparing the level-1 hashes alone passed).
+		{"a level-2 hash changed", func(tx *bbolt.Tx) {
+			b := tx.Bucket([]byte("tlog"))
+			k := binary.BigEndian.AppendUint64(nil, uint64(level2))
+			h := append([]byte(nil), b.Get(k)...)
+			h[0] ^= 1
+			b.Put(k, h)
+		}, fmt.Sprintf("stored Merkle hash %d (level 2, over entries 1 to 4) differs from the hashes below it", level2)},
+		// A head of 9 entries, consistent in itself (its root is that of the first 9), over
+		// 10 stored entries: the store serves 9 and would write its next entry as seq 10
+		// over the stored one (found by mutation testing: without the count, this verified).
+		{"the head one entry behind", func(tx *bbolt.Tx) {
+			b := tx.Bucket([]byte("meta"))
+			b.Put([]byte("last_seq"), binary.AppendUvarint(nil, 9))
+			b.Put([]byte("tree_size"), binary.AppendUvarint(nil, 9))
+			b.Put([]byte("tree_root"), root9[:])
+		}, "the store's head says 9 entries, but 10 are stored"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := copyDir(t, dir)
+			db, err := bbolt.Open(filepath.Join(d, store.DBFile), 0o600, &bbolt.Options{Timeout: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Update(func(tx *bbolt.Tx) error { tc.edit(tx); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			_, err = verify.Data(d, nil, "", nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("verify --data: %v; want an error with %q", err, tc.want)
+			}
+		})
+	}
 }
