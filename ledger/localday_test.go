@@ -82,6 +82,20 @@ func TestDailyCapOnDaysWithAClockChange(t *testing.T) {
 	})
 }
 
+// TestDailyCapCountsASessionStartingAtMidnight: a session that starts at the first instant
+// of the local day is that day's (found by mutation testing: MemState.SessionsIn leaving out
+// a session starting exactly at its from passed, and verify would have replayed a 13th hour).
+func TestDailyCapCountsASessionStartingAtMidnight(t *testing.T) {
+	b, utc := inZone(t, "UTC")
+	day := func(h, m int) time.Time { return time.Date(2026, 11, 20, h, m, 0, 0, utc) }
+	b.must(s1, creditAt("resident:bob", "1", day(0, 0), day(1, 0)))
+	b.must(s1, creditAt("resident:bob", "11", day(2, 0), day(13, 0)))
+	_, err := b.try(s1, creditAt("resident:bob", "0.01", day(14, 0), day(14, 15)))
+	if CodeOf(err) != CodeDailyCapExceeded {
+		t.Fatalf("a 13th hour on 2026-11-20, the first from midnight: %v, want daily_cap_exceeded", err)
+	}
+}
+
 // TestPolicyTimezoneNames: only IANA names; not the host-only names of a zoneinfo directory,
 // which would make the daily cap depend on the machine that decides or replays it.
 func TestPolicyTimezoneNames(t *testing.T) {
