@@ -96,6 +96,60 @@ func TestURLVerifyFindsMisreportedBalance(t *testing.T) {
 	}
 }
 
+// TestURLVerifyFindsEveryMisreportedFigure: every asset's balance and earned of an account's
+// answer is compared, not only the first asset's balance (found by mutation testing:
+// comparing the first asset alone, or balances without earned, passed).
+func TestURLVerifyFindsEveryMisreportedFigure(t *testing.T) {
+	for _, c := range []struct{ asset, field, want string }{
+		{"HOURS", "earned", "account resident:alice HOURS: the server shows balance"},
+		{"POINTS", "balance", "account resident:alice POINTS: the server shows balance"},
+	} {
+		t.Run(c.asset+" "+c.field, func(t *testing.T) {
+			base, token, vkey := serveFixture(t, map[string]func([]byte) []byte{
+				"/v1/accounts/resident:alice": func(b []byte) []byte {
+					var a map[string]any
+					if err := json.Unmarshal(b, &a); err != nil {
+						t.Errorf("alice's answer: %v: %s", err, b)
+						return b
+					}
+					a["balances"].(map[string]any)[c.asset].(map[string]any)[c.field] = "999"
+					out, _ := json.Marshal(a)
+					return out
+				},
+			})
+			_, err := URL(base, token, vkey, nil)
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "999") {
+				t.Fatalf("got %v, want %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestURLVerifyRefusesAStatementNotAfterTheCheckpoint: when an account's answer differs from
+// the replay, its first statement line after the checkpoint must be after it. A server that
+// answers the line of the checkpoint's own last entry (bob's freeze, entry 21, which posts
+// nothing) would otherwise make bob's replayed balance look like its balance since, and a
+// misreported balance pass (found by mutation testing: ">=" for ">" passed).
+func TestURLVerifyRefusesAStatementNotAfterTheCheckpoint(t *testing.T) {
+	base, token, vkey := serve(t, map[string]func([]byte) []byte{
+		"/v1/accounts/resident:bob": func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"balance":"2.00"`), []byte(`"balance":"3.00"`), 1)
+		},
+	}, func(r *http.Request) {
+		if r.URL.Path == "/v1/accounts/resident:bob/entries" {
+			q := r.URL.Query()
+			if q.Get("after_seq") == "21" {
+				q.Set("after_seq", "20")
+				r.URL.RawQuery = q.Encode()
+			}
+		}
+	})
+	_, err := URL(base, token, vkey, nil)
+	if err == nil || !strings.Contains(err.Error(), "account resident:bob's statement after entry 21 begins with entry 21") {
+		t.Fatalf("got %v, want bob's statement refused", err)
+	}
+}
+
 // TestURLVerifyFindsTamperedExport: an export stream that differs from the signed checkpoint
 // is refused.
 func TestURLVerifyFindsTamperedExport(t *testing.T) {
@@ -240,6 +294,24 @@ func TestURLVerifyWhileWritingFindsMisreports(t *testing.T) {
 				return out
 			}
 		}, []string{"account resident:alice HOURS", "999.00", "replaying the log"}},
+		// Every asset of the line is compared (found by mutation testing: HOURS alone passed).
+		{"/v1/accounts/resident:alice/entries", func(t *testing.T) func([]byte) []byte {
+			return func(b []byte) []byte {
+				var page map[string]any
+				if err := json.Unmarshal(b, &page); err != nil {
+					t.Errorf("alice's statement after the checkpoint is not JSON: %s", b)
+					return b
+				}
+				entries, _ := page["entries"].([]any)
+				if len(entries) == 0 {
+					t.Errorf("alice's statement after the checkpoint is empty: %s", b)
+					return b
+				}
+				entries[0].(map[string]any)["balances_after"].(map[string]any)["POINTS"] = "999"
+				out, _ := json.Marshal(page)
+				return out
+			}
+		}, []string{"account resident:alice POINTS", "999", "replaying the log"}},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			base, token, vkey := serveBusy(t, map[string]func([]byte) []byte{tc.path: tc.fn(t)})
