@@ -115,6 +115,12 @@ func (d *dataCheck) replayAll(hr tlog.HashReader) error {
 	if size := d.l.TreeSize(); size != d.r.tree.n {
 		return fmt.Errorf("the store's head says %d entries, but %d are stored", size, d.r.tree.n)
 	}
+	// The store stamps its next entry later than the head's time: a wrong one would date
+	// every entry written from then on.
+	if t, last := d.l.LastTime(), d.r.rp.LastTime; t != last {
+		return fmt.Errorf("the store's head says the last entry's time is %s, but entry %d's is %s",
+			ledger.FormatTime(t), d.r.tree.n, ledger.FormatTime(last))
+	}
 	root, err := tlog.TreeHash(int64(d.r.tree.n), hr)
 	if err != nil {
 		return err

@@ -25,6 +25,10 @@ type checkpointCache struct {
 // TreeSize is the number of committed entries: the last seq and the Merkle tree size.
 func (l *Ledger) TreeSize() uint64 { return l.head.Load().size }
 
+// LastTime is the time (UTC µs) of the last committed entry as the head records it: the
+// next entry is stamped later than it.
+func (l *Ledger) LastTime() int64 { return l.head.Load().lastTime }
+
 // Root returns the tree size and root hash after the last commit.
 func (l *Ledger) Root() (uint64, tlog.Hash) {
 	h := l.head.Load()
