@@ -330,7 +330,7 @@ func copyDir(t *testing.T, dir string) string {
 // TestVerifyFindsTamperedTree changes the Merkle tree and the head behind the store's back
 // where neither the store's own check at Open (the stored tree_root against the stored
 // hashes) nor the tree of the entries can see it: only verify's recomputation of every
-// stored hash, and its count of the stored entries against the head.
+// stored hash, and its comparison of the head with the stored entries.
 func TestVerifyFindsTamperedTree(t *testing.T) {
 	dir := ledgerWithCredit(t, moreRecords) // 10 entries
 	l, err := store.Open(dir, store.Options{ReadOnly: true})
@@ -368,6 +368,11 @@ func TestVerifyFindsTamperedTree(t *testing.T) {
 			b.Put([]byte("tree_size"), binary.AppendUvarint(nil, 9))
 			b.Put([]byte("tree_root"), root9[:])
 		}, "the store's head says 9 entries, but 10 are stored"},
+		// The head's time of the last entry, from which the store stamps the next one (each
+		// later than it): set to 2100, every entry written from then on would say 2100.
+		{"the head's last time changed", func(tx *bbolt.Tx) {
+			tx.Bucket([]byte("meta")).Put([]byte("last_time"), binary.AppendVarint(nil, time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()))
+		}, "the store's head says the last entry's time is 2100-01-01T00:00:00.000000Z, but entry 10's is"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := copyDir(t, dir)
