@@ -44,6 +44,9 @@ func (st *txState) checkToken(id string) error {
 	if id == "" {
 		return nil
 	}
+	if _, ok := st.liveTokens[id]; ok {
+		return nil
+	}
 	v := st.tx.Bucket(bucketTokens).Get([]byte(id))
 	if v == nil {
 		return nil
@@ -56,6 +59,10 @@ func (st *txState) checkToken(id string) error {
 		return ledger.Errorf(ledger.CodeUnauthenticated,
 			"The token this request was sent with was revoked before the request was written; nothing was written.")
 	}
+	if st.liveTokens == nil {
+		st.liveTokens = map[string]struct{}{}
+	}
+	st.liveTokens[id] = struct{}{}
 	return nil
 }
 

@@ -29,6 +29,10 @@ type txState struct {
 	appended int        // entries appended in this transaction
 	leaf     lastLeaf   // the last leaf hash, for the next append's Merkle hashes
 	hr       hashReader // made at the first append; see hashes
+	// liveTokens: the token ids found live in this transaction (checkToken). A revocation
+	// is a transaction of its own, so none can happen in between; a batch's requests mostly
+	// share a few tokens.
+	liveTokens map[string]struct{}
 }
 
 // hashes is the transaction's hash reader, remembering the last leaf appended.
