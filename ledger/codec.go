@@ -18,13 +18,18 @@ func FormatTime(micros int64) string {
 }
 
 // ParseTime parses an RFC 3339 time (any offset, at most microsecond precision) into UTC
-// microseconds. Errors are *Error invalid_time naming field.
+// microseconds. The instant's year in UTC must be 2000 to 9999, whatever the offset: the
+// entry holds the time in UTC (TimeLayout, a four-digit year), and Apply and every replay
+// parse that form again. Errors are *Error invalid_time naming field.
 func ParseTime(field, s string) (int64, error) {
 	if len(s) > 40 {
 		return 0, badTime(field, s)
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil || t.Nanosecond()%1000 != 0 || t.Year() < 2000 || t.Year() > 9999 {
+	if err != nil || t.Nanosecond()%1000 != 0 {
+		return 0, badTime(field, s)
+	}
+	if y := t.UTC().Year(); y < 2000 || y > 9999 {
 		return 0, badTime(field, s)
 	}
 	return t.UnixMicro(), nil
