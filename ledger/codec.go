@@ -22,7 +22,7 @@ func FormatTime(micros int64) string {
 // entry holds the time in UTC (TimeLayout, a four-digit year), and Apply and every replay
 // parse that form again. Errors are *Error invalid_time naming field.
 func ParseTime(field, s string) (int64, error) {
-	if len(s) > 40 {
+	if len(s) > 40 || !rfc3339Shape(s) {
 		return 0, badTime(field, s)
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
@@ -33,6 +33,47 @@ func ParseTime(field, s string) (int64, error) {
 		return 0, badTime(field, s)
 	}
 	return t.UnixMicro(), nil
+}
+
+// rfc3339Shape reports whether s has the shape of RFC 3339's date-time:
+// YYYY-MM-DDTHH:MM:SS, an optional fraction (a period and digits, none past the sixth but
+// zeros), then Z or ±HH:MM with an offset hour of 00 to 23 and minute of 00 to 59. time.Parse
+// checks the ranges of the date and the clock, but its general parser, where it falls back,
+// also takes a one-digit hour, a comma before the fraction, offsets of 24 hours or 60 minutes,
+// and drops digits past the nanosecond.
+func rfc3339Shape(s string) bool {
+	const head = "2006-01-02T15:04:05"
+	if len(s) <= len(head) {
+		return false
+	}
+	for i := 0; i < len(head); i++ {
+		if c := head[i]; c == '-' || c == 'T' || c == ':' {
+			if s[i] != c {
+				return false
+			}
+		} else if !isDigit(s[i]) {
+			return false
+		}
+	}
+	s = s[len(head):]
+	if s[0] == '.' {
+		n := 1
+		for n < len(s) && isDigit(s[n]) {
+			if n > 6 && s[n] != '0' {
+				return false // past the microsecond
+			}
+			n++
+		}
+		if n == 1 {
+			return false
+		}
+		s = s[n:]
+	}
+	if s == "Z" {
+		return true
+	}
+	return len(s) == 6 && (s[0] == '+' || s[0] == '-') && isDigit(s[1]) && isDigit(s[2]) && s[3] == ':' &&
+		isDigit(s[4]) && isDigit(s[5]) && (s[1]-'0')*10+(s[2]-'0') <= 23 && s[4] <= '5'
 }
 
 func badTime(field, s string) *Error {

@@ -10,6 +10,37 @@ import (
 // normalised form again, so whatever ParseTime accepts must come back from FormatTime to the
 // same instant, and two spellings of one instant must be judged alike.
 
+// TestParseTimeRefusesWhatRFC3339Refuses: time.Parse's general parser, which ParseTime fell
+// back on, takes shapes RFC 3339 does not have (found in a review of time handling,
+// 2026-11-30): a one-digit hour, a comma before the fraction, offsets of 24 hours or 60
+// minutes (a typo that moved the session by a day), and digits past the nanosecond, which it
+// drops without a word.
+func TestParseTimeRefusesWhatRFC3339Refuses(t *testing.T) {
+	for _, s := range []string{
+		"2026-01-01T9:00:00Z",
+		"2026-01-01T09:00:00,5Z",
+		"2026-01-01T09:00:00,123456Z",
+		"2026-01-01T09:00:00+24:00",
+		"2026-01-01T09:00:00-24:00",
+		"2026-01-01T09:00:00+23:60",
+		"2026-01-01T09:00:00+00:60",
+		"2026-01-01T09:00:00.1234560009Z", // 0.9 ns past the microsecond
+		"2026-01-01T09:00:00.1234561Z",
+		"2026-12-31T23:59:60Z", // a leap second: not representable in the canonical form
+		"2026-01-01T09:00:00",
+		"2026-01-01T09:00Z",
+		"2026-01-01 09:00:00Z",
+		"2026-01-01T09:00:00.Z",
+		"2026-01-01T09:00:00+0800",
+		"2026-01-01T09:00:00+08",
+		"+2026-01-01T09:00:00Z",
+	} {
+		if v, err := ParseTime("f", s); CodeOf(err) != CodeInvalidTime {
+			t.Errorf("ParseTime(%q) = %s, %v; want invalid_time", s, FormatTime(v), err)
+		}
+	}
+}
+
 // TestParseTimeYearsAreUTCYears: the year range (2000 to 9999) held for the year as written,
 // in the request's own offset, so 2000-01-01T00:30:00+01:00 passed while the same instant in
 // UTC (1999-12-31T23:30:00Z) did not, and 9999-12-31T23:30:00-01:00 became a five-digit year
