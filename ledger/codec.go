@@ -17,6 +17,15 @@ func FormatTime(micros int64) string {
 	return string(appendTime(b[:0], micros))
 }
 
+// EntryTimeInRange reports whether an entry may have time micros: its canonical form has a
+// four-digit year, so times from 0000-01-01 to 9999-12-31T23:59:59.999999Z.
+func EntryTimeInRange(micros int64) bool {
+	return minEntryTimeMicros <= micros && micros < fastTimeEndMicros
+}
+
+// minEntryTimeMicros is 0000-01-01T00:00:00Z in UTC microseconds.
+const minEntryTimeMicros = -62167219200 * microsPerSecond
+
 // ParseTime parses an RFC 3339 time (any offset, at most microsecond precision) into UTC
 // microseconds. The instant's year in UTC must be 2000 to 9999, whatever the offset: the
 // entry holds the time in UTC (TimeLayout, a four-digit year), and Apply and every replay

@@ -24,6 +24,12 @@ func (st *txState) submit(req ledger.Request, fp [32]byte, nowMicros int64) (res
 		return st.replay(v, fp, req.IdempotencyKey), nil
 	}
 	seq, t := st.lastSeq+1, max(nowMicros, st.lastTime+1) // entry times strictly increase
+	if !ledger.EntryTimeInRange(t) {
+		// The canonical form could not hold the entry: refuse it, written nowhere.
+		return result{err: ledger.Errorf(ledger.CodeUnavailable,
+			"The ledger cannot time this entry: the next entry time, %s, is outside the years 0000 to 9999 its log can hold (check the server's clock); nothing was written.",
+			ledger.FormatTime(t)), failed: true}, nil
+	}
 	e, err := decide(st, req, seq, t)
 	if err != nil {
 		return result{err: err}, nil
