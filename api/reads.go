@@ -69,7 +69,7 @@ func (s *Server) getAccount(c echo.Context, g gate) error {
 	if err != nil {
 		return err
 	}
-	return c.JSONBlob(http.StatusOK, s.accountJSON(a, s.now().UnixMicro()))
+	return c.JSONBlob(http.StatusOK, s.accountJSON(a, s.readNow()))
 }
 
 // accountJSON is {id, kind, status, opened_at, balances:{ASSET:{balance, held, available,
@@ -317,7 +317,7 @@ func (s *Server) getHold(c echo.Context, g gate) error {
 	}
 	scale, _ := s.svc.Assets().Scale(h.Asset)
 	return c.JSON(http.StatusOK, holdJSON{HoldID: h.ID, Resident: h.Resident, Payee: h.Payee, Asset: h.Asset,
-		Amount: formatAmount(h.Amount, scale), Status: h.StatusAt(s.now().UnixMicro()),
+		Amount: formatAmount(h.Amount, scale), Status: h.StatusAt(s.readNow()),
 		ExpiresAt: ledger.FormatTime(h.ExpiresAt)})
 }
 

@@ -42,7 +42,8 @@ type Options struct {
 	RateLimit float64
 	RateBurst int
 	// Now is the clock for what reads derive from time: held and available amounts, a
-	// hold's expired status. Default time.Now; tests set the store's clock here too.
+	// hold's expired status (never earlier than the last entry's time: readNow). Default
+	// time.Now; tests set the store's clock here too.
 	Now func() time.Time
 }
 
@@ -97,6 +98,14 @@ func New(svc ledger.Service, opts Options) *Server {
 	s.e = e
 	s.routes()
 	return s
+}
+
+// readNow is the time reads judge holds at (held, available, a hold's expired status): the
+// time the next entry would get, max(now, last entry's + 1 µs), as the sequencer assigns it.
+// After the wall clock steps back, the wall clock alone would show open again a hold that a
+// settle sent now is refused as expired.
+func (s *Server) readNow() int64 {
+	return max(s.now().UnixMicro(), s.svc.LastTime()+1)
 }
 
 // Service returns the ledger the server serves.

@@ -33,6 +33,9 @@ type Service interface {
 
 	// TreeSize is the number of committed entries.
 	TreeSize() uint64
+	// LastTime is the time of the last committed entry (UTC microseconds). The next entry's
+	// time is max(now, LastTime + 1 µs), also when the wall clock went back.
+	LastTime() int64
 	// Checkpoint returns a signed note covering every entry committed so far.
 	Checkpoint() ([]byte, error)
 	// VerifierKey returns the note verifier key of the checkpoint signer.
