@@ -34,7 +34,8 @@ type serveCmd struct {
 	RateLimit float64 `default:"0" help:"Requests per second allowed per client address; 0 turns the limit off."`
 	DebugAddr string  `help:"Address of a separate listener for Go's profiler (net/http/pprof), HOST:PORT; empty (the default) serves none. Unauthenticated: bind it to loopback."`
 	// A restored backup needs its checkpoint.key; this is for a key that is lost for good.
-	NewSigningKey bool `help:"When the data directory's checkpoint.key is missing but the ledger holds entries, make a new signing key instead of refusing to start. Every auditor must then pin the new verifier key."`
+	AllowClockBehind bool `help:"Take writes while the clock is more than five minutes behind the ledger's last entry (a last entry stamped by a clock that was ahead): entry times then advance a microsecond an entry until the clock catches up. Without it such writes wait (503) until the clock is right."`
+	NewSigningKey    bool `help:"When the data directory's checkpoint.key is missing but the ledger holds entries, make a new signing key instead of refusing to start. Every auditor must then pin the new verifier key."`
 }
 
 // Time limits of the server. Shutdown must end within SPEC §6's 15 seconds: in-flight
@@ -90,11 +91,14 @@ func (c *serveCmd) Run() error {
 	defer ln.Close() // after a clean stop, already closed by the server
 	reg := api.NewRegistry()
 	led, err := store.Open(c.Data, store.Options{Name: c.Name, Logger: log, NewSigningKey: c.NewSigningKey,
-		OnCommit: commitHistograms(reg)})
+		AllowClockBehind: c.AllowClockBehind, OnCommit: commitHistograms(reg)})
 	if err != nil {
 		return err
 	}
 	warnLoosePermissions(c.Data)
+	if err := led.Healthy(); err != nil {
+		fmt.Printf("timebank: warning: %v\n", err) // the clock behind the last entry: reads work, writes wait
+	}
 	defer func() {
 		if err := led.Close(); err != nil {
 			log.Error("closing the store", "err", err)

@@ -220,6 +220,13 @@ func (l *Ledger) process(batch []*waiter) {
 		}
 		live = append(live, w)
 	}
+	if err := l.checkClock(l.opts.Now()); err != nil && len(live) > 0 {
+		l.log.Warn("store: writes refused: the clock cannot time them", "requests", len(live), "err", err)
+		for _, w := range live {
+			l.answer(w, result{err: err, failed: true})
+		}
+		return
+	}
 	for len(live) > 0 {
 		res, bad, err := l.commit(live)
 		switch {

@@ -50,6 +50,14 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock for entry times. Default time.Now; tests set it.
 	Now func() time.Time
+	// Monotonic, set with Now, is the time since Open by a clock that never jumps, against
+	// which jumps of Now are measured (clock.go); with Now set and Monotonic not, none is
+	// looked for. Tests set both; the default is Go's monotonic clock.
+	Monotonic func() time.Duration
+	// AllowClockBehind lets writes go on while the clock is more than MaxClockSkew behind
+	// the last entry's time: entry times then advance a microsecond an entry until the clock
+	// catches up (clock.go).
+	AllowClockBehind bool
 	// ReadOnly opens a stopped server's directory, or a backup, for reading: no sequencer,
 	// no genesis, no key made; Submit answers unavailable.
 	ReadOnly bool
@@ -84,6 +92,8 @@ type Ledger struct {
 	// syncing pages or the meta page): whether it reached the disk is unknown, so the store
 	// answers nothing more until it is reopened (sequencer.go, stopWrites).
 	stopped atomic.Pointer[error]
+	// wallStart is Now at Open, without its monotonic reading (clock.go).
+	wallStart time.Time
 	// update is db.Update; tests replace it to make a commit fail as a disk would.
 	update func(fn func(*bbolt.Tx) error) error
 
@@ -119,7 +129,7 @@ func Open(dir string, opts Options) (*Ledger, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Ledger{dir: dir, opts: opts, log: opts.Logger}
+	l := &Ledger{dir: dir, opts: opts, log: opts.Logger, wallStart: opts.Now().Round(0)}
 	if opts.ReadOnly {
 		if _, err := os.Stat(filepath.Join(dir, DBFile)); err != nil {
 			return nil, fmt.Errorf("store: no ledger in %s: %w", dir, err)
@@ -149,7 +159,9 @@ func (o Options) withDefaults() (Options, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Now == nil {
+		start := time.Now()
 		o.Now = time.Now
+		o.Monotonic = func() time.Duration { return time.Since(start) }
 	}
 	return o, nil
 }
@@ -385,7 +397,7 @@ func (l *Ledger) Healthy() error {
 	if p := l.health.Load(); p != nil {
 		return *p
 	}
-	return nil
+	return l.checkClock(l.opts.Now())
 }
 
 func errUnavailable() *ledger.Error {
