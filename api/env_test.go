@@ -51,7 +51,7 @@ func (c *clock) Advance(d time.Duration) {
 
 // env is one server over one fresh store, with fixture accounts and a token per role.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	clk   *clock
 	led   *store.Ledger
 	srv   *api.Server
@@ -66,7 +66,7 @@ type envOptions struct {
 	noSeed  bool
 }
 
-func newEnv(t *testing.T, o ...envOptions) *env {
+func newEnv(t testing.TB, o ...envOptions) *env {
 	t.Helper()
 	var opt envOptions
 	if len(o) > 0 {
@@ -128,7 +128,7 @@ func (e *env) newToken(role, account string) string {
 
 // resp is an answer of the server.
 type resp struct {
-	t      *testing.T
+	t      testing.TB
 	Status int
 	Header http.Header
 	Body   []byte
@@ -214,7 +214,7 @@ func init() {
 // validateResponse checks a real answer against openapi.yaml: status documented, headers,
 // content type and body schema. Requests to paths the document does not have (404 tests)
 // have nothing to be checked against.
-func validateResponse(t *testing.T, req *http.Request, r *resp) {
+func validateResponse(t testing.TB, req *http.Request, r *resp) {
 	t.Helper()
 	oaOnce.Do(func() {
 		doc, err := openapi3.NewLoader().LoadFromData(api.OpenAPI())
