@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -167,6 +168,15 @@ func (w *fuzzWorld) checkWrite(t *testing.T, s sent, r *resp, want ledger.Type, 
 		t.Fatalf("%s\nanswered %s: want actor %q and key %q", s.desc, r, s.actor, s.key)
 	}
 	checkPostings(t, s, r, e)
+	if want == ledger.TypeFreeze || want == ledger.TypeUnfreeze {
+		var b struct {
+			Account string `json:"account"`
+		}
+		if json.Unmarshal(e.Body, &b) != nil {
+			t.Fatalf("%s\nanswered %s: a freeze's body names its account", s.desc, r)
+		}
+		checkNamedAccount(t, s, r, b.Account)
+	}
 	again := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodGet, "/v1/entries/"+strconv.FormatUint(e.Seq, 10), nil)
 	req.Header.Set("Authorization", "Bearer "+w.secrets["admin"])
@@ -242,6 +252,13 @@ func checkPostings(t *testing.T, s sent, r *resp, e entryAnswer) {
 // checkOther asserts what the 2xx answers of the other routes must be.
 func (w *fuzzWorld) checkOther(t *testing.T, s sent, r *resp, route string) {
 	t.Helper()
+	if route == "/v1/accounts/:id" && r.Status == http.StatusOK {
+		var a struct {
+			ID string `json:"id"`
+		}
+		r.decode(&a)
+		checkNamedAccount(t, s, r, a.ID)
+	}
 	ct := r.Header.Get("Content-Type")
 	switch {
 	case s.req.Method == http.MethodOptions:
@@ -284,5 +301,20 @@ func checkToken(t *testing.T, s sent, r *resp) {
 		json.Unmarshal(r.Body, &tok) != nil || !strings.HasPrefix(tok.ID, ledger.TokenIDPrefix) ||
 		!strings.HasPrefix(tok.Token, ledger.TokenSecretPrefix) || tok.Role == "" {
 		t.Fatalf("%s\nanswered %s: not a new token", s.desc, r)
+	}
+}
+
+// checkNamedAccount asserts that the account an answer is about, got, is the one the request
+// path names: its /v1/accounts/{id} segment, percent-decoded once as RFC 3986 says (a
+// client may write the colon as %3A; %253A is then "%3A", no account id).
+func checkNamedAccount(t *testing.T, s sent, r *resp, got string) {
+	t.Helper()
+	segs := strings.Split(s.req.URL.EscapedPath(), "/")
+	if len(segs) < 4 {
+		t.Fatalf("%s\nanswered %s for a path of no account", s.desc, r)
+	}
+	want, err := url.PathUnescape(segs[3])
+	if err != nil || got != want {
+		t.Fatalf("%s\nanswered %s: about account %q, but the path names %q", s.desc, r, got, want)
 	}
 }

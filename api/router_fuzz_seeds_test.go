@@ -98,6 +98,7 @@ func (w *fuzzWorld) validSeeds() []seed {
 		v("redemption", post("/v1/redemptions", "resident", "", redemption)),
 		v("hold", post("/v1/holds", "resident", "", `{"payee":"outlet:o01","asset":"HOURS","amount":"0.50","ttl_seconds":600}`)),
 		v("settle", post("/v1/holds/:id/settle", "outlet", holdA, `{"amount":"4"}`)),
+		v("settle read by its payee", get("/v1/entries/:seq", "outlet", latestSeq, "")),
 		v("void", post("/v1/holds/:id/void", "resident", holdB, `{}`)),
 		v("transfer", post("/v1/transfers", "resident", "", `{"to":"resident:r02","asset":"HOURS","amount":"1.25","memo":"for mum"}`)),
 		v("donation", post("/v1/donations", "resident", "", `{"pool":"pool:public","asset":"POINTS","amount":"3"}`)),
@@ -263,7 +264,8 @@ func (w *fuzzWorld) policySeeds() []seed {
 		p("backdate 2^63", "invalid_policy", with(`"backdate_days":30`, `"backdate_days":9223372036854775808`)),
 		p("cap as number", "invalid_policy", with(`"max_hours_per_entry":"12"`, `"max_hours_per_entry":12`)),
 		p("unknown member", "unknown_field", with(`"timezone"`, `"zone":"UTC","timezone"`)),
-		p("many categories", "invalid_policy", api.ManyKeys(`{"credit":{"categories":{`, `{}`)),
+		p("many categories", "invalid_policy", api.ManyKeys(`{"credit":{"categories":{`, `{"points_per_hour":"1"}`)),
+		p("empty category", "invalid_policy", with(`"categories":{`, `"categories":{"x":{},`)),
 		p("deep timezone", "malformed_json", with(`"timezone":"Asia/Shanghai"`, `"timezone":`+strings.Repeat(`{"y":`, 20)+`1`+strings.Repeat(`}`, 20))),
 	}
 }
