@@ -202,10 +202,13 @@ func (s *Server) putPolicy(c echo.Context, g gate) error {
 }
 
 // pathParam returns path parameter name, unescaped once (account ids hold a colon, which a
-// client may send as %3A).
+// client may send as %3A). Echo routes on URL.RawPath when net/http kept one (the path had
+// an escape its default encoding would not write, such as %3A), and its parameters are then
+// still escaped; else on URL.Path, which net/http has already unescaped: unescaping that
+// again would let resident%253Ar01 name resident:r01.
 func pathParam(c echo.Context, name string) string {
 	v := c.Param(name)
-	if strings.IndexByte(v, '%') >= 0 {
+	if c.Request().URL.RawPath != "" && strings.IndexByte(v, '%') >= 0 {
 		if u, err := url.PathUnescape(v); err == nil {
 			return u
 		}
