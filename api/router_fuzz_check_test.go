@@ -88,8 +88,10 @@ var errorCodes = func() map[int][]string {
 }()
 
 // maxMessageBytes bounds an error message: one sentence a clerk can act on, which quotes
-// at most a short prefix of what was sent.
-const maxMessageBytes = 600
+// at most a short prefix of what was sent. The longest a body can provoke names the path of
+// an unknown key under two policy map keys, three keys of at most 64 bytes that %q may
+// write four times as long (\x01): about 830 bytes.
+const maxMessageBytes = 1024
 
 // checkError asserts that a non-2xx answer is exactly {"error":{"code","message","details"}}
 // with a code SPEC §7 lists for its status.

@@ -249,6 +249,7 @@ func (w *fuzzWorld) policySeeds() []seed {
 	p := func(name, code, body string) seed {
 		return seed{name: name, in: w.call("PUT", "/v1/policy", "admin", "", "", body), code: code}
 	}
+	k64 := strings.Repeat("\x01", 64) // the longest map key, quoted four times as long
 	with := func(old, new string) string {
 		if !strings.Contains(w.policy, old) {
 			w.e.t.Fatalf("the policy has no %s: %s", old, w.policy)
@@ -266,6 +267,7 @@ func (w *fuzzWorld) policySeeds() []seed {
 		p("unknown member", "unknown_field", with(`"timezone"`, `"zone":"UTC","timezone"`)),
 		p("many categories", "invalid_policy", api.ManyKeys(`{"credit":{"categories":{`, `{"points_per_hour":"1"}`)),
 		p("empty category", "invalid_policy", with(`"categories":{`, `"categories":{"x":{},`)),
+		p("control-byte keys", "unknown_field", `{"limits":{"`+k64+`":{"`+k64+`":{"`+k64+`":1}}}}`),
 		p("deep timezone", "malformed_json", with(`"timezone":"Asia/Shanghai"`, `"timezone":`+strings.Repeat(`{"y":`, 20)+`1`+strings.Repeat(`}`, 20))),
 	}
 }
