@@ -241,6 +241,11 @@ func (w *fuzzWorld) otherBodySeeds() []seed {
 		s("grant without memo", "invalid_field", "POST", "/v1/grants", "admin", "", `{"pool":"pool:public","to":"resident:r02","asset":"HOURS","amount":"1"}`),
 		s("token for a missing account", "unknown_account", "POST", "/v1/tokens", "admin", "", `{"role":"resident","account":"resident:ghost"}`),
 		s("token of no role", "invalid_field", "POST", "/v1/tokens", "admin", "", `{"role":"root"}`),
+		s("admin token bound to an account", "invalid_field", "POST", "/v1/tokens", "admin", "", `{"role":"admin","account":"resident:r01"}`),
+		s("reversal seq -1", "invalid_field", "POST", "/v1/reversals", "admin", "", `{"seq":-1,"reason":"x"}`),
+		s("hold ttl -2^66", "invalid_field", "POST", "/v1/holds", "resident", "", `{"payee":"outlet:o01","asset":"POINTS","amount":"1","ttl_seconds":-99999999999999999999}`),
+		s("credit naming a resident as station", "invalid_field", "POST", "/v1/credits", "admin", "", `{"station":"resident:r02",`+credit("1", "2026-02-12T01:00:00Z", "2026-02-12T02:00:00Z")[1:]),
+		s("settle amount of 40 digits", "invalid_amount", "POST", "/v1/holds/:id/settle", "outlet", "999999", `{"amount":"`+strings.Repeat("1", 40)+`"}`),
 	}
 }
 
@@ -267,6 +272,8 @@ func (w *fuzzWorld) policySeeds() []seed {
 		p("unknown member", "unknown_field", with(`"timezone"`, `"zone":"UTC","timezone"`)),
 		p("many categories", "invalid_policy", api.ManyKeys(`{"credit":{"categories":{`, `{"points_per_hour":"1"}`)),
 		p("empty category", "invalid_policy", with(`"categories":{`, `"categories":{"x":{},`)),
+		p("duplicate category", "malformed_json", with(`"categories":{`, `"categories":{"x":{"points_per_hour":"1"},"x":{"points_per_hour":"2"},`)),
+		p("escaped category", "unknown_field", with(`"categories":{`, `"categories":{"\u0078":{"points_per_hour":"1"},`)),
 		p("control-byte keys", "unknown_field", `{"limits":{"`+k64+`":{"`+k64+`":{"`+k64+`":1}}}}`),
 		p("deep timezone", "malformed_json", with(`"timezone":"Asia/Shanghai"`, `"timezone":`+strings.Repeat(`{"y":`, 20)+`1`+strings.Repeat(`}`, 20))),
 	}
@@ -311,6 +318,7 @@ func (w *fuzzWorld) requestSeeds() []seed {
 		{name: "bad query escape", in: w.call("GET", "/v1/entries", "admin", "", "limit=%zz&after_seq=%", "")},
 		{name: "inclusion past size", in: w.call("GET", "/v1/proofs/inclusion", "admin", "", "seq=3&tree_size=2", ""), code: "invalid_field"},
 		{name: "inclusion beyond", in: w.call("GET", "/v1/proofs/inclusion", "admin", "", "seq=1&tree_size=18446744073709551615", ""), code: "invalid_field"},
+		{name: "consistency past the log", in: w.call("GET", "/v1/proofs/consistency", "admin", "", "old_size=999999", ""), code: "invalid_field"},
 		{name: "consistency backwards", in: w.call("GET", "/v1/proofs/consistency", "admin", "", "old_size=5&new_size=2", ""), code: "invalid_field"},
 		{name: "export 2^64", in: w.call("GET", "/v1/export", "auditor", "", "after_seq=18446744073709551616", ""), code: "invalid_field"},
 		{name: "entry 2^64-1", in: w.call("GET", "/v1/entries/:seq", "admin", "18446744073709551615", "", ""), code: "invalid_field"},
@@ -358,6 +366,7 @@ func (w *fuzzWorld) headerSeeds(red func() fuzzInput, with func(fuzzInput, func(
 		{name: "quoted charset", in: ct(slices.Index(contentTypes, `application/json; charset="utf-8"`), ""), valid: true},
 		{name: "repeated charset", in: ct(slices.Index(contentTypes, "application/json; charset=utf-8; charset=latin1"), ""), code: "unsupported_media_type"},
 		{name: "raw content type", in: ct(slices.Index(contentTypes, ctHdr), `application/json; charset=utf-8; q="`), code: "unsupported_media_type"},
+		{name: "long media parameter", in: ct(slices.Index(contentTypes, ctHdr), "application/json; charset="+strings.Repeat("u", 100)), code: "unsupported_media_type"},
 		{name: "two content types", in: ct(slices.Index(contentTypes, ctTwice), ""), valid: true},
 		{name: "no key", in: key(keyAbsent, ""), code: "missing_idempotency_key"},
 		{name: "empty key", in: key(keyEmpty, ""), code: "missing_idempotency_key"},
