@@ -67,8 +67,14 @@ func (w *fuzzWorld) check(t *testing.T, s sent, rec *httptest.ResponseRecorder, 
 	switch {
 	case status < 200 || status > 299:
 		checkError(t, s, r)
+		if isWrite && (status == http.StatusConflict || status == http.StatusUnprocessableEntity) {
+			w.checkRefusedAgain(t, s, r)
+		}
 	case isWrite:
 		w.checkWrite(t, s, r, writeType, before)
+		if status == http.StatusCreated {
+			w.checkReplay(t, s, r)
+		}
 		return
 	default:
 		w.checkOther(t, s, r, route)
@@ -319,4 +325,78 @@ func checkNamedAccount(t *testing.T, s sent, r *resp, got string) {
 	if err != nil || got != want {
 		t.Fatalf("%s\nanswered %s: about account %q, but the path names %q", s.desc, r, got, want)
 	}
+}
+
+// checkReplay sends a new write again with the same key, its body's members in reverse
+// order and without insignificant whitespace: the same JSON value, so SPEC §3 makes it a
+// replay, 200 with the same entry and Idempotent-Replayed: true, the log as it was.
+func (w *fuzzWorld) checkReplay(t *testing.T, s sent, first *resp) {
+	t.Helper()
+	size := w.e.led.TreeSize()
+	body := reversedMembers(t, s.body)
+	again := w.resend(t, s, body)
+	if again.Code != http.StatusOK || again.Header().Get("Idempotent-Replayed") != "true" ||
+		!bytes.Equal(again.Body.Bytes(), first.Body) || w.e.led.TreeSize() != size {
+		t.Fatalf("%s\nanswered %s\nsent again as %s, it answered %d %s (Idempotent-Replayed %q), not the replay",
+			s.desc, first, body, again.Code, again.Body, again.Header().Get("Idempotent-Replayed"))
+	}
+}
+
+// checkRefusedAgain sends a write the ledger refused (409, 422) again: a refusal leaves no
+// entry and its key free (SPEC §3), and nothing happened in between, so the same refusal
+// answers.
+func (w *fuzzWorld) checkRefusedAgain(t *testing.T, s sent, first *resp) {
+	t.Helper()
+	size := w.e.led.TreeSize()
+	again := w.resend(t, s, s.body)
+	r := &resp{t: t, Status: again.Code, Body: again.Body.Bytes()}
+	if r.Status != first.Status || r.code() != first.code() || w.e.led.TreeSize() != size {
+		t.Fatalf("%s\nanswered %s\nsent again, it answered %s", s.desc, first, r)
+	}
+}
+
+// resend sends the request of s again with body and returns the answer, checking the log.
+func (w *fuzzWorld) resend(t *testing.T, s sent, body []byte) *httptest.ResponseRecorder {
+	t.Helper()
+	req, ok := s.build(body)
+	if !ok {
+		t.Fatalf("%s\ncannot be built again", s.desc)
+	}
+	rec := httptest.NewRecorder()
+	w.e.srv.Handler().ServeHTTP(rec, req)
+	if _, _, errs := w.probe.take(); len(errs) > 0 {
+		t.Fatalf("%s\nsent again, answered %d %.600s\nthe server logged at level Error: %q", s.desc, rec.Code, rec.Body, errs)
+	}
+	return rec
+}
+
+// reversedMembers returns the JSON object b, which the server accepted, with its members in
+// reverse order of their names and no insignificant whitespace.
+func reversedMembers(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(b, &members); err != nil {
+		t.Fatalf("an accepted body %q is not an object: %v", b, err)
+	}
+	names := make([]string, 0, len(members))
+	for name := range members {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	slices.Reverse(names)
+	var out bytes.Buffer
+	out.WriteByte('{')
+	for i, name := range names {
+		if i > 0 {
+			out.WriteByte(',')
+		}
+		key, _ := json.Marshal(name)
+		out.Write(key)
+		out.WriteByte(':')
+		if err := json.Compact(&out, members[name]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out.WriteByte('}')
+	return out.Bytes()
 }

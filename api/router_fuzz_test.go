@@ -134,6 +134,11 @@ type sent struct {
 	desc  string // the request as the failure messages show it
 	actor string // the actor its writes must carry; "" when the principal is not known
 	key   string // the Idempotency-Key the server reads
+
+	method, target string
+	hdrs           [][2]string
+	body           []byte // nil: none
+	chunked        bool
 }
 
 // exchange sends in and checks the answer. It sends nothing when in is a request that
@@ -177,20 +182,37 @@ func (w *fuzzWorld) request(in fuzzInput) (sent, bool) {
 		add("Content-Type", ct)
 	}
 	w.idempotencyKey(in, add)
-	body := w.body(in, method)
+	s.method, s.target, s.hdrs, s.body, s.chunked = method, target, hdrs, w.body(in, method), in.Flags&flagChunked != 0
+	req, ok := s.build(s.body)
+	if !ok {
+		return s, false
+	}
+	if in.Flags&flagCutBody != 0 && s.body != nil {
+		req.Body = &cutBody{r: req.Body, left: len(s.body) / 2}
+	}
+	s.req, s.key = req, req.Header.Get("Idempotency-Key")
+	s.desc = fmt.Sprintf("%s %s\n%q\nbody (%d bytes): %.300q", method, target, hdrs, len(s.body), s.body)
+	return s, true
+}
 
+// build makes the request of s with body as raw HTTP/1.1 and reads it back as the server
+// would; false when net/http refuses it before any handler runs.
+func (s sent) build(body []byte) (*http.Request, bool) {
+	if strings.ContainsFunc(s.target, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return nil, false
+	}
 	var raw bytes.Buffer
-	fmt.Fprintf(&raw, "%s %s HTTP/1.1\r\nHost: timebank.test\r\n", method, target)
-	for _, h := range hdrs {
+	fmt.Fprintf(&raw, "%s %s HTTP/1.1\r\nHost: timebank.test\r\n", s.method, s.target)
+	for _, h := range s.hdrs {
 		if !validHeaderValue(h[1]) {
-			return s, false // net/http answers 400 itself
+			return nil, false
 		}
 		fmt.Fprintf(&raw, "%s: %s\r\n", h[0], h[1])
 	}
 	switch {
 	case body == nil:
 		raw.WriteString("\r\n")
-	case in.Flags&flagChunked != 0:
+	case s.chunked:
 		raw.WriteString("Transfer-Encoding: chunked\r\n\r\n")
 		if len(body) > 0 {
 			fmt.Fprintf(&raw, "%x\r\n%s\r\n", len(body), body)
@@ -199,20 +221,12 @@ func (w *fuzzWorld) request(in fuzzInput) (sent, bool) {
 	default:
 		fmt.Fprintf(&raw, "Content-Length: %d\r\n\r\n%s", len(body), body)
 	}
-	if strings.ContainsFunc(target, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return s, false
-	}
 	req, err := http.ReadRequest(bufio.NewReader(&raw))
 	if err != nil {
-		return s, false
+		return nil, false
 	}
 	req.RemoteAddr = "192.0.2.1:1234"
-	if in.Flags&flagCutBody != 0 && body != nil {
-		req.Body = &cutBody{r: req.Body, left: len(body) / 2}
-	}
-	s.req, s.key = req, req.Header.Get("Idempotency-Key")
-	s.desc = fmt.Sprintf("%s %s\n%q\nbody (%d bytes): %.300q", method, target, hdrs, len(body), body)
-	return s, true
+	return req, true
 }
 
 // validHeaderValue reports whether net/http would take v as a header value: no control
