@@ -408,12 +408,18 @@ func (w *crashWorker) open() (ledger.Principal, ledger.Body) {
 	return s1, &ledger.OpenBody{ID: crashResident(w.cycle, w.g, "n"+strconv.Itoa(w.n))}
 }
 
-// policy puts one of a few policies, which every worker's later requests then meet:
-// conversions disabled or at another rate, POINTS transferable to anyone, the default; or
-// one that changes an asset's scale (invalid_policy).
+// policy puts one of a few policies (policyVariant), which every worker's later requests
+// then meet.
 func (w *crashWorker) policy() (ledger.Principal, ledger.Body) {
+	return admin, &ledger.PolicyBody{Policy: *policyVariant(w.rng.IntN(5))}
+}
+
+// policyVariant returns policy n of: conversions disabled (0) or at another rate (1), POINTS
+// transferable to anyone (2), an asset's scale changed (3, refused invalid_policy), or the
+// default (any other n).
+func policyVariant(n int) *ledger.Policy {
 	p := ledger.DefaultPolicy()
-	switch w.rng.IntN(5) {
+	switch n {
 	case 0:
 		p.Convert.PointsPerHour = "0" // conversion_disabled
 	case 1:
@@ -423,5 +429,5 @@ func (w *crashWorker) policy() (ledger.Principal, ledger.Body) {
 	case 3:
 		p.Assets[ledger.AssetHours] = ledger.AssetSpec{Scale: 3}
 	}
-	return admin, &ledger.PolicyBody{Policy: *p}
+	return p
 }

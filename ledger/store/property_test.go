@@ -94,20 +94,8 @@ func drawOp(t *rapid.T, i int, done []propOp) propOp {
 	case 13:
 		return propOp{admin, key, &ledger.GrantBody{Pool: "pool:public", To: who, Asset: ledger.AssetHours, Amount: hours, Memo: "property test"}, -1}
 	case 14:
-		// A policy the next requests meet: conversions off or at another rate, POINTS
-		// transferable to anyone, or an asset's scale changed (invalid_policy).
-		p := ledger.DefaultPolicy()
-		switch rapid.IntRange(0, 3).Draw(t, "policy") {
-		case 0:
-			p.Convert.PointsPerHour = "0"
-		case 1:
-			p.Convert.PointsPerHour = "5"
-		case 2:
-			p.Transfer[ledger.AssetPoints] = ledger.TransferAny
-		case 3:
-			p.Assets[ledger.AssetHours] = ledger.AssetSpec{Scale: 3}
-		}
-		return propOp{admin, key, &ledger.PolicyBody{Policy: *p}, -1}
+		// A policy the next requests meet (policyVariant).
+		return propOp{admin, key, &ledger.PolicyBody{Policy: *policyVariant(rapid.IntRange(0, 3).Draw(t, "policy"))}, -1}
 	default:
 		if len(done) == 0 {
 			return propOp{admin, key, &ledger.OpenBody{ID: who}, -1}
