@@ -220,8 +220,15 @@ func (l *Ledger) process(batch []*waiter) {
 		}
 		live = append(live, w)
 	}
-	if err := l.checkClock(l.opts.Now()); err != nil && len(live) > 0 {
-		l.log.Warn("store: writes refused: the clock cannot time them", "requests", len(live), "err", err)
+	err := l.checkClock(l.opts.Now())
+	if bad := err != nil; l.clockBad.Swap(bad) != bad { // logged when it changes, not per batch
+		if bad {
+			l.log.Warn("store: writes refused until the clock is right", "err", err)
+		} else {
+			l.log.Info("store: the clock is right again; writes resume")
+		}
+	}
+	if err != nil {
 		for _, w := range live {
 			l.answer(w, result{err: err, failed: true})
 		}

@@ -94,6 +94,7 @@ type Ledger struct {
 	stopped atomic.Pointer[error]
 	// wallStart is Now at Open, without its monotonic reading (clock.go).
 	wallStart time.Time
+	clockBad  atomic.Bool // the last batch found the clock wrong (for logging changes only)
 	// update is db.Update; tests replace it to make a commit fail as a disk would.
 	update func(fn func(*bbolt.Tx) error) error
 
