@@ -13,8 +13,7 @@ import (
 // store from 64 goroutines, without sockets: the API's and the store's cost per durable
 // credit. Run: go test ./api -run X -bench CreditThrough -cpuprofile cpu.out
 func BenchmarkCreditThroughHandler(b *testing.B) {
-	t := &testing.T{}
-	e := newEnv(t)
+	e := newEnv(b)
 	e.quiet = true
 	const residents = 64
 	for i := range residents {
@@ -48,8 +47,7 @@ func BenchmarkCreditThroughHandler(b *testing.B) {
 
 // BenchmarkBalanceRead reads an account through the full Echo stack from 64 goroutines.
 func BenchmarkBalanceRead(b *testing.B) {
-	t := &testing.T{}
-	e := newEnv(t)
+	e := newEnv(b)
 	e.quiet = true
 	e.credit("station", "resident:r01", "3", time.Hour, 3*time.Hour)
 	b.SetParallelism(32)
