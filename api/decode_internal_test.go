@@ -223,3 +223,22 @@ func BenchmarkHostileManyKeys(b *testing.B) {
 		}
 	})
 }
+
+// TestParseUintSaysWhy: a number too large for 64 bits is told so, not told it is not a whole
+// number (a 20-digit seq was, before: the digits were capped at 19).
+func TestParseUintSaysWhy(t *testing.T) {
+	if v, err := parseUint("seq", "18446744073709551615"); err != nil || v != 1<<64-1 {
+		t.Fatalf("2^64−1: %d, %v", v, err)
+	}
+	for in, want := range map[string]string{
+		"18446744073709551616":       "seq is too large",
+		"99999999999999999999999999": "seq is too large",
+		"12a":                        "seq must be a whole number",
+		"-1":                         "seq must be a whole number",
+		"":                           "seq must be a whole number",
+	} {
+		if _, err := parseUint("seq", in); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("parseUint(%q): %v, want %q", in, err, want)
+		}
+	}
+}

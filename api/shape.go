@@ -1,6 +1,7 @@
 package api
 
 import (
+	"math"
 	"strconv"
 
 	"github.com/timebank/timebank/ledger"
@@ -185,7 +186,7 @@ func validCategory(s string) bool {
 
 // parseUint parses a decimal path or query number of at most 19 digits (400 invalid_field).
 func parseUint(field, s string) (uint64, error) {
-	if len(s) == 0 || len(s) > 19 {
+	if len(s) == 0 {
 		return 0, invalidField(field, "%s must be a whole number.", field)
 	}
 	for i := 0; i < len(s); i++ {
@@ -193,9 +194,10 @@ func parseUint(field, s string) (uint64, error) {
 			return 0, invalidField(field, "%s must be a whole number.", field)
 		}
 	}
+	// Digits only, checked above: the only error left is a number too large for 64 bits.
 	v, err := strconv.ParseUint(s, 10, 64)
 	if err != nil {
-		return 0, invalidField(field, "%s must be a whole number.", field)
+		return 0, invalidField(field, "%s is too large: it must be a whole number of at most %d.", field, uint64(math.MaxUint64))
 	}
 	return v, nil
 }
