@@ -34,8 +34,11 @@ var (
 	bob     = Principal{Role: RoleResident, Account: "resident:bob"}
 )
 
-func newBook(t tb) *book {
-	b := &book{t: t, st: NewMemState(nil), now: t0.UnixMicro()}
+func newBook(t tb) *book { return newBookAt(t, t0) }
+
+// newBookAt is a book holding only genesis, with its clock at now.
+func newBookAt(t tb, now time.Time) *book {
+	b := &book{t: t, st: NewMemState(nil), now: now.UnixMicro()}
 	b.rp = &Replayer{St: b.st}
 	g, err := Decide(b.st, Request{Principal: Principal{Role: RoleSystem}, IdempotencyKey: "genesis",
 		Body: &GenesisBody{Policy: *DefaultPolicy()}}, 1, b.now)

@@ -83,19 +83,6 @@ func TestParseTimeYearsAreUTCYears(t *testing.T) {
 	}
 }
 
-// newBookAt is newBook with its clock at now.
-func newBookAt(t tb, now time.Time) *book {
-	b := &book{t: t, st: NewMemState(nil), now: now.UnixMicro()}
-	b.rp = &Replayer{St: b.st}
-	g, err := Decide(b.st, Request{Principal: Principal{Role: RoleSystem}, IdempotencyKey: "genesis",
-		Body: &GenesisBody{Policy: *DefaultPolicy()}}, 1, b.now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.commit(g)
-	return b
-}
-
 // TestCreditNearTheYear2000: a machine whose real-time clock lost its battery boots at
 // 2000-01-01 (a common RTC default). A session written with an offset that puts its UTC
 // start in 1999 was accepted by the rules, and the server's own Apply then refused the
