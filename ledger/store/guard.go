@@ -1,10 +1,12 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"runtime/debug"
 
 	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // A damaged file must give an error, never crash the process: bbolt panics on some damaged
@@ -25,10 +27,15 @@ func guarded(fn func() error) (err error) {
 	return fn()
 }
 
-// view is db.View, guarded.
+// view is db.View, guarded. A read that starts after Close (a request the server's
+// shutdown cut but whose handler still runs) is told the ledger is unavailable.
 func (l *Ledger) view(fn func(tx *bbolt.Tx) error) error {
 	if p := l.stopped.Load(); p != nil {
 		return errStopped()
 	}
-	return guarded(func() error { return l.db.View(fn) })
+	err := guarded(func() error { return l.db.View(fn) })
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		return errUnavailable()
+	}
+	return err
 }

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -178,5 +180,35 @@ func TestCommitsAreSynced(t *testing.T) {
 	l, _ := openTest(t, Options{})
 	if l.db.NoSync || l.db.NoGrowSync {
 		t.Fatalf("bbolt options NoSync=%v NoGrowSync=%v: commits would not reach the disk before answers", l.db.NoSync, l.db.NoGrowSync)
+	}
+}
+
+// A request still being served when the server closes the store (a handler that outlived
+// the shutdown's grace period) must be told the ledger is unavailable, a 503 the client can
+// retry, not an unknown error that the API can only answer with a 500.
+func TestReadsAfterCloseAreUnavailable(t *testing.T) {
+	l, _ := openTest(t, Options{})
+	must(t, l, admin, &ledger.OpenBody{ID: "resident:ann"})
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	reads := map[string]func() error{
+		"Account": func() error { _, err := l.Account("resident:ann"); return err },
+		"Entry":   func() error { _, err := l.Entry(1); return err },
+		"Entries": func() error { _, err := l.Entries(0, 10); return err },
+		"Hold":    func() error { _, err := l.Hold(2); return err },
+		"AccountEntries": func() error {
+			_, err := l.AccountEntries("resident:ann", 0, 10)
+			return err
+		},
+		"InclusionProof": func() error { _, _, err := l.InclusionProof(1, 2); return err },
+		"Export":         func() error { return l.Export(context.Background(), 0, io.Discard) },
+		"Backup":         func() error { _, err := l.Backup(io.Discard); return err },
+	}
+	for name, read := range reads {
+		var le *ledger.Error
+		if err := read(); !errors.As(err, &le) || le.Code != ledger.CodeUnavailable {
+			t.Errorf("%s after Close: %v, want code %s", name, err, ledger.CodeUnavailable)
+		}
 	}
 }
