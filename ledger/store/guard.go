@@ -27,13 +27,21 @@ func guarded(fn func() error) (err error) {
 	return fn()
 }
 
-// view is db.View, guarded. A read that starts after Close (a request the server's
-// shutdown cut but whose handler still runs) is told the ledger is unavailable.
+// view is db.View, guarded, showing only commits known durable (visibility.go). A read that
+// starts after Close (a request the server's shutdown cut but whose handler still runs) is
+// told the ledger is unavailable.
 func (l *Ledger) view(fn func(tx *bbolt.Tx) error) error {
 	if p := l.stopped.Load(); p != nil {
 		return errStopped()
 	}
-	err := guarded(func() error { return l.db.View(fn) })
+	err := guarded(func() error {
+		return l.db.View(func(tx *bbolt.Tx) error {
+			if err := l.awaitDurable(tx); err != nil {
+				return err
+			}
+			return fn(tx)
+		})
+	})
 	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return errUnavailable()
 	}

@@ -362,18 +362,25 @@ func (l *Ledger) write(fn func(*bbolt.Tx) error) error {
 		return errStopped()
 	}
 	var ours error
+	var txid uint64
 	err := guarded(func() error {
 		return l.update(func(tx *bbolt.Tx) error {
+			txid = uint64(tx.ID())
 			ours = fn(tx)
 			return ours
 		})
 	})
-	if err == nil || err == ours || errors.Is(err, berrors.ErrMaxSizeReached) {
+	if err == nil {
+		l.vis.publish(txid)
+		return nil
+	}
+	if err == ours || errors.Is(err, berrors.ErrMaxSizeReached) {
 		return err
 	}
 	l.log.Error("store: a commit failed while writing to the disk; the ledger stops until it is restarted", "err", err)
 	serr := fmt.Errorf("store: stopped after a failed commit, restart the server: %w", err)
 	l.stopped.Store(&serr)
+	l.vis.wakeAll() // readers waiting for this commit: it may never be durable
 	return &uncertainCommit{err}
 }
 

@@ -108,6 +108,7 @@ type Ledger struct {
 
 	tokens tokenIndex
 	ckpt   checkpointCache
+	vis    visibility // the last commit known durable, for readers
 
 	closeOnce sync.Once
 	closeErr  error
@@ -192,11 +193,14 @@ func openBolt(dir string, opts Options) (*bbolt.DB, error) {
 // init runs under the file lock: the key, the buckets, genesis, the in-memory head and
 // tokens, then the sequencer.
 func (l *Ledger) init() error {
+	if err := l.vis.start(l.db); err != nil {
+		return err
+	}
 	if err := l.loadKey(); err != nil {
 		return err
 	}
 	if !l.opts.ReadOnly {
-		if err := l.db.Update(createBuckets); err != nil {
+		if err := l.write(createBuckets); err != nil {
 			return fmt.Errorf("store: %s: %w", filepath.Join(l.dir, DBFile), err)
 		}
 	}
