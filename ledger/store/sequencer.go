@@ -272,7 +272,7 @@ func (l *Ledger) commit(ws []*waiter) (res []result, bad int, err error) {
 	bad = -1
 	var next *head
 	start := time.Now()
-	err = l.write(func(tx *bbolt.Tx) error {
+	err = l.writeThen(func(tx *bbolt.Tx) error {
 		st := newTxState(tx, l, h)
 		for i, w := range ws {
 			r, err := st.submit(w.req, w.fp, l.opts.Now().UnixMicro())
@@ -294,7 +294,7 @@ func (l *Ledger) commit(ws []*waiter) (res []result, bad int, err error) {
 			l.assets, l.table = st.assets, st.table
 		}
 		return nil
-	})
+	}, func() { l.head.Store(next) })
 	if errors.Is(err, errNothingToCommit) {
 		return res, -1, nil
 	}
@@ -306,7 +306,6 @@ func (l *Ledger) commit(ws []*waiter) (res []result, bad int, err error) {
 		if l.opts.OnCommit != nil {
 			l.opts.OnCommit(int(next.size-h.size), took)
 		}
-		l.head.Store(next)
 		if l.health.Load() != nil {
 			l.health.Store(nil)
 		}
@@ -357,7 +356,12 @@ func (e *uncertainCommit) Unwrap() error { return e.err }
 // file as the disk has it (PostgreSQL does the same after a failed fsync). A panic met while
 // writing (a damaged page) stops it too. Such a failure is returned as an *uncertainCommit.
 // Running past MaxSize fails before anything is written, and does not stop the store.
-func (l *Ledger) write(fn func(*bbolt.Tx) error) error {
+func (l *Ledger) write(fn func(*bbolt.Tx) error) error { return l.writeThen(fn, nil) }
+
+// writeThen is write, and runs durable (when not nil) once the commit is durable and before
+// any read may see it: the sequencer moves the head there, so that no read shows an entry
+// beyond the tree that checkpoints and proofs cover.
+func (l *Ledger) writeThen(fn func(*bbolt.Tx) error, durable func()) error {
 	if l.stopped.Load() != nil {
 		return errStopped()
 	}
@@ -371,6 +375,9 @@ func (l *Ledger) write(fn func(*bbolt.Tx) error) error {
 		})
 	})
 	if err == nil {
+		if durable != nil {
+			durable()
+		}
 		l.vis.publish(txid)
 		return nil
 	}

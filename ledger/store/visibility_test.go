@@ -56,3 +56,29 @@ func TestReadsShowOnlyDurableCommits(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Once a read can see an entry, the head (tree size, checkpoint, proofs) covers it: a client
+// that read entry N can at once ask for its inclusion proof. OnCommit runs after a commit is
+// published and, in the build this test was written against, before the head moved.
+func TestReadableEntriesAreInTheTree(t *testing.T) {
+	var opened atomic.Pointer[Ledger]
+	var checked atomic.Int64
+	l, _ := openTest(t, Options{OnCommit: func(int, time.Duration) {
+		l := opened.Load()
+		if l == nil {
+			return // genesis, inside Open
+		}
+		size := l.TreeSize()
+		if e, err := l.Entry(size + 1); err != nil {
+			t.Error(err)
+		} else if e != nil {
+			t.Errorf("entry %d is readable while the tree size is %d", e.Seq, size)
+		}
+		checked.Add(1)
+	}})
+	opened.Store(l)
+	must(t, l, admin, &ledger.OpenBody{ID: "resident:ann"})
+	if checked.Load() == 0 {
+		t.Fatal("OnCommit never ran")
+	}
+}
