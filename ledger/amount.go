@@ -134,6 +134,10 @@ func addChecked(a, b int64) (int64, bool) {
 }
 
 // pow10 returns 10^n for 0 ≤ n ≤ 18.
+// maxAmount is the largest amount at scale that ParseAmount accepts: 12 nines, then scale
+// nines, in minor units (below 2^63 for every scale ≤ MaxScale).
+func maxAmount(scale int) int64 { return pow10(MaxIntegerDigits+scale) - 1 }
+
 func pow10(n int) int64 {
 	v := int64(1)
 	for i := 0; i < n; i++ {

@@ -60,6 +60,17 @@ func TestRateApply(t *testing.T) {
 	if _, ok := ParseRate("1.0000001"); ok {
 		t.Fatal("seven decimals accepted")
 	}
+	// A result must be an amount that reads back: at most 12 integer digits at its scale.
+	one, _ := ParseRate("1")
+	if got, _, ok := one.Apply(999_999_999_999, 0, 0); !ok || got != 999_999_999_999 {
+		t.Fatalf("the largest amount: %d ok=%v", got, ok)
+	}
+	if _, err := ParseAmount(FormatAmount(maxAmount(2), 2), 2); err != nil {
+		t.Fatalf("maxAmount(2) does not parse: %v", err)
+	}
+	if got, _, ok := one.Apply(999_999_999_999_99+1, 2, 2); ok {
+		t.Fatalf("one minor unit beyond the largest amount gave %d, ok", got)
+	}
 }
 
 // FuzzParseAmount checks that whatever parses formats back to an equivalent string, and that

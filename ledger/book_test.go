@@ -50,6 +50,16 @@ func newBookAt(t tb, now time.Time) *book {
 }
 
 func (b *book) commit(e *Entry) {
+	// Every entry the rules make must read back: the server stores it, verify decodes it.
+	// (Scales are fixed at genesis, and every book starts from the default policy.)
+	assets := DefaultPolicy().Assets
+	raw, err := EncodeEntry(e, assets)
+	if err == nil {
+		_, err = DecodeEntry(raw, assets)
+	}
+	if err != nil {
+		b.t.Fatalf("entry %d does not encode and decode back: %v\n%s", e.Seq, err, raw)
+	}
 	if err := Apply(b.st, e); err != nil {
 		b.t.Fatalf("apply %d: %v", e.Seq, err)
 	}

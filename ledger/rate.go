@@ -20,7 +20,9 @@ func (r Rate) IsZero() bool { return r.Num == 0 }
 
 // Apply converts an amount of the from asset (minor units at fromScale) into the to asset at
 // toScale: floor(amount · rate) in toScale minor units, and whether that was exact. ok is
-// false when amount is negative or the result does not fit an int64. The arithmetic is
+// false when amount is negative or the result is larger than any amount can be (SPEC §2's
+// 12 integer digits): an entry holding it could not be read back, by the server or by
+// verify. The arithmetic is
 // exact, in 128 bits: amount < 2^63, Num < 10^19 and 10^toScale ≤ 10^6 keep every product
 // below 2^128.
 func (r Rate) Apply(amount int64, fromScale, toScale int) (result int64, exact, ok bool) {
@@ -34,7 +36,7 @@ func (r Rate) Apply(amount int64, fromScale, toScale int) (result int64, exact, 
 		return 0, false, false // the quotient would not fit 64 bits
 	}
 	q, rem := bits.Div64(hi, lo, den)
-	if q > 1<<63-1 {
+	if q > uint64(maxAmount(toScale)) {
 		return 0, false, false
 	}
 	return int64(q), rem == 0, true

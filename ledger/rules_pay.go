@@ -163,7 +163,11 @@ func (d *decider) conversion(b *ConversionBody) (Body, error) {
 		return nil, Errorf(CodeConversionDisabled, "Converting hours into points is disabled by the current policy.")
 	}
 	points, exact, ok := rate.Apply(hours, d.p.Assets[AssetHours].Scale, d.p.Assets[AssetPoints].Scale)
-	if !ok || !exact || points <= 0 {
+	if !ok {
+		return nil, Errorf(CodeBalanceCapExceeded, "%s hours at %s points per hour is more points than the ledger can hold; convert fewer hours.",
+			n.Hours, d.p.Convert.PointsPerHour).With("points_per_hour", d.p.Convert.PointsPerHour)
+	}
+	if !exact || points <= 0 {
 		return nil, Errorf(CodeInexactConversion, "%s hours at %s points per hour is not a whole number of points; choose another amount.",
 			n.Hours, d.p.Convert.PointsPerHour).With("points_per_hour", d.p.Convert.PointsPerHour)
 	}

@@ -72,6 +72,8 @@ var ruleCases = []ruleCase{
 	{"credit adjacent", nil, s2, fixed(credit("resident:alice", "1", -10*time.Hour, -9*time.Hour)), ""},
 	{"credit balance cap", withPolicy(func(p *Policy) { p.Limits[KindResident][AssetHours] = LimitPolicy{Upper: "15"} }), s1,
 		fixed(credit("resident:alice", "6", -8*time.Hour, -2*time.Hour)), CodeBalanceCapExceeded},
+	{"credit points beyond 12 digits", withPolicy(func(p *Policy) { p.Credit.PointsPerHour = "999999999999" }), s1,
+		fixed(credit("resident:bob", "2", -3*time.Hour, -1*time.Hour)), CodeBalanceCapExceeded},
 	{"credit unknown volunteer", nil, s1, fixed(credit("resident:zed", "1", -2*time.Hour, -1*time.Hour)), CodeUnknownAccount},
 	{"credit frozen volunteer", func(b *book) { b.must(admin, &FreezeBody{Account: "resident:bob", Reason: "test"}) }, s1,
 		fixed(credit("resident:bob", "1", -2*time.Hour, -1*time.Hour)), CodeAccountFrozen},
@@ -149,6 +151,8 @@ var ruleCases = []ruleCase{
 	{"convert ok", nil, alice, fixed(&ConversionBody{Hours: "1.5"}), ""},
 	{"convert disabled", withPolicy(func(p *Policy) { p.Convert.PointsPerHour = "0" }), alice, fixed(&ConversionBody{Hours: "1"}), CodeConversionDisabled},
 	{"convert inexact", nil, alice, fixed(&ConversionBody{Hours: "0.05"}), CodeInexactConversion},
+	{"convert points beyond 12 digits", withPolicy(func(p *Policy) { p.Convert.PointsPerHour = "999999999999" }), alice,
+		fixed(&ConversionBody{Hours: "2"}), CodeBalanceCapExceeded},
 	{"convert insufficient", nil, alice, fixed(&ConversionBody{Hours: "11"}), CodeInsufficientBalance},
 	// reversals
 	{"reverse credit by its station", nil, s1, fixed(&ReversalBody{Seq: 9, Reason: "typo"}), ""},
