@@ -39,3 +39,23 @@ func try(b *book, p Principal, body Body) error {
 	_, err := b.try(p, body)
 	return err
 }
+
+// TestSelfPaymentNamesItsField: details.field of "an account cannot pay itself" names the
+// field of the request that named the payer's own account, which a client's form marks:
+// "payee" for redemptions and holds (which have no "to"), "to" for transfers.
+func TestSelfPaymentNamesItsField(t *testing.T) {
+	b := standard(t)
+	for _, c := range []struct {
+		body Body
+		want string
+	}{
+		{&RedemptionBody{Payee: "resident:alice", Asset: AssetHours, Amount: "1"}, "payee"},
+		{&HoldBody{Payee: "resident:alice", Asset: AssetHours, Amount: "1"}, "payee"},
+		{&TransferBody{To: "resident:alice", Asset: AssetHours, Amount: "1"}, "to"},
+	} {
+		err := try(b, alice, c.body)
+		if e, ok := err.(*Error); !ok || e.Code != CodeInvalidField || e.Details["field"] != c.want {
+			t.Errorf("%T to itself: got %#v, want invalid_field naming %q", c.body, err, c.want)
+		}
+	}
+}

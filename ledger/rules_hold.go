@@ -14,7 +14,7 @@ func (d *decider) hold(b *HoldBody) (Body, error) {
 		return nil, badField("ttl_seconds", "ttl_seconds must be 1 to %d.", d.p.Hold.MaxTTLSeconds).
 			With("max_ttl_seconds", d.p.Hold.MaxTTLSeconds)
 	}
-	from, err := d.payTo("place holds", n.Payee)
+	from, err := d.payTo("place holds", "payee", n.Payee)
 	if err != nil {
 		return nil, err
 	}

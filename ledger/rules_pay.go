@@ -22,25 +22,21 @@ func (d *decider) target(field string, id AccountID, asset, amount string, kinds
 	return to, amt, norm, nil
 }
 
-// payTo checks that the acting resident may pay to (what names the action for a refused
-// role), that it is not paying itself, and that both accounts exist and are active; it
-// returns the payer.
-func (d *decider) payTo(what string, to AccountID) (AccountID, error) {
+// payTo checks that the acting resident may pay to, which the request names in field (what
+// names the action for a refused role), that it is not paying itself, and that both
+// accounts exist and are active; it returns the payer.
+func (d *decider) payTo(what, field string, to AccountID) (AccountID, error) {
 	from, err := d.payer(what)
 	if err != nil {
 		return "", err
 	}
 	if from == to {
-		return "", selfPayment(to)
+		return "", badField(field, "An account cannot pay itself (%s).", to)
 	}
 	if err := d.active(from, to); err != nil {
 		return "", err
 	}
 	return from, nil
-}
-
-func selfPayment(to AccountID) *Error {
-	return badField("to", "An account cannot pay itself (%s).", to)
 }
 
 func (d *decider) redemption(b *RedemptionBody) (Body, error) {
@@ -53,7 +49,7 @@ func (d *decider) redemption(b *RedemptionBody) (Body, error) {
 	if err := CheckText("memo", b.Memo, MaxMemoChars, false); err != nil {
 		return nil, err
 	}
-	from, err := d.payTo("redeem", n.Payee)
+	from, err := d.payTo("redeem", "payee", n.Payee)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +82,7 @@ func (d *decider) transfer(b *TransferBody) (Body, error) {
 	if err := CheckText("memo", b.Memo, MaxMemoChars, false); err != nil {
 		return nil, err
 	}
-	from, err := d.payTo("transfer", n.To)
+	from, err := d.payTo("transfer", "to", n.To)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +111,7 @@ func (d *decider) donation(b *DonationBody) (Body, error) {
 	if n.Pool, amt, n.Amount, err = d.target("pool", b.Pool, b.Asset, b.Amount, KindPool); err != nil {
 		return nil, err
 	}
-	from, err := d.payTo("donate", n.Pool) // a pool is never the paying resident
+	from, err := d.payTo("donate", "pool", n.Pool) // a pool is never the paying resident
 	if err != nil {
 		return nil, err
 	}
