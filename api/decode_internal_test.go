@@ -46,8 +46,8 @@ func TestCheckStructure(t *testing.T) {
 // TestSchemaNames: the names the scan accepts are the names encoding/json writes, for every
 // body the API decodes, down to the fields of nested structs.
 func TestSchemaNames(t *testing.T) {
-	for _, v := range []any{&ledger.OpenBody{}, &ledger.FreezeBody{}, &ledger.LinkBody{}, &ledger.CreditBody{},
-		&ledger.RedemptionBody{}, &ledger.HoldBody{}, &ledger.SettleBody{}, &ledger.VoidBody{}, &ledger.TransferBody{},
+	for _, v := range []any{&ledger.OpenBody{}, &freezeRequest{}, &ledger.LinkBody{}, &ledger.CreditBody{},
+		&ledger.RedemptionBody{}, &ledger.HoldBody{}, &settleRequest{}, &voidRequest{}, &ledger.TransferBody{},
 		&ledger.DonationBody{}, &ledger.GrantBody{}, &ledger.ConversionBody{}, &ledger.ReversalBody{},
 		&ledger.PolicyBody{Policy: *ledger.DefaultPolicy()}, &tokenRequest{}} {
 		b, err := json.Marshal(v)

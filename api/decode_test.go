@@ -62,6 +62,11 @@ func TestStrictDecoding(t *testing.T) {
 		{"freeze without reason", "/v1/accounts/resident:r02/freeze", `{}`, "invalid_field"},
 		{"unfreeze with empty reason", "/v1/accounts/resident:r02/unfreeze", `{"reason":""}`, "invalid_field"},
 		{"hold_id in settle body", "/v1/holds/5/settle", `{"hold_id":6,"amount":"1"}`, "unknown_field"},
+		// A field of the path is refused in the body whatever its value: a zero or null
+		// one was once taken as absent, so the same key passed or failed by its value.
+		{"hold_id 0 in settle body", "/v1/holds/5/settle", `{"hold_id":0,"amount":"1"}`, "unknown_field"},
+		{"hold_id null in void body", "/v1/holds/5/void", `{"hold_id":null}`, "unknown_field"},
+		{"empty account in freeze body", "/v1/accounts/resident:r02/freeze", `{"account":"","reason":"x"}`, "unknown_field"},
 		{"hold id not a number", "/v1/holds/abc/void", `{}`, "invalid_field"},
 		{"policy wrong type", "/v1/policy", `{"timezone":3}`, "invalid_policy"},
 	}

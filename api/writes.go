@@ -19,7 +19,7 @@ const HeaderReplayed = "Idempotent-Replayed"
 
 // readWrite checks what every entry-creating write needs before its body's own shape: the
 // media type (415), the Idempotency-Key header (400), then decodes the body strictly.
-func readWrite(c echo.Context, body ledger.Body, kind kindOfBody) (string, error) {
+func readWrite(c echo.Context, body any, kind kindOfBody) (string, error) {
 	if err := checkMediaType(c); err != nil {
 		return "", err
 	}
@@ -144,53 +144,69 @@ func (s *Server) postCredit(c echo.Context, g gate) error {
 	})
 }
 
-// notInBody refuses a field that comes from the URL path when the body sends it too.
-func notInBody(field string) error {
-	return ledger.Errorf(ledger.CodeUnknownField, "The field %q comes from the URL path; leave it out of the body.", field).
-		With("field", field)
+// The bodies of the writes whose object comes from the URL path. The path's field is not
+// one of their members, so the strict decoder refuses it in the body whatever its value:
+// decoded into the ledger's body, "hold_id":0 or "account":"" would pass as absent.
+type (
+	freezeRequest struct {
+		Reason string `json:"reason"`
+	}
+	settleRequest struct {
+		Amount string `json:"amount"`
+	}
+	voidRequest struct{}
+)
+
+// notInBody says that field comes from the URL path when the body sent it (an
+// unknown_field of the decoder naming it), and passes any other error through.
+func notInBody(err error, field string) error {
+	if le, ok := err.(*ledger.Error); ok && le.Code == ledger.CodeUnknownField && le.Details["field"] == field {
+		return ledger.Errorf(ledger.CodeUnknownField, "The field %q comes from the URL path; leave it out of the body.", field).
+			With("field", field)
+	}
+	return err
 }
 
 func (s *Server) postFreeze(unfreeze bool) handler {
 	return func(c echo.Context, g gate) error {
-		var b ledger.FreezeBody
-		key, err := readWrite(c, &b, entryBody)
+		var r freezeRequest
+		key, err := readWrite(c, &r, entryBody)
 		if err != nil {
-			return err
+			return notInBody(err, "account")
 		}
-		if b.Account != "" {
-			return notInBody("account")
-		}
-		b.Account = ledger.AccountID(pathParam(c, "id"))
-		b.Unfreeze = unfreeze
-		return s.submit(c, g, key, &b, nil)
+		b := &ledger.FreezeBody{Account: ledger.AccountID(pathParam(c, "id")), Reason: r.Reason, Unfreeze: unfreeze}
+		return s.submit(c, g, key, b, nil)
 	}
 }
 
 func (s *Server) postSettle(c echo.Context, g gate) error {
-	var b ledger.SettleBody
-	return s.postHoldAction(c, g, &b, &b.HoldID)
-}
-
-func (s *Server) postVoid(c echo.Context, g gate) error {
-	var b ledger.VoidBody
-	return s.postHoldAction(c, g, &b, &b.HoldID)
-}
-
-// postHoldAction decodes a settle or void body into b and takes the hold id from the path
-// into *holdID (a body must not carry it).
-func (s *Server) postHoldAction(c echo.Context, g gate, b ledger.Body, holdID *uint64) error {
-	key, err := readWrite(c, b, entryBody)
+	var r settleRequest
+	key, err := readWrite(c, &r, entryBody)
 	if err != nil {
-		return err
+		return notInBody(err, "hold_id")
 	}
-	if *holdID != 0 {
-		return notInBody("hold_id")
-	}
-	if *holdID, err = parseUint("hold id", pathParam(c, "id")); err != nil {
+	b := &ledger.SettleBody{Amount: r.Amount}
+	if b.HoldID, err = holdIDParam(c); err != nil {
 		return err
 	}
 	return s.submit(c, g, key, b, nil)
 }
+
+func (s *Server) postVoid(c echo.Context, g gate) error {
+	var r voidRequest
+	key, err := readWrite(c, &r, entryBody)
+	if err != nil {
+		return notInBody(err, "hold_id")
+	}
+	b := &ledger.VoidBody{}
+	if b.HoldID, err = holdIDParam(c); err != nil {
+		return err
+	}
+	return s.submit(c, g, key, b, nil)
+}
+
+// holdIDParam is the hold id of the URL path.
+func holdIDParam(c echo.Context) (uint64, error) { return parseUint("hold id", pathParam(c, "id")) }
 
 func (s *Server) putPolicy(c echo.Context, g gate) error {
 	var b ledger.PolicyBody
