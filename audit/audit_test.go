@@ -25,11 +25,17 @@ type capture struct {
 func TestIndependentVerifier(t *testing.T) {
 	s := startServer(t)
 	tk := runWorkload(s)
-	c := capture{ckpt: s.get("/v1/checkpoint", tk.auditor)}
+	// A checkpoint, one more entry, then the checkpoint that covers it and the export.
+	early := s.get("/v1/checkpoint", tk.auditor)
+	s.write("/v1/accounts", adminToken, "open-late", `{"id":"resident:erin"}`)
+	c := capture{ckpt: s.get("/v1/checkpoint", tk.auditor), data: s.data}
 	c.export = s.get("/v1/export", tk.auditor)
 	c.vkey = string(s.get("/v1/checkpoint/key", tk.auditor))
-	c.data = s.data
 
+	le, err := verifyExport(c.export, early, c.vkey)
+	if err != nil || le.unsigned != 1 {
+		t.Fatalf("against the earlier checkpoint: %v (want 1 entry beyond it)", err)
+	}
 	l, err := verifyExport(c.export, c.ckpt, c.vkey)
 	if err != nil {
 		t.Fatalf("the verifier refused the server's ledger: %v", err)
@@ -37,6 +43,8 @@ func TestIndependentVerifier(t *testing.T) {
 	if l.unsigned != 0 {
 		t.Errorf("%d entries beyond the checkpoint on a quiet server", l.unsigned)
 	}
+	checkProofs(t, s, tk.auditor, l, le.ckpt)
+	compareHolds(t, s, tk.auditor, l)
 	checkCoverage(t, l)
 	if got := bytesOfBody(l.entries[0].line); got != genesisBody {
 		t.Errorf("genesis body\n%s\nFORMAT.md documents\n%s", got, genesisBody)
@@ -118,11 +126,30 @@ func compareAccounts(t *testing.T, s *server, token string, l *ledger) {
 	}
 }
 
-func TestDumpExport(t *testing.T) {
-	s := startServer(t)
-	tk := runWorkload(s)
-	t.Logf("%s", s.get("/v1/export", tk.auditor))
-	t.Logf("%s", s.get("/v1/checkpoint", tk.auditor))
-	t.Logf("%s", s.get("/v1/accounts/resident:alice", tk.auditor))
-	t.Logf("%s", s.get("/v1/accounts/issuer:HOURS", tk.auditor))
+// compareHolds: each hold's status and expiry as GET /v1/holds/{id} tells them, against
+// the log: expires_at is the hold entry's time plus ttl_seconds, and a hold is expired
+// from that instant on.
+func compareHolds(t *testing.T, s *server, token string, l *ledger) {
+	now := time.Now()
+	for id, h := range l.holds {
+		var got struct {
+			HoldID                         uint64 `json:"hold_id"`
+			Resident, Payee, Asset, Amount string
+			Status                         string
+			ExpiresAt                      string `json:"expires_at"`
+		}
+		if err := json.Unmarshal(s.get(fmt.Sprintf("/v1/holds/%d", id), token), &got); err != nil {
+			t.Fatal(err)
+		}
+		status := h.status
+		if status == "open" && !now.Before(h.expires) {
+			status = "expired"
+		}
+		want := fmt.Sprintf("%d %s %s %s %s %s %s", id, h.resident, h.payee, h.asset,
+			formatAmount(h.amount, l.ctx.scales[h.asset]), status, h.expires.Format(timeLayout))
+		have := fmt.Sprintf("%d %s %s %s %s %s %s", got.HoldID, got.Resident, got.Payee, got.Asset, got.Amount, got.Status, got.ExpiresAt)
+		if have != want {
+			t.Errorf("hold %d: server %s, log %s", id, have, want)
+		}
+	}
 }
