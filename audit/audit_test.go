@@ -153,3 +153,20 @@ func compareHolds(t *testing.T, s *server, token string, l *ledger) {
 		}
 	}
 }
+
+// TestFormatCheckpointExample: FORMAT.md's example checkpoint verifies with its example key.
+func TestFormatCheckpointExample(t *testing.T) {
+	const ckpt = "timebank\n41\nUb46ZRc8yUj2AI/XpqBJGVuiaI/BAcoKwkzJlTaSg6I=\n\n" +
+		"\u2014 timebank +B0x3QIS7tvvovDYW8CKfZXJ7mDWbfzmzw+uSNGDBzMuCM9A6Hts5xJFCTmVqNp3bhn7T/DX1Wvy/b5xulC0tdxZaQQ=\n"
+	const vkey = "timebank+f81d31dd+AXn/6QByrNo3vwyEMWqafVaetpjS1jSOpdmW9Oe1AdF4"
+	c, err := openCheckpoint([]byte(ckpt), vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.size != 41 {
+		t.Errorf("size %d", c.size)
+	}
+	if got := rfc6962Root(nil).String(); got != "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" {
+		t.Errorf("the empty tree's root is %s, not FORMAT.md's", got)
+	}
+}

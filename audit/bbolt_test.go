@@ -51,11 +51,16 @@ func readEntries(path string) ([][]byte, error) {
 		if dict == nil {
 			return fmt.Errorf("no entry_dict in meta")
 		}
+		dec, err := zstd.NewReader(nil, zstd.WithDecoderDictRaw(0, dict), zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return err
+		}
+		defer dec.Close()
 		return entries.ForEach(func(k, frame []byte) error {
 			if len(k) != 8 || binary.BigEndian.Uint64(k) != uint64(len(out)+1) {
 				return fmt.Errorf("key %x where seq %d was due", k, len(out)+1)
 			}
-			line, err := expand(frame, dict)
+			line, err := expand(dec, frame)
 			if err != nil {
 				return fmt.Errorf("seq %d: %w", len(out)+1, err)
 			}
@@ -66,17 +71,14 @@ func readEntries(path string) ([][]byte, error) {
 	return out, err
 }
 
-// expand decodes one frame with the raw dictionary under the id the frame's header names
-// (0 when it names none).
-func expand(frame, dict []byte) ([]byte, error) {
+// expand decodes one frame, which names no dictionary and has no checksum (FORMAT.md).
+func expand(dec *zstd.Decoder, frame []byte) ([]byte, error) {
 	var h zstd.Header
 	if err := h.Decode(frame); err != nil {
 		return nil, err
 	}
-	d, err := zstd.NewReader(nil, zstd.WithDecoderDictRaw(h.DictionaryID, dict), zstd.WithDecoderConcurrency(1))
-	if err != nil {
-		return nil, err
+	if h.DictionaryID != 0 || h.HasCheckSum {
+		return nil, fmt.Errorf("frame names dictionary %d, checksum %v", h.DictionaryID, h.HasCheckSum)
 	}
-	defer d.Close()
-	return d.DecodeAll(frame, nil)
+	return dec.DecodeAll(frame, nil)
 }

@@ -80,12 +80,12 @@ func (l *ledger) closeHold(e *entry) error {
 	if h == nil || h.status != "open" {
 		return fmt.Errorf("hold %d is not an open hold", e.body.ints["hold_id"])
 	}
+	if !e.time.Before(h.expires) {
+		return fmt.Errorf("%ss hold %d, expired at %s", e.typ, e.body.ints["hold_id"], h.expires.Format(timeLayout))
+	}
 	if e.typ == "void" {
 		h.status = "voided"
 		return nil
-	}
-	if !e.time.Before(h.expires) {
-		return fmt.Errorf("settles hold %d, expired at %s", e.body.ints["hold_id"], h.expires.Format(timeLayout))
 	}
 	if e.body.amts["amount"] > h.amount {
 		return fmt.Errorf("settles more than hold %d holds", e.body.ints["hold_id"])
