@@ -15,6 +15,7 @@ import (
 var (
 	actorRE   = regexp.MustCompile(`^((station|outlet|resident):[a-z0-9][a-z0-9._-]{0,63}|admin:\S+)$`)
 	accountRE = regexp.MustCompile(`^(resident|station|outlet|pool):[a-z0-9][a-z0-9._-]{0,63}$`)
+	rateRE    = regexp.MustCompile(`^(0|[1-9][0-9]*)(\.[0-9]+)?$`) // a plain decimal, as SPEC §2's amounts
 )
 
 var reversible = map[string]bool{"credit": true, "redemption": true, "settle": true,
@@ -179,7 +180,7 @@ func (l *ledger) creditPostings(e *entry) ([]posting, error) {
 // timesRate is hours × rate in POINTS minor units, floored or required to be exact.
 func timesRate(hours int64, hoursScale int, rate string, pointsScale int, floor bool) (int64, error) {
 	r, ok := new(big.Rat).SetString(rate)
-	if !ok {
+	if !ok || !rateRE.MatchString(rate) {
 		return 0, fmt.Errorf("rate %q is not a decimal", rate)
 	}
 	x := new(big.Rat).SetFrac(big.NewInt(hours), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(hoursScale)), nil))

@@ -69,8 +69,7 @@ func runWorkload(s *server) tokens {
 	s.write(fmt.Sprintf("/v1/holds/%d/settle", h1), tk.s1, "st1", `{"amount":"1"}`)
 	h2 := s.write("/v1/holds", tk.bob, "h2", `{"payee":"outlet:shop1","asset":"POINTS","amount":"5","ttl_seconds":600}`)
 	s.write(fmt.Sprintf("/v1/holds/%d/void", h2), tk.bob, "v2", `{}`)
-	carolHold := time.Now()
-	s.write("/v1/holds", tk.carol, "h3", `{"payee":"outlet:shop1","asset":"POINTS","amount":"3","ttl_seconds":1}`)
+	carolHold := s.write("/v1/holds", tk.carol, "h3", `{"payee":"outlet:shop1","asset":"POINTS","amount":"3","ttl_seconds":1}`)
 	s.write("/v1/holds", tk.alice, "h4", `{"payee":"outlet:shop1","asset":"POINTS","amount":"4"}`)
 	s.write("/v1/transfers", tk.alice, "t1", `{"to":"resident:bob","asset":"HOURS","amount":"0.25","memo":"for you"}`)
 	donation := `{"pool":"pool:public","asset":"HOURS","amount":"1"}`
@@ -88,8 +87,20 @@ func runWorkload(s *server) tokens {
 	// A replay makes no entry; neither does a refused request.
 	s.send("POST", "/v1/donations", tk.bob, "d1", donation, http.StatusOK)
 	s.send("POST", "/v1/redemptions", tk.carol, "r9", `{"payee":"outlet:shop1","asset":"HOURS","amount":"999"}`, http.StatusUnprocessableEntity)
-	time.Sleep(time.Until(carolHold.Add(1100 * time.Millisecond)))
+	waitExpired(s, tk.carol, carolHold)
 	return tk
+}
+
+// waitExpired polls a hold until the server calls it expired, so that the server and the
+// verifier, which judges expiry by this machine's clock too, agree on it afterwards.
+func waitExpired(s *server, token string, id uint64) {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		var h struct{ Status string }
+		if json.Unmarshal(s.get(fmt.Sprintf("/v1/holds/%d", id), token), &h) == nil && h.Status == "expired" {
+			return
+		}
+	}
+	s.t.Fatalf("hold %d did not expire within 10 s", id)
 }
 
 // changePolicy puts a policy that differs from the default in a category, a transfer
