@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 
 	"go.etcd.io/bbolt"
@@ -75,6 +76,13 @@ func (l *Ledger) Entry(seq uint64) (e *ledger.Entry, err error) {
 	return e, err
 }
 
+// firstAfter is the first seq after afterSeq; ok is false when none can follow it. afterSeq+1
+// alone wraps 2^64−1 to 0, the start of the log: a client's after_seq=18446744073709551615
+// got the first page back, and Export reported the log as corrupt.
+func firstAfter(afterSeq uint64) (seq uint64, ok bool) {
+	return afterSeq + 1, afterSeq < math.MaxUint64
+}
+
 // checkLimit returns errReadLimit unless 1 ≤ limit ≤ MaxReadLimit.
 func checkLimit(limit int) error {
 	if limit < 1 || limit > MaxReadLimit {
@@ -88,11 +96,15 @@ func (l *Ledger) Entries(afterSeq uint64, limit int) ([]*ledger.Entry, error) {
 	if err := checkLimit(limit); err != nil {
 		return nil, err
 	}
+	from, ok := firstAfter(afterSeq)
+	if !ok {
+		return nil, nil
+	}
 	var out []*ledger.Entry
 	err := l.readView(func(v *view) error {
 		c := v.entries.Cursor()
 		var buf []byte
-		for k, stored := c.Seek(seqKey(afterSeq + 1)); k != nil && len(out) < limit; k, stored = c.Next() {
+		for k, stored := c.Seek(seqKey(from)); k != nil && len(out) < limit; k, stored = c.Next() {
 			seq, err := parseSeqKey(k)
 			if err != nil {
 				return err
@@ -117,14 +129,18 @@ func (l *Ledger) AccountEntries(id ledger.AccountID, afterSeq uint64, limit int)
 	if err := checkLimit(limit); err != nil {
 		return nil, err
 	}
+	from, ok := firstAfter(afterSeq)
+	if !ok {
+		return nil, nil
+	}
 	var out []ledger.StatementLine
 	err := l.readView(func(v *view) error {
 		if id.Kind() == ledger.KindIssuer {
-			return v.issuerEntries(id, afterSeq, limit, &out)
+			return v.issuerEntries(id, from, limit, &out)
 		}
 		prefix := statementPrefix(id)
 		c := v.state.Cursor()
-		for k, b := c.Seek(statementKey(id, afterSeq+1)); k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, b = c.Next() {
+		for k, b := c.Seek(statementKey(id, from)); k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, b = c.Next() {
 			line, err := v.statementLine(k[len(prefix):], b)
 			if err != nil {
 				return err
@@ -136,11 +152,11 @@ func (l *Ledger) AccountEntries(id ledger.AccountID, afterSeq uint64, limit int)
 	return out, err
 }
 
-// issuerEntries is AccountEntries of an issuer account: the ilines values after afterSeq
+// issuerEntries is AccountEntries of an issuer account: the ilines values from seq from on
 // that hold id's line. An issuer is party to most entries, so the scan is short.
-func (v *view) issuerEntries(id ledger.AccountID, afterSeq uint64, limit int, out *[]ledger.StatementLine) error {
+func (v *view) issuerEntries(id ledger.AccountID, from uint64, limit int, out *[]ledger.StatementLine) error {
 	c := v.ilines.Cursor()
-	for k, b := c.Seek(seqKey(afterSeq + 1)); k != nil && len(*out) < limit; k, b = c.Next() {
+	for k, b := c.Seek(seqKey(from)); k != nil && len(*out) < limit; k, b = c.Next() {
 		mine, err := issuerLineOf(v.table, b, id)
 		if err != nil {
 			return err
@@ -203,8 +219,12 @@ func (v *view) statementLine(rest, b []byte) (ledger.StatementLine, error) {
 // with ctx's error between chunks, and reports a gap in the log as ErrCorrupt.
 func (l *Ledger) Export(ctx context.Context, afterSeq uint64, w io.Writer) error {
 	end := l.TreeSize()
+	next, ok := firstAfter(afterSeq)
+	if !ok {
+		return nil
+	}
 	buf := make([]byte, 0, exportChunkBytes+64<<10)
-	for next := afterSeq + 1; next <= end; {
+	for next <= end {
 		if err := ctx.Err(); err != nil {
 			return err
 		}

@@ -24,9 +24,13 @@ func (l *Ledger) Snapshot(fn func(*Snapshot) error) error {
 
 // ForEachEntry is (*Ledger).ForEachEntry inside the snapshot; b is valid only during fn.
 func (s *Snapshot) ForEachEntry(afterSeq uint64, fn func(seq uint64, b []byte) error) error {
+	from, ok := firstAfter(afterSeq)
+	if !ok {
+		return nil
+	}
 	c := s.v.entries.Cursor()
 	var buf []byte
-	for k, v := c.Seek(seqKey(afterSeq + 1)); k != nil; k, v = c.Next() {
+	for k, v := c.Seek(seqKey(from)); k != nil; k, v = c.Next() {
 		seq, err := parseSeqKey(k)
 		if err != nil {
 			return err
