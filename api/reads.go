@@ -270,7 +270,7 @@ func (s *Server) visibleEntry(p ledger.Principal, seq uint64) (*ledger.Entry, er
 }
 
 func (s *Server) getEntry(c echo.Context, g gate) error {
-	seq, err := parseUint("seq", c.Param("seq"))
+	seq, err := parseUint("seq", pathParam(c, "seq"))
 	if err != nil {
 		return err
 	}
@@ -300,7 +300,7 @@ type holdJSON struct {
 }
 
 func (s *Server) getHold(c echo.Context, g gate) error {
-	id, err := parseUint("hold id", c.Param("id"))
+	id, err := parseUint("hold id", pathParam(c, "id"))
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,10 @@ package api_test
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/timebank/timebank/api"
@@ -27,5 +30,37 @@ func TestAfterTheLastSeq(t *testing.T) {
 	}
 	if bytes.Contains(logs.Bytes(), []byte(`"level":"ERROR"`)) {
 		t.Errorf("reads after the last seq logged an error:\n%s", logs.Bytes())
+	}
+}
+
+// TestEscapedNumbersInPaths: %31 is the digit 1 (RFC 3986 §2.3: an escaped unreserved
+// character is the character), so /v1/entries/%31 is entry 1 and /v1/holds/%31%30 hold 10,
+// as /v1/holds/%31%30/settle already was and /v1/accounts/resident%3Ar01 an account.
+// Decoded once: %2531 is the text "%31", not a number.
+func TestEscapedNumbersInPaths(t *testing.T) {
+	e := newEnv(t)
+	e.must(e.credit("station", "resident:r01", "3", ledgerHours(1), ledgerHours(3)), 201)
+	id := e.hold("resident", "station:s01", "HOURS", "1.00", 60)
+	escape := func(n uint64) string {
+		var b strings.Builder
+		for _, d := range strconv.FormatUint(n, 10) {
+			fmt.Fprintf(&b, "%%%X", d)
+		}
+		return b.String()
+	}
+	for _, c := range []struct{ plain, escaped string }{
+		{"/v1/entries/1", "/v1/entries/" + escape(1)},
+		{fmt.Sprintf("/v1/entries/%d", id), "/v1/entries/" + escape(id)},
+		{fmt.Sprintf("/v1/holds/%d", id), "/v1/holds/" + escape(id)},
+	} {
+		want := e.must(e.do("GET", c.plain, "admin", ""), 200)
+		if got := e.do("GET", c.escaped, "admin", ""); got.Status != 200 || !bytes.Equal(got.Body, want.Body) {
+			t.Errorf("GET %s: %s, want the answer of %s", c.escaped, got, c.plain)
+		}
+	}
+	for _, path := range []string{"/v1/entries/%2531", "/v1/holds/%2531"} {
+		if r := e.do("GET", path, "admin", ""); r.code() != "invalid_field" {
+			t.Errorf("GET %s: %s, want invalid_field (decoded once)", path, r)
+		}
 	}
 }
