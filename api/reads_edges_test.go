@@ -2,11 +2,15 @@ package api_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/timebank/timebank/api"
 )
@@ -61,6 +65,87 @@ func TestEscapedNumbersInPaths(t *testing.T) {
 	for _, path := range []string{"/v1/entries/%2531", "/v1/holds/%2531"} {
 		if r := e.do("GET", path, "admin", ""); r.code() != "invalid_field" {
 			t.Errorf("GET %s: %s, want invalid_field (decoded once)", path, r)
+		}
+	}
+}
+
+// signedTree fetches the checkpoint and key as an auditor does and returns the tree size
+// and root the note signs; the origin line must be the ledger's name.
+func (e *env) signedTree() (int64, tlog.Hash) {
+	e.t.Helper()
+	vkey := strings.TrimSpace(string(e.must(e.do("GET", "/v1/checkpoint/key", "outlet", ""), 200).Body))
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	n, err := note.Open(e.must(e.do("GET", "/v1/checkpoint", "outlet", ""), 200).Body, note.VerifierList(v))
+	if err != nil {
+		e.t.Fatalf("checkpoint: %v", err)
+	}
+	lines := strings.SplitN(n.Text, "\n", 4)
+	size, err := strconv.ParseInt(lines[1], 10, 64)
+	root, err2 := tlog.ParseHash(lines[2])
+	if len(lines) != 4 || lines[0] != "timebank" || lines[3] != "" || err != nil || err2 != nil || v.Name() != "timebank" {
+		e.t.Fatalf("checkpoint text %q (key %s)", n.Text, vkey)
+	}
+	return size, root
+}
+
+// hashes decodes standard-base64 hashes.
+func hashes(t *testing.T, b64 []string) []tlog.Hash {
+	t.Helper()
+	out := make([]tlog.Hash, len(b64))
+	for i, s := range b64 {
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil || len(b) != len(out[i]) {
+			t.Fatalf("hash %q is not standard base64 of 32 bytes", s)
+		}
+		copy(out[i][:], b)
+	}
+	return out
+}
+
+// TestProofsAgainstSignedCheckpoints checks the proofs as an auditor holding two signed
+// checkpoints does: the consistency proof from every older size, the older checkpoint's
+// included, passes tlog.CheckTree against the newer root, and each entry's inclusion proof
+// at the older size passes tlog.CheckRecord against the older root. The tree grows past a
+// power of two (16), where a proof of the wrong sizes or order stops checking.
+func TestProofsAgainstSignedCheckpoints(t *testing.T) {
+	e := newEnv(t)
+	oldSize, oldRoot := e.signedTree()
+	e.links(11)
+	newSize, newRoot := e.signedTree()
+	if oldSize >= 16 || newSize <= 16 {
+		t.Fatalf("sizes %d and %d do not straddle 16", oldSize, newSize)
+	}
+	type proofJSON struct {
+		Seq      int64  `json:"seq"`
+		TreeSize int64  `json:"tree_size"`
+		OldSize  int64  `json:"old_size"`
+		NewSize  int64  `json:"new_size"`
+		LeafHash string `json:"leaf_hash"`
+		Proof    []string
+	}
+	for o := int64(1); o <= newSize; o++ {
+		var p proofJSON
+		e.must(e.do("GET", fmt.Sprintf("/v1/proofs/consistency?old_size=%d&new_size=%d", o, newSize), "resident", ""), 200).decode(&p)
+		root := oldRoot
+		if o != oldSize {
+			var err error
+			if root, err = e.led.TreeHash(uint64(o)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tlog.CheckTree(hashes(t, p.Proof), newSize, newRoot, o, root); err != nil || p.OldSize != o || p.NewSize != newSize {
+			t.Errorf("consistency %d→%d: %+v does not check: %v", o, newSize, p, err)
+		}
+	}
+	for seq := int64(1); seq <= oldSize; seq++ {
+		var p proofJSON
+		e.must(e.do("GET", fmt.Sprintf("/v1/proofs/inclusion?seq=%d&tree_size=%d", seq, oldSize), "auditor", ""), 200).decode(&p)
+		leaf := hashes(t, []string{p.LeafHash})[0]
+		if err := tlog.CheckRecord(hashes(t, p.Proof), oldSize, oldRoot, seq-1, leaf); err != nil || p.Seq != seq || p.TreeSize != oldSize {
+			t.Errorf("inclusion of %d in %d: %+v does not check: %v", seq, oldSize, p, err)
 		}
 	}
 }
