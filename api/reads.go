@@ -418,9 +418,12 @@ func (s *Server) getConsistency(c echo.Context, g gate) error {
 	}
 	size := s.svc.TreeSize()
 	if !given {
+		if oldSize > size { // new_size defaults to the ledger's size: old_size is what is too large
+			return invalidField("old_size", "old_size is larger than the ledger (%d entries).", size)
+		}
 		newSize = size
 	}
-	if newSize > size || oldSize > newSize {
+	if newSize > size {
 		return invalidField("new_size", "new_size must be old_size to the ledger's size (%d entries).", size)
 	}
 	proof, err := s.svc.ConsistencyProof(oldSize, newSize)

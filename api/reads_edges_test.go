@@ -149,3 +149,31 @@ func TestProofsAgainstSignedCheckpoints(t *testing.T) {
 		}
 	}
 }
+
+// TestProofSizesBeyondTheLedger: a size past the ledger is 400 invalid_field naming the
+// parameter the client sent too large. old_size alone past the ledger was blamed on
+// new_size, which the client had not sent.
+func TestProofSizesBeyondTheLedger(t *testing.T) {
+	e := newEnv(t)
+	size := e.led.TreeSize()
+	for _, c := range []struct{ query, field string }{
+		{fmt.Sprintf("/v1/proofs/consistency?old_size=%d", size+1), "old_size"},
+		{fmt.Sprintf("/v1/proofs/consistency?old_size=1&new_size=%d", size+1), "new_size"},
+		{fmt.Sprintf("/v1/proofs/consistency?old_size=%d&new_size=%d", size+1, size+1), "new_size"},
+		{fmt.Sprintf("/v1/proofs/inclusion?seq=1&tree_size=%d", size+1), "tree_size"},
+	} {
+		var body struct {
+			Error struct {
+				Code    string
+				Message string
+				Details map[string]any
+			}
+		}
+		r := e.do("GET", c.query, "auditor", "")
+		r.decode(&body)
+		if r.Status != 400 || body.Error.Code != "invalid_field" || body.Error.Details["field"] != c.field ||
+			!strings.Contains(body.Error.Message, c.field) || !strings.Contains(body.Error.Message, strconv.FormatUint(size, 10)) {
+			t.Errorf("%s: %s, want 400 invalid_field naming %s and the ledger's %d entries", c.query, r, c.field, size)
+		}
+	}
+}
