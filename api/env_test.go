@@ -269,6 +269,9 @@ type failing struct {
 	healthErr error
 	entered   chan struct{} // closed when Submit is entered, if set
 	release   chan struct{} // Submit waits for it, if set
+	// streamErr, if set, fails Export and Backup after they wrote streamPrefix.
+	streamErr    error
+	streamPrefix string
 }
 
 func (f *failing) Submit(ctx context.Context, req ledger.Request) (*ledger.Entry, bool, error) {
@@ -283,6 +286,22 @@ func (f *failing) Submit(ctx context.Context, req ledger.Request) (*ledger.Entry
 		return nil, false, f.submitErr
 	}
 	return f.Service.Submit(ctx, req)
+}
+
+func (f *failing) Export(ctx context.Context, afterSeq uint64, w io.Writer) error {
+	if f.streamErr != nil {
+		io.WriteString(w, f.streamPrefix)
+		return f.streamErr
+	}
+	return f.Service.Export(ctx, afterSeq, w)
+}
+
+func (f *failing) Backup(w io.Writer) (int64, error) {
+	if f.streamErr != nil {
+		n, _ := io.WriteString(w, f.streamPrefix)
+		return int64(n), f.streamErr
+	}
+	return f.Service.Backup(w)
 }
 
 func (f *failing) Healthy() error {

@@ -113,8 +113,9 @@ func fromEcho(he *echo.HTTPError) *ledger.Error {
 func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		// A streamed answer (export, backup) failed half-way: the status is gone, the
-		// client sees a cut stream; the log keeps the cause.
+		// client sees a cut stream (handledOnce); the log keeps the cause.
 		s.log.Error("error after the answer started", "request_id", requestID(c), "err", err)
+		c.Set(cutKey, true)
 		return
 	}
 	var le *ledger.Error

@@ -437,37 +437,6 @@ func (s *Server) getConsistency(c echo.Context, g gate) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-func (s *Server) getExport(c echo.Context, g gate) error {
-	var after uint64
-	if v := c.QueryParam("after_seq"); v != "" {
-		var err error
-		if after, err = parseUint("after_seq", v); err != nil {
-			return err
-		}
-	}
-	if _, err := g.check(s, c); err != nil {
-		return err
-	}
-	res := c.Response()
-	res.Header().Set(echo.HeaderContentType, "application/x-ndjson")
-	res.WriteHeader(http.StatusOK)
-	// Streamed: the store writes line by line; a failure half-way cuts the stream (the
-	// client sees a short body without a final newline) and is logged by handleError.
-	return s.svc.Export(c.Request().Context(), after, res)
-}
-
-func (s *Server) getBackup(c echo.Context, g gate) error {
-	if _, err := g.check(s, c); err != nil {
-		return err
-	}
-	res := c.Response()
-	res.Header().Set(echo.HeaderContentType, echo.MIMEOctetStream)
-	res.Header().Set(echo.HeaderContentDisposition, `attachment; filename="timebank-backup.db"`)
-	res.WriteHeader(http.StatusOK)
-	_, err := s.svc.Backup(res)
-	return err
-}
-
 func (s *Server) getPolicy(c echo.Context, g gate) error {
 	if _, err := g.check(s, c); err != nil {
 		return err

@@ -140,14 +140,27 @@ func requestIDMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 
 // handledOnce stops an error that the request logger has already answered (it calls
 // c.Error itself, to log the status answered) from reaching the error handler twice.
+//
+// An error after the answer was committed (an export or backup failing half-way, logged by
+// handleError) breaks the connection: its 200 is gone, and a body ended normally would
+// let the client take a short stream for a whole one (`timebank export --out` would keep
+// it). net/http closes the connection quietly on http.ErrAbortHandler; the client reads an
+// unexpected EOF.
 func handledOnce(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if err := next(c); err != nil && !c.Response().Committed {
+		err := next(c)
+		if cut, _ := c.Get(cutKey).(bool); cut {
+			panic(http.ErrAbortHandler)
+		}
+		if err != nil && !c.Response().Committed {
 			return err
 		}
 		return nil
 	}
 }
+
+// cutKey marks in the Echo context an answer that failed after it was committed.
+const cutKey = "cut"
 
 func requestID(c echo.Context) string {
 	rid, _ := c.Get(requestIDKey).(string)
