@@ -26,7 +26,15 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 	if r.code() != "invalid_field" || !strings.Contains(string(r.Body), "secret, not its id") {
 		t.Fatalf("DELETE by secret: %s", r)
 	}
+	// The same slip with a character escaped (%74 is "t") is the same secret in the URL.
+	r = e.do("DELETE", "/v1/tokens/%74"+tok.Token[1:], "admin", "")
+	if r.code() != "invalid_field" || !strings.Contains(string(r.Body), "secret, not its id") {
+		t.Fatalf("DELETE by an escaped secret: %s", r)
+	}
 	e.must(e.do("GET", "/v1/policy", "raw:Bearer "+tok.Token, ""), 200) // still live
+	if strings.Contains(logs.String(), tok.Token[1:]) {
+		t.Fatalf("the log holds the escaped secret:\n%s", logs.String())
+	}
 	if strings.Contains(logs.String(), tok.Token) || !strings.Contains(logs.String(), "tb_[redacted]") {
 		t.Fatalf("the log holds the secret, or no redacted path:\n%s", logs.String())
 	}

@@ -121,7 +121,7 @@ func (s *Server) listTokens(c echo.Context, g gate) error {
 const maxTokenIDLength = 64
 
 func (s *Server) deleteToken(c echo.Context, g gate) error {
-	id := c.Param("id")
+	id := pathParam(c, "id") // decoded: an escaped secret is a secret too
 	if len(id) == 0 || len(id) > maxTokenIDLength {
 		return invalidField("id", "The token id is not valid.")
 	}
