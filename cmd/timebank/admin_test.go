@@ -1,12 +1,17 @@
 package main
 
 import (
+	"fmt"
 	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/timebank/timebank/api"
 	"github.com/timebank/timebank/ledger"
 	"github.com/timebank/timebank/ledger/store"
 )
@@ -163,5 +168,43 @@ func TestLoosePermissionsWarned(t *testing.T) {
 	out, _ := io.ReadAll(r)
 	if !strings.Contains(string(out), key) || strings.Count(string(out), "warning") != 1 {
 		t.Fatalf("warnings: %q", out)
+	}
+}
+
+// TestBootstrapAdminSecretUsable: a TIMEBANK_ADMIN_TOKEN that no client can send as it is
+// (white space around it, a line break in it) is refused at start, or else a request that
+// sends it logs in. An audit found " secret " stored as it was while the API trims the
+// header: the only admin token was one nobody could present, and since an admin was live no
+// later start made another, so the operator was locked out for good.
+func TestBootstrapAdminSecretUsable(t *testing.T) {
+	const secret = "env-secret-0123456789abcdef"
+	for _, odd := range []string{" " + secret, secret + "\n", secret + " ", "env-secret\n0123456789abcdef"} {
+		t.Run(fmt.Sprintf("%q", odd), func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			led, err := store.Open(dir, store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer led.Close()
+			t.Setenv("TIMEBANK_ADMIN_TOKEN", odd)
+			if err := (&serveCmd{Data: dir}).ensureAdmin(led); err != nil {
+				if led.HasLiveAdmin() {
+					t.Fatalf("refused (%v), yet an admin token was stored", err)
+				}
+				return
+			}
+			hs := httptest.NewServer(api.New(led, api.Options{Logger: slog.New(slog.DiscardHandler)}).Handler())
+			defer hs.Close()
+			req, _ := http.NewRequest(http.MethodGet, hs.URL+"/v1/tokens", nil)
+			req.Header["Authorization"] = []string{"Bearer " + odd}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatalf("taken as the admin's secret, but a client cannot send it: %v", err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("taken as the admin's secret, but sending it answers %s", res.Status)
+			}
+		})
 	}
 }

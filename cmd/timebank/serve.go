@@ -17,6 +17,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -187,6 +188,10 @@ func (c *serveCmd) ensureAdmin(led *store.Ledger) error {
 			return fmt.Errorf("TIMEBANK_ADMIN_TOKEN was revoked and is never restored; unset it (a new admin token is then written to %s) or set a new secret", path)
 		case len(env) < minAdminSecret || len(env) > maxAdminSecret:
 			return fmt.Errorf("TIMEBANK_ADMIN_TOKEN must be %d to %d characters: it is the admin's secret (e.g. 32 random bytes in base64)", minAdminSecret, maxAdminSecret)
+		case strings.TrimSpace(env) != env || strings.ContainsFunc(env, unicode.IsControl):
+			// The API trims the Authorization header and clients refuse control characters:
+			// stored as it is, such a secret would be a live admin token nobody can present.
+			return fmt.Errorf("TIMEBANK_ADMIN_TOKEN begins or ends with white space or holds a control character (a line break?): no client could send it; set the secret alone")
 		}
 		if err := led.EnsureAdminToken(env); err != nil {
 			return fmt.Errorf("TIMEBANK_ADMIN_TOKEN: %w", err)
