@@ -135,6 +135,11 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"token", "create", "--token", "t", "--role", "king"},
 		{"loadgen", "--token", "t", "--clients", "0"},
 		{"serve", "--log-level", "loud"},
+		// A rate limit that is no rate (it used to turn the limit off in silence). --data is a
+		// file, so that a serve that does not refuse it fails at once instead of serving.
+		{"serve", "--addr", "127.0.0.1:0", "--data", f.export, "--rate-limit=-5"},
+		{"serve", "--addr", "127.0.0.1:0", "--data", f.export, "--rate-limit", "NaN"},
+		{"serve", "--addr", "127.0.0.1:0", "--data", f.export, "--rate-limit", "+Inf"},
 		{"nosuchcommand"},
 	} {
 		status, stdout, stderr := runCLI(t, args...)

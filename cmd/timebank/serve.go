@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -80,6 +81,10 @@ const adminTokenFile = "admin.token"
 // Run opens the store, makes sure an admin token exists, serves until SIGINT or SIGTERM,
 // then stops gracefully: in-flight requests finish, the store commits and closes.
 func (c *serveCmd) Run() error {
+	// NaN fails every comparison: !(x >= 0) refuses it with the negative ones.
+	if !(c.RateLimit >= 0) || math.IsInf(c.RateLimit, 0) {
+		return usagef("serve: --rate-limit must be a number of requests per second, 0 (no limit) or more, not %v", c.RateLimit)
+	}
 	tuneGC()
 	logw := newLogWriter(os.Stderr, logFlushInterval)
 	defer logw.Close()
