@@ -135,6 +135,11 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"token", "create", "--token", "t", "--role", "king"},
 		{"loadgen", "--token", "t", "--clients", "0"},
 		{"serve", "--log-level", "loud"},
+		// A server address without its scheme, as serve prints its --addr: nothing can be sent.
+		{"verify", "--url", "127.0.0.1:1", "--token", "t"},
+		{"export", "--url", "localhost:1", "--token", "t"},
+		{"token", "list", "--url", "127.0.0.1:1", "--token", "t"},
+		{"backup", "--url", "localhost:1", "--token", "t", "--out", f.export + ".copy"},
 		// A rate limit that is no rate (it used to turn the limit off in silence). --data is a
 		// file, so that a serve that does not refuse it fails at once instead of serving.
 		{"serve", "--addr", "127.0.0.1:0", "--data", f.export, "--rate-limit=-5"},

@@ -38,6 +38,8 @@ func (c *exportCmd) Run(inv *invocation) error {
 		}
 	} else if c.Token == "" {
 		return usagef("export --url needs --token (an admin or auditor token)")
+	} else if err := checkURL("export", c.URL); err != nil {
+		return err
 	}
 	export := func(w io.Writer) error {
 		bw := bufio.NewWriterSize(w, 1<<20)

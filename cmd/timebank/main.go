@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 
@@ -225,3 +226,17 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
+
+// checkURL refuses a server URL that no request can be sent to, before anything is sent:
+// `127.0.0.1:8080`, the form serve's --addr takes, parses as a path, and `localhost:8080` as
+// a URL of the scheme "localhost". The message starts with command when it is not empty.
+func checkURL(command, raw string) error {
+	u, err := url.Parse(raw)
+	if err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+		return nil
+	}
+	if command != "" {
+		command += ": "
+	}
+	return usagef("%s--url %q is not a server's base URL; give one like http://127.0.0.1:8080", command, raw)
+}

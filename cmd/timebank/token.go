@@ -34,6 +34,12 @@ type apiClient struct {
 	http  *http.Client
 }
 
+// Validate refuses a --url that is not a server's base URL; kong calls it after parsing and
+// names the command in front of its message.
+func (f clientFlags) Validate() error {
+	return checkURL("", f.URL)
+}
+
 func (f clientFlags) client(timeout time.Duration) *apiClient {
 	return &apiClient{base: strings.TrimRight(f.URL, "/"), token: f.Token, http: &http.Client{Timeout: timeout}}
 }

@@ -112,6 +112,8 @@ func (c *verifyCmd) checkUsage(given map[string]bool) error {
 		return usagef("verify --export needs --checkpoint and --key")
 	case src == "url" && c.Token == "":
 		return usagef("verify --url needs --token (an admin or auditor token)")
+	case src == "url":
+		return checkURL("verify", c.URL)
 	}
 	return nil
 }
