@@ -31,7 +31,7 @@ import (
 type serveCmd struct {
 	Data      string  `default:"./timebank-data" help:"Data directory (created on first start)."`
 	Addr      string  `default:"127.0.0.1:8080" help:"Address to listen on, HOST:PORT (port 0 picks a free one)."`
-	Name      string  `help:"Ledger name: the checkpoint origin and signing key name (default timebank; an existing ledger keeps its own)."`
+	Name      string  `help:"Ledger name: the checkpoint origin and signing key name (default timebank; an existing ledger keeps its own: a different --name refuses to start)."`
 	LogLevel  string  `default:"info" enum:"debug,info,warn,error" help:"Lowest log level written (JSON on stderr)."`
 	RateLimit float64 `default:"0" help:"Requests per second allowed per client address; 0 turns the limit off."`
 	DebugAddr string  `help:"Address of a separate listener for Go's profiler (net/http/pprof), HOST:PORT; empty (the default) serves none. Unauthenticated: bind it to loopback."`
