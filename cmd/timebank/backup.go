@@ -13,7 +13,7 @@ import (
 // the whole copy or untouched.
 type backupCmd struct {
 	clientFlags `embed:""`
-	Out         string `required:"" type:"path" help:"File to write the copy to (replaced atomically)."`
+	Out         string `required:"" type:"path" placeholder:"FILE" help:"File to write the copy to (replaced atomically)."`
 }
 
 // Run streams the backup into Out.

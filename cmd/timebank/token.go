@@ -101,7 +101,7 @@ func errorBody(b []byte) (code, message string, ok bool) {
 // tokenCreateCmd is `timebank token create`.
 type tokenCreateCmd struct {
 	clientFlags `embed:""`
-	Role        string `required:"" enum:"admin,station,outlet,resident,auditor" help:"Role of the new token."`
+	Role        string `required:"" enum:"admin,station,outlet,resident,auditor" help:"Role of the new token: admin, station, outlet, resident or auditor."`
 	Account     string `help:"Account the token acts as (station, outlet and resident tokens), e.g. station:s01."`
 	Label       string `help:"A note for whoever lists tokens later."`
 }
