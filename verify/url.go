@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/timebank/timebank/internal/idle"
 	"github.com/timebank/timebank/ledger"
 )
 
@@ -40,9 +41,7 @@ type client struct {
 }
 
 func newClient(base, token string, lim netLimits) *client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.ResponseHeaderTimeout = lim.header
-	return &client{base: strings.TrimRight(base, "/"), token: token, http: &http.Client{Transport: tr}, lim: lim}
+	return &client{base: strings.TrimRight(base, "/"), token: token, http: idle.Client(lim.header), lim: lim}
 }
 
 // statusError is a server's answer other than 200 OK.
@@ -57,23 +56,16 @@ func (e *statusError) Error() string { return e.msg }
 // get sends GET path under ctx. Its body fails once no byte has come for lim.idle; closing
 // it releases the request. An error status is a *SourceError holding a *statusError, and
 // so is a failure to connect or a timeout.
-func (c *client) get(parent context.Context, path string) (*http.Response, error) {
-	ctx, cancel := context.WithCancelCause(parent)
+func (c *client) get(ctx context.Context, path string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
 	if err != nil {
-		cancel(nil)
 		return nil, &SourceError{err}
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := c.http.Do(req)
+	resp, err := idle.Do(c.http, req, c.lim.idle)
 	if err != nil {
-		cancel(nil)
-		return nil, &SourceError{causeOf(ctx, err)}
+		return nil, &SourceError{err}
 	}
-	idle := fmt.Errorf("GET %s: no byte of the answer for %s", path, c.lim.idle)
-	timer := time.AfterFunc(c.lim.idle, func() { cancel(idle) })
-	timer.Stop() // runs only while a read waits
-	resp.Body = &idleBody{ReadCloser: resp.Body, ctx: ctx, cancel: cancel, timer: timer, idle: c.lim.idle}
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		resp.Body.Close()
@@ -81,40 +73,6 @@ func (c *client) get(parent context.Context, path string) (*http.Response, error
 			msg: fmt.Sprintf("GET %s: %s: %s", path, resp.Status, strings.TrimSpace(string(msg)))}}
 	}
 	return resp, nil
-}
-
-// causeOf returns why ctx ended, when it ended with a cause of ours, else err.
-func causeOf(ctx context.Context, err error) error {
-	if cause := context.Cause(ctx); cause != nil && cause != context.Canceled && cause != context.DeadlineExceeded {
-		return cause
-	}
-	return err
-}
-
-// idleBody is a response body whose reads fail once one has waited idle for a byte.
-type idleBody struct {
-	io.ReadCloser
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	timer  *time.Timer
-	idle   time.Duration
-}
-
-func (b *idleBody) Read(p []byte) (int, error) {
-	b.timer.Reset(b.idle)
-	n, err := b.ReadCloser.Read(p)
-	b.timer.Stop()
-	if err != nil && err != io.EOF {
-		err = causeOf(b.ctx, err)
-	}
-	return n, err
-}
-
-func (b *idleBody) Close() error {
-	b.timer.Stop()
-	err := b.ReadCloser.Close()
-	b.cancel(nil)
-	return err
 }
 
 // small reads the whole answer to GET path, at most limit bytes and within lim.small.
@@ -129,7 +87,7 @@ func (c *client) small(path string, limit int64) ([]byte, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return nil, &SourceError{causeOf(ctx, fmt.Errorf("GET %s: %w", path, err))}
+		return nil, &SourceError{idle.Cause(ctx, fmt.Errorf("GET %s: %w", path, err))}
 	}
 	if int64(len(b)) > limit {
 		return nil, sourceErrorf("GET %s: the answer is larger than %d KiB", path, limit>>10)

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"net/http"
 
 	"github.com/timebank/timebank/internal/durable"
 )
@@ -18,9 +17,7 @@ type backupCmd struct {
 
 // Run streams the backup into Out.
 func (c *backupCmd) Run(inv *invocation) error {
-	// No overall timeout: a large ledger takes as long as it takes; the server cuts a
-	// stalled stream with its own timeouts.
-	res, err := c.client(0).do(http.MethodGet, "/v1/backup", nil, http.StatusOK)
+	res, err := c.client(0).stream("/v1/backup")
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -112,20 +111,12 @@ func (h *lineHasher) Write(p []byte) (int, error) {
 }
 
 func exportURL(url, token string, after uint64, w io.Writer) error {
-	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/v1/export?after_seq=%d", strings.TrimRight(url, "/"), after), nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
+	a := &apiClient{base: strings.TrimRight(url, "/"), token: token}
+	resp, err := a.stream(fmt.Sprintf("/v1/export?after_seq=%d", after))
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("export: %s: %s", resp.Status, strings.TrimSpace(string(msg)))
-	}
 	_, err = io.Copy(w, resp.Body)
 	return err
 }

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/timebank/timebank/internal/idle"
 	"github.com/timebank/timebank/ledger"
 )
 
@@ -68,6 +69,30 @@ func (a *apiClient) do(method, path string, body any, want int) (*http.Response,
 		return nil, err
 	}
 	if res.StatusCode != want {
+		defer res.Body.Close()
+		return nil, serverError(res)
+	}
+	return res, nil
+}
+
+// streamWait bounds export --url and backup on a server that stops sending: the wait for
+// an answer's headers, and for each next byte of its body (internal/idle). A large ledger's
+// stream takes as long as it needs while bytes flow.
+var streamWait = struct{ header, idle time.Duration }{time.Minute, time.Minute}
+
+// stream sends GET path and returns the answer when it is 200 OK, its body bounded by
+// streamWait; otherwise the server's error message as an error.
+func (a *apiClient) stream(path string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, a.base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	res, err := idle.Do(idle.Client(streamWait.header), req, streamWait.idle)
+	if err != nil {
+		return nil, err
+	}
+	if res.StatusCode != http.StatusOK {
 		defer res.Body.Close()
 		return nil, serverError(res)
 	}

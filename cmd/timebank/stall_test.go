@@ -1,0 +1,52 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestStreamsGiveUpOnASilentServer: export --url and backup against a server that stops
+// sending (before its headers, or halfway through the body) fail once nothing has come for
+// the wait limit, saying so, instead of waiting for ever; and leave no output file.
+func TestStreamsGiveUpOnASilentServer(t *testing.T) {
+	cleanEnv(t)
+	old := streamWait
+	streamWait.header, streamWait.idle = 300*time.Millisecond, 300*time.Millisecond
+	t.Cleanup(func() { streamWait = old })
+	halfway := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("{\"seq\":1"))
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	defer halfway.Close()
+	silent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	defer silent.Close()
+	for _, srv := range []*httptest.Server{halfway, silent} {
+		for _, cmd := range []string{"export", "backup"} {
+			out := filepath.Join(t.TempDir(), "out")
+			done := make(chan struct{})
+			var status int
+			var stderr string
+			go func() {
+				defer close(done)
+				status, _, stderr = runCLI(t, cmd, "--url", srv.URL, "--token", "tb_x", "--out", out)
+			}()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second): // a hang guard, far above the 0.3 s limits
+				t.Fatalf("%s still waiting on a silent server after 20 s", cmd)
+			}
+			if status == 0 || !(strings.Contains(stderr, "no byte of the answer") || strings.Contains(stderr, "timeout awaiting response headers")) {
+				t.Errorf("%s on a silent server: status %d, stderr %q", cmd, status, stderr)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Errorf("%s left %s behind", cmd, out)
+			}
+		}
+	}
+}

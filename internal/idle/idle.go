@@ -1,0 +1,72 @@
+// Package idle bounds how long a client of a streamed HTTP answer (an export, a backup)
+// waits on a server that stops sending: not the whole answer, which may take as long as it
+// needs while bytes flow, but the wait for its headers and for each next byte.
+package idle
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// Client returns an HTTP client that waits at most header for an answer's status line and
+// headers, and no overall deadline.
+func Client(header time.Duration) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.ResponseHeaderTimeout = header
+	return &http.Client{Transport: tr}
+}
+
+// Do sends req with client. The answer's body fails, naming the request, once a read has
+// waited idle for a byte; closing the body releases the request. A failure of the request
+// or of a read is the cause the request's context ended with, when it has one (a caller's
+// context.WithTimeoutCause, say), else the transport's error.
+func Do(client *http.Client, req *http.Request, idle time.Duration) (*http.Response, error) {
+	ctx, cancel := context.WithCancelCause(req.Context())
+	resp, err := client.Do(req.WithContext(ctx))
+	if err != nil {
+		cancel(nil)
+		return nil, Cause(ctx, err)
+	}
+	stalled := fmt.Errorf("%s %s: no byte of the answer for %s", req.Method, req.URL.Path, idle)
+	timer := time.AfterFunc(idle, func() { cancel(stalled) })
+	timer.Stop() // runs only while a read waits
+	resp.Body = &body{ReadCloser: resp.Body, ctx: ctx, cancel: cancel, timer: timer, idle: idle}
+	return resp, nil
+}
+
+// Cause returns why ctx ended, when it ended with a cause of its own, else err.
+func Cause(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); cause != nil && cause != context.Canceled && cause != context.DeadlineExceeded {
+		return cause
+	}
+	return err
+}
+
+// body is a response body whose reads fail once one has waited idle for a byte.
+type body struct {
+	io.ReadCloser
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	timer  *time.Timer
+	idle   time.Duration
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	b.timer.Reset(b.idle)
+	n, err := b.ReadCloser.Read(p)
+	b.timer.Stop()
+	if err != nil && err != io.EOF {
+		err = Cause(b.ctx, err)
+	}
+	return n, err
+}
+
+func (b *body) Close() error {
+	b.timer.Stop()
+	err := b.ReadCloser.Close()
+	b.cancel(nil)
+	return err
+}
