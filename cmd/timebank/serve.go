@@ -24,6 +24,7 @@ import (
 
 	"github.com/timebank/timebank/api"
 	"github.com/timebank/timebank/internal/durable"
+	"github.com/timebank/timebank/ledger"
 	"github.com/timebank/timebank/ledger/store"
 )
 
@@ -177,10 +178,10 @@ func (c *serveCmd) ensureAdmin(led *store.Ledger) error {
 	path := filepath.Join(c.Data, adminTokenFile)
 	if led.HasLiveAdmin() {
 		if env != "" {
-			if led.TokenStatus(env) == store.TokenLive {
+			if p, ok := led.Authenticate(env); ok && p.Role == ledger.RoleAdmin {
 				fmt.Println("timebank: admin token from TIMEBANK_ADMIN_TOKEN")
 			} else {
-				fmt.Println("timebank: warning: TIMEBANK_ADMIN_TOKEN is not a live token (revoked, or set after the first start) and is ignored; make admin tokens with `timebank token create --role admin`")
+				fmt.Println("timebank: warning: TIMEBANK_ADMIN_TOKEN is not a live admin token (revoked, set after the first start, or another role's) and is ignored; make admin tokens with `timebank token create --role admin`")
 			}
 		} else if b, err := os.ReadFile(path); err == nil && led.TokenStatus(strings.TrimSpace(string(b))) == store.TokenLive {
 			fmt.Printf("timebank: admin token in %s\n", path)

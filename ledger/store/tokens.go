@@ -70,8 +70,9 @@ func NewSecret() string {
 	return ledger.TokenSecretPrefix + base64.RawURLEncoding.EncodeToString(randomBytes(32))
 }
 
-// EnsureAdminToken makes secret an admin token (label "bootstrap") unless a live token has
-// that secret already. A revoked secret is refused (invalid_field): it stays revoked.
+// EnsureAdminToken makes secret an admin token (label "bootstrap") unless a live admin token
+// has that secret already. A revoked secret, or a live token of another role's, is refused
+// (invalid_field): a revoked one stays revoked.
 // serve calls it when no admin token is live (cmd/timebank, ensureAdmin).
 func (l *Ledger) EnsureAdminToken(secret string) error {
 	if secret == "" {
@@ -79,6 +80,10 @@ func (l *Ledger) EnsureAdminToken(secret string) error {
 	}
 	switch l.TokenStatus(secret) {
 	case TokenLive:
+		if p, ok := l.Authenticate(secret); ok && p.Role != ledger.RoleAdmin {
+			return ledger.Errorf(ledger.CodeInvalidField, "This secret is a live %s token's, not an admin's; choose another secret.", p.Role).
+				With("field", "token")
+		}
 		return nil
 	case TokenRevoked:
 		return ledger.Errorf(ledger.CodeInvalidField, "This admin token was revoked; a revoked secret is never made a token again.").

@@ -125,6 +125,13 @@ func TestEnsureAdminToken(t *testing.T) {
 		t.Fatalf("bootstrap token: %+v %v", p, ok)
 	}
 	wantCode(t, l.EnsureAdminToken(""), ledger.CodeInvalidField)
+	// The secret of a live auditor's token is not an admin's: taking it for one would leave
+	// serve announcing an admin token that cannot administer.
+	_, auditorSecret, err := l.CreateToken(ledger.RoleAuditor, "", "office")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, l.EnsureAdminToken(auditorSecret), ledger.CodeInvalidField)
 }
 
 // TestRevokedStaysRevoked: a revoked secret is never a token again, also after a reopen
