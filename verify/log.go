@@ -255,6 +255,9 @@ func (r *replay) finish() error {
 	if r.tree.n == 0 {
 		return errors.New("the log is empty: no genesis entry")
 	}
+	if r.progress != nil {
+		r.progress(r.tree.n) // the count since the last multiple of 4,096
+	}
 	if r.ckpt != nil {
 		if r.ckpt.Size > r.tree.n {
 			return fmt.Errorf("the checkpoint covers %d entries but the log has only %d: entries are missing", r.ckpt.Size, r.tree.n)

@@ -89,9 +89,13 @@ func writeFile(t *testing.T, b []byte) string {
 
 func TestDataAndExportVerify(t *testing.T) {
 	dir, export, ckpt, vkey := fixture(t)
-	sum, err := Data(dir, ckpt, vkey, nil)
+	var shown uint64 // the progress bar's last count: the whole log, also below 4,096 entries
+	sum, err := Data(dir, ckpt, vkey, func(n uint64) { shown = n })
 	if err != nil {
 		t.Fatal(err)
+	}
+	if shown != sum.Entries {
+		t.Errorf("progress ended at %d of %d entries", shown, sum.Entries)
 	}
 	if sum.Entries != 21 || sum.ByType[ledger.TypeCredit] != 5 || sum.Accounts != 7 {
 		t.Fatalf("summary %+v", sum)
