@@ -164,7 +164,7 @@ func (s *Server) shapeHold(b *ledger.HoldBody) error {
 	}
 	max := s.svc.Policy().Hold.MaxTTLSeconds
 	if b.TTLSeconds < 0 || b.TTLSeconds > max {
-		return invalidField("ttl_seconds", "ttl_seconds must be 1 to %d.", max).With("max_ttl_seconds", max)
+		return invalidField("ttl_seconds", "ttl_seconds must be 1 to %d (or absent or 0 for the policy's default).", max).With("max_ttl_seconds", max)
 	}
 	return nil
 }

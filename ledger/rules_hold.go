@@ -11,7 +11,7 @@ func (d *decider) hold(b *HoldBody) (Body, error) {
 		n.TTLSeconds = d.p.Hold.DefaultTTLSeconds
 	}
 	if n.TTLSeconds < 1 || n.TTLSeconds > d.p.Hold.MaxTTLSeconds {
-		return nil, badField("ttl_seconds", "ttl_seconds must be 1 to %d.", d.p.Hold.MaxTTLSeconds).
+		return nil, badField("ttl_seconds", "ttl_seconds must be 1 to %d (or absent or 0 for the policy's default).", d.p.Hold.MaxTTLSeconds).
 			With("max_ttl_seconds", d.p.Hold.MaxTTLSeconds)
 	}
 	from, err := d.payTo("place holds", "payee", n.Payee)
