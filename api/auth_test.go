@@ -136,6 +136,9 @@ func TestVisibility(t *testing.T) {
 	e := newEnv(t)
 	credit := e.must(e.credit("station", "resident:r01", "3", ledgerHours(1), ledgerHours(3)), 201).seqOf()
 	id := e.hold("resident", "station:s01", "HOURS", "1.00", 0)
+	// An admin's reversal of a station's credit is party to what the credit was party to.
+	credit2 := e.must(e.credit("station", "resident:r01", "1", ledgerHours(5), ledgerHours(1)), 201).seqOf()
+	rev := e.must(e.write("POST", "/v1/reversals", "admin", fmt.Sprintf(`{"seq":%d,"reason":"entered twice"}`, credit2)), 201).seqOf()
 	missing := e.do("GET", "/v1/accounts/resident:nobody", "admin", "")
 	cases := []struct {
 		who, path string
@@ -150,6 +153,8 @@ func TestVisibility(t *testing.T) {
 		{"station2", fmt.Sprintf("/v1/entries/%d", credit), 404},
 		{"resident2", fmt.Sprintf("/v1/entries/%d", credit), 404},
 		{"outlet", fmt.Sprintf("/v1/entries/%d", credit), 404},
+		{"station", fmt.Sprintf("/v1/entries/%d", rev), 200},
+		{"station2", fmt.Sprintf("/v1/entries/%d", rev), 404},
 		{"resident2", fmt.Sprintf("/v1/proofs/inclusion?seq=%d", credit), 404},
 		{"resident", fmt.Sprintf("/v1/proofs/inclusion?seq=%d", credit), 200},
 		{"resident", fmt.Sprintf("/v1/holds/%d", id), 200},

@@ -153,4 +153,12 @@ func TestParties(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(got, append(prefix, want...)) {
 		t.Fatalf("AppendParties = %v, %v; want %v then %v", got, err, prefix, want)
 	}
+	// An admin's reversal of the credit is the station's business too: the parties of the
+	// entry it reverses are its parties (else the station's statement shows its credit but
+	// never the reversal, and GET /v1/entries/{seq} hides the reversal from it).
+	rev := b.must(admin, &ReversalBody{Seq: e.Seq, Reason: "entered twice"})
+	got, err = Parties(b.st, rev)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("Parties of the reversal = %v, %v; want %v", got, err, want)
+	}
 }

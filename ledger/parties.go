@@ -27,7 +27,8 @@ func Fingerprint(req Request) [32]byte {
 
 // Parties returns the accounts party to e, sorted and without repeats: every account of its
 // postings, the acting account, and the accounts its body names (for settle and void, the
-// hold's resident and payee, read from v). These are the accounts whose statements list e.
+// hold's resident and payee, read from v; for a reversal, the parties of the entry it
+// reverses, read from v). These are the accounts whose statements list e.
 func Parties(v View, e *Entry) ([]AccountID, error) {
 	return AppendParties(make([]AccountID, 0, 8), v, e)
 }
@@ -51,7 +52,7 @@ func AppendParties(dst []AccountID, v View, e *Entry) ([]AccountID, error) {
 	if pr, ok := ParseActor(e.Actor); ok {
 		add(pr.Account)
 	}
-	var holdID uint64
+	var holdID, reversed uint64
 	switch b := e.Body.(type) {
 	case *OpenBody:
 		add(b.ID)
@@ -75,6 +76,8 @@ func AppendParties(dst []AccountID, v View, e *Entry) ([]AccountID, error) {
 		add(b.Pool)
 	case *GrantBody:
 		add(b.Pool, b.To)
+	case *ReversalBody:
+		reversed = b.Seq
 	case *GenesisBody:
 		for _, code := range b.Assets.Codes() {
 			add(IssuerOf(code))
@@ -87,6 +90,18 @@ func AppendParties(dst []AccountID, v View, e *Entry) ([]AccountID, error) {
 		}
 		if h != nil {
 			add(h.Resident, h.Payee)
+		}
+	}
+	if reversed != 0 {
+		// Reversals are not reversible, so this goes one entry deep.
+		orig, err := v.Entry(reversed)
+		if err != nil {
+			return nil, err
+		}
+		if orig != nil {
+			if out, err = AppendParties(out, v, orig); err != nil {
+				return nil, err
+			}
 		}
 	}
 	mine := out[len(dst):]
