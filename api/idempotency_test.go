@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"sync"
 	"testing"
 )
@@ -77,5 +78,32 @@ func TestConcurrentDuplicates(t *testing.T) {
 	}
 	if created != 1 || len(seqs) != 1 || e.led.TreeSize() != size+1 {
 		t.Errorf("created %d, distinct seqs %d, tree grew by %d; want 1, 1, 1", created, len(seqs), e.led.TreeSize()-size)
+	}
+}
+
+// TestReplayAfterPolicyChange: a client that retries a hold after the policy lowered
+// hold.max_ttl_seconds gets its hold back (SPEC §3: the same key and body answer 200 and
+// the original entry), not 400 invalid_field: the hold was made, its funds are reserved,
+// and a 400 would tell the client it was not. The edge judged ttl_seconds against the
+// policy in force before the key was looked up (found by TestModel).
+func TestReplayAfterPolicyChange(t *testing.T) {
+	e := newEnv(t)
+	e.must(e.credit("station", "resident:r01", "3", ledgerHours(1), ledgerHours(3)), 201)
+	body := `{"payee":"outlet:o01","asset":"HOURS","amount":"1","ttl_seconds":86400}`
+	first := e.must(e.do("POST", "/v1/holds", "resident", body, "Idempotency-Key", "h-1"), 201)
+
+	var pol map[string]any
+	e.must(e.do("GET", "/v1/policy", "admin", ""), 200).decode(&pol)
+	pol["hold"] = map[string]any{"default_ttl_seconds": 300, "max_ttl_seconds": 600}
+	doc, _ := json.Marshal(pol)
+	e.must(e.write("PUT", "/v1/policy", "admin", string(doc)), 201)
+
+	again := e.do("POST", "/v1/holds", "resident", body, "Idempotency-Key", "h-1")
+	if again.Status != 200 || again.Header.Get("Idempotent-Replayed") != "true" || !bytes.Equal(again.Body, first.Body) {
+		t.Fatalf("replay after the policy change: got %s, want 200 replaying %s", again, first.Body)
+	}
+	// A new hold over the new maximum is still refused.
+	if r := e.write("POST", "/v1/holds", "resident", body); r.Status != 400 || r.code() != "invalid_field" {
+		t.Fatalf("a new hold of 86400 s under a 600 s maximum: got %s, want 400 invalid_field", r)
 	}
 }

@@ -40,7 +40,9 @@ func (s *Server) amount(asset, amount string) error {
 
 var payeeKinds = []ledger.Kind{ledger.KindResident, ledger.KindStation, ledger.KindOutlet, ledger.KindPool}
 
-// shape checks body as its entry type requires. It reads only the asset table and policy.
+// shape checks body as its entry type requires. It reads only the asset table (fixed at
+// genesis), never the policy: what the policy decides is the ledger's, after the
+// Idempotency-Key's lookup, so that a replay answers its entry whatever policy came since.
 func (s *Server) shape(body ledger.Body) error {
 	switch b := body.(type) {
 	case *ledger.OpenBody:
@@ -162,9 +164,11 @@ func (s *Server) shapeHold(b *ledger.HoldBody) error {
 	if err := s.amount(b.Asset, b.Amount); err != nil {
 		return err
 	}
-	max := s.svc.Policy().Hold.MaxTTLSeconds
-	if b.TTLSeconds < 0 || b.TTLSeconds > max {
-		return invalidField("ttl_seconds", "ttl_seconds must be 1 to %d (or absent or 0 for the policy's default).", max).With("max_ttl_seconds", max)
+	// Only the sign is the request's own shape. The maximum is the policy's, judged by the
+	// ledger with the policy in force for the entry, after the Idempotency-Key is looked
+	// up: a retry of a hold made before the maximum was lowered gets its hold back, not 400.
+	if b.TTLSeconds < 0 {
+		return invalidField("ttl_seconds", "ttl_seconds must not be negative (absent or 0 means the policy's default).")
 	}
 	return nil
 }
