@@ -172,7 +172,9 @@ func (m *model) credit(role, station, vol, category string, hours int64, start, 
 	if role != "station" && role != "admin" {
 		return refuse("forbidden")
 	}
-	day := start.In(m.loc).Format(time.DateOnly)
+	y, mo, d := start.In(m.pol.location()).Date()
+	day := time.Date(y, mo, d, 0, 0, 0, 0, m.pol.location()) // no zone of the model skips midnight
+	next := time.Date(y, mo, d+1, 0, 0, 0, 0, m.pol.location())
 	code := first(m.known(vol, station), m.active(vol, station))
 	switch {
 	case code != "":
@@ -185,7 +187,7 @@ func (m *model) credit(role, station, vol, category string, hours int64, start, 
 		return refuse("future_time")
 	case start.Before(now.Add(-m.pol.backdate())):
 		return refuse("backdate_window_exceeded")
-	case m.dayHours(vol, day)+hours > m.pol.dayCap():
+	case m.dayHours(vol, day, next)+hours > m.pol.dayCap():
 		return refuse("daily_cap_exceeded")
 	case m.overlaps(vol, start, end):
 		return refuse("overlapping_session")
@@ -202,7 +204,7 @@ func (m *model) credit(role, station, vol, category string, hours int64, start, 
 			m.accts[vol].earned[p.asset] += p.amount
 		}
 		e.parties = []string{station}
-		e.credit = &mCredit{station: station, volunteer: vol, start: start, end: end, day: day, hours: hours}
+		e.credit = &mCredit{station: station, volunteer: vol, start: start, end: end, hours: hours}
 	})
 }
 
@@ -211,7 +213,7 @@ func (h *harness) drawPolicy() call {
 	q := drawPolicy(h.t, h.m.pol)
 	return call{who, "PUT", "/v1/policy", "policy", q.doc(), func(time.Time) outcome {
 		switch {
-		case q.HoursScale != 2:
+		case q.HoursScale != 2, q.DefaultTTL > q.MaxTTL: // a default TTL the maximum forbids is no policy
 			return refuse("invalid_policy")
 		case roleOf(who) != "admin":
 			return refuse("forbidden")
@@ -265,7 +267,9 @@ func (m *model) reverse(who string, seq uint64, now time.Time) outcome {
 	for _, p := range e.postings {
 		ps = append(ps, mPosting{p.to, p.from, p.asset, p.amount})
 	}
-	code := m.active(append(movers(ps), acct)...)
+	// Decision 0003: the accounts the entry pays or is paid by must be active; a reversal's
+	// are its postings' (not the station that made the credit, nor the one reversing it).
+	code := m.active(movers(ps)...)
 	switch {
 	case code != "":
 	case !reversible[e.typ]:

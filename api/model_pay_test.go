@@ -81,8 +81,13 @@ func (h *harness) drawHold() call {
 		body["ttl_seconds"] = ttl
 	}
 	return call{who, "POST", "/v1/holds", "hold", body, func(now time.Time) outcome {
-		if ttl == -1 || ttl > h.m.pol.MaxTTL {
+		switch {
+		case ttl == -1:
 			return refuse("invalid_field") // decision 0003
+		case roleOf(who) != "resident":
+			return refuse("forbidden")
+		case ttl > h.m.pol.MaxTTL: // the policy's limit: judged after the key (a replay is no new hold)
+			return refuseLate("invalid_field")
 		}
 		o := h.m.pay(who, payee, asset, n, now,
 			func() string { return h.m.funds([]mPosting{{accountOf(who), payee, asset, n}}, now, 0) },

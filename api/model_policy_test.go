@@ -17,6 +17,7 @@ import (
 
 // mPolicy is the part of the policy the model varies; the rest stays at SPEC's defaults.
 type mPolicy struct {
+	Timezone         string            // the local days of the daily cap
 	EntryCap, DayCap string            // HOURS
 	BackdateDays     int               //
 	PointsPerHour    string            // the credit rate of categories without their own
@@ -32,7 +33,7 @@ type mPolicy struct {
 
 // defaultPolicy is SPEC §3's default policy document.
 func defaultPolicy() mPolicy {
-	return mPolicy{EntryCap: "12", DayCap: "12", BackdateDays: 30, PointsPerHour: "10",
+	return mPolicy{Timezone: "Asia/Shanghai", EntryCap: "12", DayCap: "12", BackdateDays: 30, PointsPerHour: "10",
 		Categories: map[string]string{"elderly-care": "15"}, ResidentUpper: "1500",
 		Transfer: map[string]string{"HOURS": "family", "POINTS": "none"}, ConvertRate: "10",
 		DefaultTTL: 900, MaxTTL: 86400, WindowDays: 7, HoursScale: 2}
@@ -45,7 +46,7 @@ func (p mPolicy) doc() map[string]any {
 		cats[c] = map[string]any{"points_per_hour": r}
 	}
 	return map[string]any{
-		"timezone": "Asia/Shanghai",
+		"timezone": p.Timezone,
 		"assets":   map[string]any{"HOURS": map[string]any{"scale": p.HoursScale}, "POINTS": map[string]any{"scale": 0}},
 		"credit": map[string]any{"max_hours_per_entry": p.EntryCap, "max_hours_per_day": p.DayCap,
 			"backdate_days": p.BackdateDays, "points_per_hour": p.PointsPerHour, "categories": cats},
@@ -66,6 +67,9 @@ func drawPolicy(t *rapid.T, p mPolicy) mPolicy {
 		"HOURS":  rapid.SampledFrom([]string{"family", "any", "none"}).Draw(t, "pol_xfer_hours"),
 		"POINTS": rapid.SampledFrom([]string{"none", "family", "any"}).Draw(t, "pol_xfer_points"),
 	}
+	// New York moves its clocks on 2026-03-08, a week after the tests' start: a 23-hour day.
+	q.Timezone = rapid.SampledFrom([]string{"Asia/Shanghai", "UTC", "America/New_York"}).Draw(t, "pol_tz")
+	q.MaxTTL = rapid.SampledFrom([]int64{86400, 600}).Draw(t, "pol_max_ttl")
 	q.EntryCap = rapid.SampledFrom([]string{"12", "4", "2.5"}).Draw(t, "pol_entry_cap")
 	q.DayCap = rapid.SampledFrom([]string{"12", "5", "8.25"}).Draw(t, "pol_day_cap")
 	q.BackdateDays = rapid.SampledFrom([]int{30, 2}).Draw(t, "pol_backdate")
@@ -145,6 +149,15 @@ func (p mPolicy) creditRate(category string) int64 {
 		return mustMinor(r, 2)
 	}
 	return mustMinor(p.PointsPerHour, 2)
+}
+
+// location is the policy's time zone.
+func (p mPolicy) location() *time.Location {
+	loc, err := time.LoadLocation(p.Timezone)
+	if err != nil {
+		panic("model: " + err.Error())
+	}
+	return loc
 }
 
 func (p mPolicy) convertRate() int64 { return mustMinor(p.ConvertRate, 2) }

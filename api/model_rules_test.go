@@ -54,13 +54,11 @@ type mCredit struct {
 	station    string // the crediting station (the actor, or the one admin named)
 	volunteer  string
 	start, end time.Time
-	day        string // local date of start, policy time zone
 	hours      int64
 }
 
 type model struct {
 	pol     mPolicy
-	loc     *time.Location
 	accts   map[string]*mAccount
 	links   map[[2]string]bool
 	holds   map[uint64]*mHold
@@ -107,8 +105,8 @@ func accept(ps []mPosting, apply func(seq uint64, e *mEntry)) outcome {
 	return outcome{postings: ps, apply: apply}
 }
 
-func newModel(loc *time.Location) *model {
-	m := &model{pol: defaultPolicy(), loc: loc, accts: map[string]*mAccount{}, links: map[[2]string]bool{},
+func newModel() *model {
+	m := &model{pol: defaultPolicy(), accts: map[string]*mAccount{}, links: map[[2]string]bool{},
 		holds: map[uint64]*mHold{}, entries: map[uint64]*mEntry{}}
 	m.open("issuer:HOURS")
 	m.open("issuer:POINTS")
@@ -277,11 +275,13 @@ func (m *model) linked(a, b string) bool {
 	return m.links[[2]string{a, b}] || m.links[[2]string{b, a}]
 }
 
-// dayHours is the volunteer's unreversed credited hours on a local day.
-func (m *model) dayHours(volunteer, day string) int64 {
+// dayHours is the volunteer's unreversed credited hours whose session started on the
+// local day [day, next) of the policy in force: a credit made under another time zone
+// counts on the day its started_at falls in now.
+func (m *model) dayHours(volunteer string, day, next time.Time) int64 {
 	var n int64
 	for _, e := range m.entries {
-		if c := e.credit; c != nil && !e.reversed && c.volunteer == volunteer && c.day == day {
+		if c := e.credit; c != nil && !e.reversed && c.volunteer == volunteer && !c.start.Before(day) && c.start.Before(next) {
 			n += c.hours
 		}
 	}

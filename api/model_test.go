@@ -124,11 +124,7 @@ type harness struct {
 func newHarness(t *testing.T, rt *rapid.T) *harness {
 	e := newEnv(rapidTB{t, rt})
 	e.tok["resident3"] = e.newToken("resident", "resident:r03")
-	loc, err := time.LoadLocation("Asia/Shanghai")
-	if err != nil {
-		rt.Fatal(err)
-	}
-	h := &harness{t: rt, e: e, m: newModel(loc), keys: map[string][]string{}, done: map[string]accepted{}}
+	h := &harness{t: rt, e: e, m: newModel(), keys: map[string][]string{}, done: map[string]accepted{}}
 	// The model starts where env.seed left the ledger: genesis, then one open a fixture.
 	h.m.seq, h.m.entries[1] = 1, &mEntry{typ: "genesis"}
 	for _, f := range fixtures {
