@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"pgregory.net/rapid"
+
+	"github.com/timebank/timebank/verify"
 )
 
 // The reads of the model test: an account (SPEC §4: owner, admin, auditor; 404 for the
@@ -112,5 +114,12 @@ func (h *harness) checkAll() {
 	}
 	if size := h.e.led.TreeSize(); size != h.m.seq {
 		h.t.Fatalf("the log holds %d entries, the model %d", size, h.m.seq)
+	}
+	// timebank verify replays the same rules: the run's ledger must replay to its state.
+	if err := h.e.led.Close(); err != nil {
+		h.t.Fatal(err)
+	}
+	if _, err := verify.Data(h.dir, nil, "", nil); err != nil {
+		h.t.Fatalf("verify --data after the run: %v", err)
 	}
 }
