@@ -25,7 +25,7 @@ func (h *harness) drawTarget(who string, ids []string) string {
 }
 
 // pay is the common part of the resident-to-someone rows: role, an account paying itself
-// (400), referenced accounts, then rules (each "" or a code), funds and the receiver's cap.
+// (400), referenced accounts, then rules (each "" or a code: funds, the receiver's cap).
 func (m *model) pay(who, to, asset string, amount int64, now time.Time, rules ...func() string) outcome {
 	from := accountOf(who)
 	if roleOf(who) != "resident" {
@@ -43,9 +43,6 @@ func (m *model) pay(who, to, asset string, amount int64, now time.Time, rules ..
 			return refuse(code)
 		}
 	}
-	if code := m.caps(ps); code != "" {
-		return refuse(code)
-	}
 	return accept(ps, nil)
 }
 
@@ -58,7 +55,8 @@ func (h *harness) drawRedemption() call {
 	return call{who, "POST", "/v1/redemptions", "redemption", body, func(now time.Time) outcome {
 		return h.m.pay(who, payee, asset, n, now,
 			func() string { return h.m.funds([]mPosting{{accountOf(who), payee, asset, n}}, now, 0) },
-			func() string { return payeeKind(payee) })
+			func() string { return payeeKind(payee) },
+			func() string { return h.m.caps([]mPosting{{accountOf(who), payee, asset, n}}) })
 	}}
 }
 
@@ -89,7 +87,7 @@ func (h *harness) drawHold() call {
 		case ttl > h.m.pol.MaxTTL: // the policy's limit: judged after the key (a replay is no new hold)
 			return refuseLate("invalid_field")
 		}
-		o := h.m.pay(who, payee, asset, n, now,
+		o := h.m.pay(who, payee, asset, n, now, // no cap: a hold pays nothing (its settle does)
 			func() string { return h.m.funds([]mPosting{{accountOf(who), payee, asset, n}}, now, 0) },
 			func() string { return payeeKind(payee) })
 		if o.code != "" {
@@ -203,7 +201,8 @@ func (h *harness) drawTransfer() call {
 				return "transfer_not_allowed"
 			}
 			return ""
-		}, func() string { return h.m.funds([]mPosting{{from, to, asset, n}}, now, 0) })
+		}, func() string { return h.m.funds([]mPosting{{from, to, asset, n}}, now, 0) },
+			func() string { return h.m.caps([]mPosting{{from, to, asset, n}}) })
 	}}
 }
 
@@ -218,7 +217,8 @@ func (h *harness) drawDonation() call {
 			return refuse("invalid_field") // decision 0003: donation targets are pools
 		}
 		return h.m.pay(who, pool, asset, n, now,
-			func() string { return h.m.funds([]mPosting{{accountOf(who), pool, asset, n}}, now, 0) })
+			func() string { return h.m.funds([]mPosting{{accountOf(who), pool, asset, n}}, now, 0) },
+			func() string { return h.m.caps([]mPosting{{accountOf(who), pool, asset, n}}) })
 	}}
 }
 

@@ -17,24 +17,24 @@ import (
 
 // mPolicy is the part of the policy the model varies; the rest stays at SPEC's defaults.
 type mPolicy struct {
-	Timezone         string            // the local days of the daily cap
-	EntryCap, DayCap string            // HOURS
-	BackdateDays     int               //
-	PointsPerHour    string            // the credit rate of categories without their own
-	Categories       map[string]string // category → its credit rate
-	ResidentUpper    string            // limits.resident.HOURS.upper
-	Transfer         map[string]string // asset → none, family, any
-	ConvertRate      string            // convert.points_per_hour
-	DefaultTTL       int64             // seconds
-	MaxTTL           int64             // seconds
-	WindowDays       int               // reverse.station_window_days
-	HoursScale       int               // 2 at genesis; another value is an invalid policy
+	Timezone         string               // the local days of the daily cap
+	EntryCap, DayCap string               // HOURS
+	BackdateDays     int                  //
+	PointsPerHour    string               // the credit rate of categories without their own
+	Categories       map[string]string    // category → its credit rate
+	Limits           map[[2]string]string // (kind, asset) → upper limit; SPEC's default: resident HOURS 1500
+	Transfer         map[string]string    // asset → none, family, any
+	ConvertRate      string               // convert.points_per_hour
+	DefaultTTL       int64                // seconds
+	MaxTTL           int64                // seconds
+	WindowDays       int                  // reverse.station_window_days
+	HoursScale       int                  // 2 at genesis; another value is an invalid policy
 }
 
 // defaultPolicy is SPEC §3's default policy document.
 func defaultPolicy() mPolicy {
 	return mPolicy{Timezone: "Asia/Shanghai", EntryCap: "12", DayCap: "12", BackdateDays: 30, PointsPerHour: "10",
-		Categories: map[string]string{"elderly-care": "15"}, ResidentUpper: "1500",
+		Categories: map[string]string{"elderly-care": "15"}, Limits: map[[2]string]string{{"resident", "HOURS"}: "1500"},
 		Transfer: map[string]string{"HOURS": "family", "POINTS": "none"}, ConvertRate: "10",
 		DefaultTTL: 900, MaxTTL: 86400, WindowDays: 7, HoursScale: 2}
 }
@@ -50,7 +50,7 @@ func (p mPolicy) doc() map[string]any {
 		"assets":   map[string]any{"HOURS": map[string]any{"scale": p.HoursScale}, "POINTS": map[string]any{"scale": 0}},
 		"credit": map[string]any{"max_hours_per_entry": p.EntryCap, "max_hours_per_day": p.DayCap,
 			"backdate_days": p.BackdateDays, "points_per_hour": p.PointsPerHour, "categories": cats},
-		"limits":   map[string]any{"resident": map[string]any{"HOURS": map[string]any{"upper": p.ResidentUpper}}},
+		"limits":   p.limitsDoc(),
 		"transfer": map[string]any{"HOURS": p.Transfer["HOURS"], "POINTS": p.Transfer["POINTS"]},
 		"convert":  map[string]any{"points_per_hour": p.ConvertRate},
 		"hold":     map[string]any{"default_ttl_seconds": p.DefaultTTL, "max_ttl_seconds": p.MaxTTL},
@@ -74,7 +74,12 @@ func drawPolicy(t *rapid.T, p mPolicy) mPolicy {
 	q.DayCap = rapid.SampledFrom([]string{"12", "5", "8.25"}).Draw(t, "pol_day_cap")
 	q.BackdateDays = rapid.SampledFrom([]int{30, 2}).Draw(t, "pol_backdate")
 	q.PointsPerHour = rapid.SampledFrom([]string{"10", "7", "0.5"}).Draw(t, "pol_pph")
-	q.ResidentUpper = rapid.SampledFrom([]string{"1500", "20", "6"}).Draw(t, "pol_upper")
+	q.Limits = map[[2]string]string{{"resident", "HOURS"}: rapid.SampledFrom([]string{"1500", "20", "6"}).Draw(t, "pol_upper")}
+	for _, l := range [][2]string{{"resident", "POINTS"}, {"pool", "HOURS"}, {"outlet", "POINTS"}} {
+		if rapid.IntRange(0, 3).Draw(t, "pol_limit_"+l[0]+"_"+l[1]) == 0 {
+			q.Limits[l] = rapid.SampledFrom([]string{"5", "150"}).Draw(t, "pol_upper_"+l[0]+"_"+l[1])
+		}
+	}
 	q.ConvertRate = rapid.SampledFrom([]string{"10", "0", "2.5", "3"}).Draw(t, "pol_convert")
 	q.DefaultTTL = rapid.SampledFrom([]int64{900, 60}).Draw(t, "pol_ttl")
 	q.WindowDays = rapid.SampledFrom([]int{7, 1}).Draw(t, "pol_window")
@@ -141,7 +146,26 @@ func fmtMinor(n int64, scale int) string {
 
 func (p mPolicy) entryCap() int64 { return mustMinor(p.EntryCap, 2) }
 func (p mPolicy) dayCap() int64   { return mustMinor(p.DayCap, 2) }
-func (p mPolicy) upper() int64    { return mustMinor(p.ResidentUpper, 2) }
+
+// upper is the upper limit of kind for asset in minor units, and whether there is one.
+func (p mPolicy) upper(kind, asset string) (int64, bool) {
+	l, ok := p.Limits[[2]string{kind, asset}]
+	if !ok {
+		return 0, false
+	}
+	return mustMinor(l, scaleOf(asset)), true
+}
+
+func (p mPolicy) limitsDoc() map[string]any {
+	doc := map[string]any{}
+	for l, upper := range p.Limits {
+		if doc[l[0]] == nil {
+			doc[l[0]] = map[string]any{}
+		}
+		doc[l[0]].(map[string]any)[l[1]] = map[string]any{"upper": upper}
+	}
+	return doc
+}
 
 // creditRate is the points per hour of a category, in hundredths.
 func (p mPolicy) creditRate(category string) int64 {

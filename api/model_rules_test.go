@@ -213,18 +213,17 @@ func (m *model) funds(ps []mPosting, now time.Time, released int64) string {
 }
 
 // caps is balance_cap_exceeded when an account the postings pay would end above its
-// kind's upper limit. Only resident HOURS has one in the model's policies; decision 0003
-// applies it to every entry but reversals.
+// kind's upper limit for the asset; decision 0003 applies limits to every entry but
+// reversals.
 func (m *model) caps(ps []mPosting) string {
-	net := map[string]int64{}
+	net := map[[2]string]int64{}
 	for _, p := range ps {
-		if p.asset == "HOURS" {
-			net[p.to] += p.amount
-			net[p.from] -= p.amount
-		}
+		net[[2]string{p.to, p.asset}] += p.amount
+		net[[2]string{p.from, p.asset}] -= p.amount
 	}
-	for id, n := range net {
-		if n > 0 && kindOf(id) == "resident" && m.accts[id] != nil && m.accts[id].bal["HOURS"]+n > m.pol.upper() {
+	for k, n := range net {
+		upper, ok := m.pol.upper(kindOf(k[0]), k[1])
+		if n > 0 && ok && m.accts[k[0]] != nil && m.accts[k[0]].bal[k[1]]+n > upper {
 			return "balance_cap_exceeded"
 		}
 	}
