@@ -31,7 +31,7 @@ func at(d time.Duration) string { return t0.Add(d).Format(time.RFC3339) }
 
 // fixture writes a ledger with every kind of entry into a fresh directory, stops it and
 // returns the directory, its export and its signed checkpoint.
-func fixture(t *testing.T) (dir string, export []byte, ckpt []byte, vkey string) {
+func fixture(t testing.TB) (dir string, export []byte, ckpt []byte, vkey string) {
 	t.Helper()
 	dir = filepath.Join(t.TempDir(), "data")
 	l, err := store.Open(dir, store.Options{Now: func() time.Time { return t0 }})
@@ -79,7 +79,7 @@ func fixture(t *testing.T) (dir string, export []byte, ckpt []byte, vkey string)
 	return dir, buf.Bytes(), ckpt, vkey
 }
 
-func writeFile(t *testing.T, b []byte) string {
+func writeFile(t testing.TB, b []byte) string {
 	p := filepath.Join(t.TempDir(), "f")
 	if err := os.WriteFile(p, b, 0o600); err != nil {
 		t.Fatal(err)
