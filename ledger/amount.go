@@ -91,6 +91,12 @@ func invalidAmount(s string, scale int) *Error {
 	if len(shown) > 32 {
 		shown = shown[:32] + "…"
 	}
+	if scale < 0 || scale > MaxScale {
+		// No policy sets such a scale; a hostile log's genesis can, and the entries after it
+		// are decoded before the replay refuses it. The message must not be sized by it.
+		return Errorf(CodeInvalidAmount, "Amount %q is not valid: its asset's scale %d is not 0 to %d.", shown, scale, MaxScale).
+			With("scale", scale)
+	}
 	if scale == 0 {
 		return Errorf(CodeInvalidAmount, "Amount %q is not valid: write a positive whole number such as \"10\".", shown).
 			With("scale", scale)
