@@ -2,9 +2,16 @@ package verify
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/timebank/timebank/ledger/store"
 )
 
 // Hostile exports the fuzzers are unlikely to build on their own: each must end in a clear
@@ -29,5 +36,124 @@ func TestGenesisScaleOutOfRange(t *testing.T) {
 				t.Fatalf("got %v, want entry 1 refused", err)
 			}
 		})
+	}
+}
+
+// allocatedDuring returns the bytes the process allocated while fn ran (all goroutines):
+// an upper bound on how far fn grew the heap.
+func allocatedDuring(fn func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// hostileLimitBytes bounds what verify may allocate on any of the hostile exports below,
+// which are refused at their first bad line: a few line buffers of MaxLineBytes, not the
+// file.
+const hostileLimitBytes = 16 << 20
+
+// exportRefused runs Export on the file at path with the fixture's checkpoint and key and
+// fails t unless it refuses it as a difference naming want, in bounded memory and soon.
+func exportRefused(t *testing.T, path string, ckpt []byte, vkey, want string) {
+	t.Helper()
+	var err error
+	start := time.Now()
+	n := allocatedDuring(func() { _, _, err = Export(path, ckpt, vkey, nil) })
+	took := time.Since(start)
+	t.Logf("%s: %d KiB allocated in %s: %v", filepath.Base(path), n>>10, took.Round(time.Millisecond), err)
+	var srcErr *SourceError
+	if err == nil || !strings.Contains(err.Error(), want) || errors.As(err, &srcErr) {
+		t.Fatalf("got %v, want a difference naming %q", err, want)
+	}
+	if n > hostileLimitBytes {
+		t.Errorf("verify allocated %d MiB, more than %d MiB", n>>20, hostileLimitBytes>>20)
+	}
+	if took > 10*time.Second {
+		t.Errorf("verify took %s to refuse it", took)
+	}
+}
+
+// sparseFile writes b to a new file and extends it with zeros (no newline) to size bytes,
+// without writing them: the file system keeps the hole.
+func sparseFile(t *testing.T, name string, b []byte, size int64) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, size); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestExportEndlessLine: a line of hundreds of megabytes without a newline, at the start
+// of the export or after the checkpoint's entries, is refused after its first MaxLineBytes.
+func TestExportEndlessLine(t *testing.T) {
+	_, export, ckpt, vkey := fixture(t)
+	const size = 512 << 20
+	exportRefused(t, sparseFile(t, "zeros", nil, size), ckpt, vkey, "line 1 is longer than 1048576 bytes")
+	exportRefused(t, sparseFile(t, "log-then-zeros", export, size), ckpt, vkey, "line 22 is longer than 1048576 bytes")
+}
+
+// TestExportManyTinyLines: millions of empty lines, alone or after the log, are refused at
+// the first: nothing is kept per line before it is decoded.
+func TestExportManyTinyLines(t *testing.T) {
+	_, export, ckpt, vkey := fixture(t)
+	tiny := bytes.Repeat([]byte("\n"), 8<<20)
+	exportRefused(t, writeFile(t, tiny), ckpt, vkey, "entry 1: ledger: decode entry")
+	exportRefused(t, writeFile(t, append(bytes.Clone(export), tiny...)), ckpt, vkey, "entry 22: ledger: decode entry")
+}
+
+// TestExportDeepNesting: a body nested as deep as a line allows (the policy of genesis is
+// the one body decoded as JSON; the others are read member by member) is refused.
+func TestExportDeepNesting(t *testing.T) {
+	_, export, ckpt, vkey := fixture(t)
+	const depth = 500_000 // two bytes each: within MaxLineBytes
+	nested := `{"seq":1,"time":"2026-11-29T02:00:00.000000Z","type":"genesis","actor":"system","idempotency_key":"genesis","body":{"timezone":` +
+		strings.Repeat("[", depth) + strings.Repeat("]", depth) + `},"postings":[]}` + "\n"
+	rest := export[bytes.IndexByte(export, '\n')+1:]
+	exportRefused(t, writeFile(t, append([]byte(nested), rest...)), ckpt, vkey, "entry 1: ledger: decode entry 1: body")
+	credit := bytes.Replace(export, []byte(`"activity":{"id":"a"`), []byte(`"activity":{"id":`+strings.Repeat("[", depth)+`"a"`), 1)
+	exportRefused(t, writeFile(t, credit), ckpt, vkey, "entry 7: ledger: decode entry 7: body")
+}
+
+// TestExportHugeNumbers: integers past what the log can hold, each in an export whose
+// checkpoint signs it (so that only the entry is at fault), are refused naming the entry.
+func TestExportHugeNumbers(t *testing.T) {
+	_, export, _, _ := fixture(t)
+	const maxUint = "18446744073709551615"
+	cases := []struct{ old, new, want string }{
+		{`{"seq":2,`, `{"seq":` + strings.Repeat("9", 40) + `,`, "entry 2: ledger: decode entry"},
+		{`{"seq":2,`, `{"seq":` + maxUint + `,`, "entry 18446744073709551615: expected seq 2"},
+		{`"ttl_seconds":900`, `"ttl_seconds":9223372036854775807`, "entry 14 (hold): the rules reject it"},
+		{`"ttl_seconds":900`, `"ttl_seconds":` + maxUint, "entry 14: ledger: decode entry 14"},
+		{`"hold_id":14`, `"hold_id":` + maxUint, "entry 15 (settle): the rules reject it"},
+		{`"body":{"seq":7,`, `"body":{"seq":` + maxUint + `,`, "entry 20 (reversal): the rules reject it"},
+		{`"amount":"1.00","memo":""}`, `"amount":"999999999999.99","memo":""}`, "entry 13 (transfer): the rules reject it"},
+		{`"amount":"1.00","memo":""}`, `"amount":"` + strings.Repeat("9", 5000) + `","memo":""}`, "entry 13"},
+	}
+	for _, c := range cases {
+		t.Run(c.new[:min(len(c.new), 40)], func(t *testing.T) {
+			forged := bytes.Replace(export, []byte(c.old), []byte(c.new), 1)
+			if bytes.Equal(forged, export) {
+				t.Fatalf("the fixture's export has no %s", c.old)
+			}
+			ckpt, vkey := signLog(t, forged)
+			exportRefused(t, writeFile(t, forged), ckpt, vkey, c.want)
+		})
+	}
+}
+
+// TestCheckpointOfHugeSize: a signed checkpoint that claims 2^63 (or 2^64-1) entries is a
+// difference once the log ends (entries are missing); nothing is sized by the claim.
+func TestCheckpointOfHugeSize(t *testing.T) {
+	_, export, _, _ := fixture(t)
+	path := writeFile(t, export)
+	for _, size := range []uint64{1 << 63, 1<<64 - 1} {
+		ckpt, vkey := signText(t, "timebank", store.CheckpointText("timebank", size, emptyTreeHash))
+		exportRefused(t, path, ckpt, vkey, fmt.Sprintf("the checkpoint covers %d entries but the log has only 21", size))
 	}
 }
