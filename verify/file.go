@@ -33,6 +33,7 @@ func (s *fileSource) Entry(seq uint64) (*ledger.Entry, error) {
 // Export verifies an export file (one canonical entry per line) against a signed checkpoint
 // (ckpt, the note as served by GET /v1/checkpoint) and the verifier key vkey. It returns the
 // replayed state for further comparison (--url compares it with the server's balances).
+// An export that is not a regular file (a pipe, a device) is a *SourceError.
 func Export(path string, ckpt []byte, vkey string, progress func(uint64)) (*Summary, *ledger.MemState, error) {
 	cp, err := OpenCheckpoint(ckpt, vkey)
 	if err != nil {
@@ -43,6 +44,13 @@ func Export(path string, ckpt []byte, vkey string, progress func(uint64)) (*Summ
 		return nil, nil, err
 	}
 	defer f.Close()
+	// The replay reads entries back by offset (a reversal's entry), which a pipe or a
+	// device cannot give: refuse one before reading, not at its first reversal.
+	if fi, err := f.Stat(); err != nil {
+		return nil, nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, nil, sourceErrorf("export %s is not a regular file (%s): save the export to a file and verify that", path, fi.Mode().Type())
+	}
 	return exportFile(f, "export "+path, cp, progress)
 }
 
