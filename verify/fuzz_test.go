@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,15 +27,20 @@ import (
 //
 // Their seeds (and the crashers kept in testdata/fuzz) run with every `go test`.
 
-// fuzzBase is the valid export the fuzzers mutate: the fixture's ledger, its own signed
-// checkpoint and key, and a second key that signs checkpoints of prefixes of the log.
+// fuzzBase is the valid export the fuzzers mutate: the fixture's ledger (the same bytes in
+// every process: its clock is fixed) and two keys that sign its checkpoints, made from fixed
+// seeds. The seeds of a fuzz target are made in the coordinating process and run in worker
+// processes: a key made at random in each would not check the others' checkpoints.
 type fuzzBase struct {
 	export []byte
 	lines  [][]byte // the export's lines, without their "\n"
-	ckpt   []byte
-	vkey   string
+	keys   [2]fuzzKey
+}
+
+// fuzzKey is a signer and its verifier key.
+type fuzzKey struct {
 	signer note.Signer
-	pvkey  string // the verifier key of signer
+	vkey   string
 }
 
 var (
@@ -45,17 +51,21 @@ var (
 // fuzzFixture builds the base once per process: a fuzzing worker runs many inputs.
 func fuzzFixture(tb testing.TB) *fuzzBase {
 	fuzzOnce.Do(func() {
-		_, export, ckpt, vkey := fixture(tb)
-		skey, pvkey, err := note.GenerateKey(nil, "timebank")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		signer, err := note.NewSigner(skey)
-		if err != nil {
-			tb.Fatal(err)
-		}
+		_, export, _, _ := fixture(tb)
 		lines := bytes.Split(bytes.TrimSuffix(export, []byte("\n")), []byte("\n"))
-		fuzzB = &fuzzBase{export: export, lines: lines, ckpt: ckpt, vkey: vkey, signer: signer, pvkey: pvkey}
+		fuzzB = &fuzzBase{export: export, lines: lines}
+		for i := range fuzzB.keys {
+			seed := bytes.NewReader(bytes.Repeat([]byte{byte(i + 1)}, 64))
+			skey, vkey, err := note.GenerateKey(seed, "timebank")
+			if err != nil {
+				tb.Fatal(err)
+			}
+			signer, err := note.NewSigner(skey)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			fuzzB.keys[i] = fuzzKey{signer, vkey}
+		}
 	})
 	if fuzzB == nil {
 		tb.Fatal("the fuzz fixture could not be built")
@@ -63,21 +73,23 @@ func fuzzFixture(tb testing.TB) *fuzzBase {
 	return fuzzB
 }
 
-// checkpointOf returns a checkpoint of the base's first n entries and its key: the
-// server's own for the whole log, else one signed by the base's second key.
+// checkpointOf returns a checkpoint of the base's first n entries and its key: the first
+// key signs the whole log, the second any shorter prefix.
 func (b *fuzzBase) checkpointOf(tb testing.TB, n int) ([]byte, string) {
-	if n >= len(b.lines) {
-		return b.ckpt, b.vkey
+	n = min(n, len(b.lines))
+	k := b.keys[0]
+	if n < len(b.lines) {
+		k = b.keys[1]
 	}
 	var tr Tree
 	for _, l := range b.lines[:n] {
 		tr.Add(tlog.RecordHash(l))
 	}
-	ckpt, err := note.Sign(&note.Note{Text: store.CheckpointText("timebank", uint64(n), tr.Root())}, b.signer)
+	ckpt, err := note.Sign(&note.Note{Text: store.CheckpointText("timebank", uint64(n), tr.Root())}, k.signer)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return ckpt, b.pvkey
+	return ckpt, k.vkey
 }
 
 // fuzzTimeout is how long one verification of a small input may take before it counts
@@ -136,7 +148,8 @@ func FuzzExport(f *testing.F) {
 			t.Fatalf("verify says %d entries, the export has %d lines", sum.Entries, bytes.Count(export, []byte("\n")))
 		}
 		var srcErr *SourceError
-		if errors.As(err, &srcErr) {
+		var pathErr *fs.PathError
+		if errors.As(err, &srcErr) || errors.As(err, &pathErr) {
 			t.Fatalf("a difference in the export reported as a source that could not be read: %v", err)
 		}
 	})
@@ -193,16 +206,17 @@ func referenceCheck(export []byte, signed [][]byte) error {
 // keys signed (its size and root), checked by that key (its name and hash).
 func FuzzNotes(f *testing.F) {
 	b := fuzzFixture(f)
-	pckpt, _ := b.checkpointOf(f, 3)
-	f.Add(b.ckpt, []byte(b.vkey+"\n"))
-	f.Add(b.ckpt, []byte(b.pvkey))
-	f.Add(pckpt, []byte(b.pvkey))
+	ckpt, vkey := b.checkpointOf(f, len(b.lines))
+	pckpt, pvkey := b.checkpointOf(f, 3)
+	f.Add(ckpt, []byte(vkey+"\n"))
+	f.Add(ckpt, []byte(pvkey))
+	f.Add(pckpt, []byte(pvkey))
 	path := writeFile(f, b.export)
 	signed := map[uint32]Checkpoint{} // key hash → the checkpoint that key signed
 	for _, s := range []struct {
 		ckpt []byte
 		vkey string
-	}{{b.ckpt, b.vkey}, {pckpt, b.pvkey}} {
+	}{{ckpt, vkey}, {pckpt, pvkey}} {
 		cp, err := OpenCheckpoint(s.ckpt, s.vkey)
 		v, verr := note.NewVerifier(s.vkey)
 		if err != nil || verr != nil {
