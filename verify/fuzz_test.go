@@ -24,8 +24,13 @@ import (
 // bytes a hostile or broken server may send: it never panics or hangs, and it says OK only
 // for a log a correct server could have written and signed. Run one with, for example,
 //
-//	go test ./verify -run '^$' -fuzz FuzzExport -fuzztime 10m -parallel 2
+//	GOMAXPROCS=1 go test ./verify -run '^$' -fuzz '^FuzzExport$' -fuzztime 10m \
+//		-fuzzminimizetime 50x -parallel 2
 //
+// The replay's goroutines make coverage vary from run to run, so many inputs look new and
+// are minimized: with a time limit there (the default is 60 s), the fuzzer spends nearly
+// all its time minimizing, restarting workers that overrun it, and runs a few inputs a
+// second. A count limit and one thread per worker give about a thousand a second.
 // Their seeds (and the crashers kept in testdata/fuzz) run with every `go test`.
 
 // fuzzBase is the valid export the fuzzers mutate: the fixture's ledger (the same bytes in
