@@ -285,6 +285,8 @@ func (m *model) reverse(who string, seq uint64, now time.Time) outcome {
 		return refuse(code)
 	}
 	return accept(ps, func(_ uint64, r *mEntry) {
+		// Decision 0003: a reversal's parties include those of the entry it reverses.
+		r.parties = append(append([]string{e.actor}, e.parties...), movers(e.postings)...)
 		e.reversed = true
 		if e.credit != nil {
 			for _, p := range ps {
