@@ -52,34 +52,10 @@ func AppendParties(dst []AccountID, v View, e *Entry) ([]AccountID, error) {
 	if pr, ok := ParseActor(e.Actor); ok {
 		add(pr.Account)
 	}
-	var holdID, reversed uint64
-	switch b := e.Body.(type) {
-	case *OpenBody:
-		add(b.ID)
-	case *FreezeBody:
-		add(b.Account)
-	case *LinkBody:
-		add(b.A, b.B)
-	case *CreditBody:
-		add(b.Station, b.Volunteer)
-	case *RedemptionBody:
-		add(b.Payee)
-	case *HoldBody:
-		add(b.Payee)
-	case *SettleBody:
-		holdID = b.HoldID
-	case *VoidBody:
-		holdID = b.HoldID
-	case *TransferBody:
-		add(b.To)
-	case *DonationBody:
-		add(b.Pool)
-	case *GrantBody:
-		add(b.Pool, b.To)
-	case *ReversalBody:
-		reversed = b.Seq
-	case *GenesisBody:
-		for _, code := range b.Assets.Codes() {
+	a, b, holdID, reversed := bodyParties(e.Body)
+	add(a, b)
+	if g, ok := e.Body.(*GenesisBody); ok {
+		for _, code := range g.Assets.Codes() {
 			add(IssuerOf(code))
 		}
 	}
@@ -107,4 +83,37 @@ func AppendParties(dst []AccountID, v View, e *Entry) ([]AccountID, error) {
 	mine := out[len(dst):]
 	slices.Sort(mine)
 	return out[:len(dst)+len(slices.Compact(mine))], nil
+}
+
+// bodyParties returns the accounts body names (none, one or two; the issuers a genesis
+// creates are the caller's), and the hold it settles or voids and the entry it reverses (0
+// when none), whose parties are read from the state.
+func bodyParties(body Body) (a, b AccountID, holdID, reversed uint64) {
+	switch b := body.(type) {
+	case *OpenBody:
+		return b.ID, "", 0, 0
+	case *FreezeBody:
+		return b.Account, "", 0, 0
+	case *LinkBody:
+		return b.A, b.B, 0, 0
+	case *CreditBody:
+		return b.Station, b.Volunteer, 0, 0
+	case *RedemptionBody:
+		return b.Payee, "", 0, 0
+	case *HoldBody:
+		return b.Payee, "", 0, 0
+	case *SettleBody:
+		return "", "", b.HoldID, 0
+	case *VoidBody:
+		return "", "", b.HoldID, 0
+	case *TransferBody:
+		return b.To, "", 0, 0
+	case *DonationBody:
+		return b.Pool, "", 0, 0
+	case *GrantBody:
+		return b.Pool, b.To, 0, 0
+	case *ReversalBody:
+		return "", "", 0, b.Seq
+	}
+	return "", "", 0, 0
 }
