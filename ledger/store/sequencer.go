@@ -361,7 +361,14 @@ func (l *Ledger) write(fn func(*bbolt.Tx) error) error { return l.writeThen(fn, 
 // writeThen is write, and runs durable (when not nil) once the commit is durable and before
 // any read may see it: the sequencer moves the head there, so that no read shows an entry
 // beyond the tree that checkpoints and proofs cover.
+//
+// Writes run one at a time under writeMu, from the stopped check to the publish (bbolt's own
+// writer lock is released before db.Update returns): a token write committing between the
+// sequencer's commit and its publish would publish the entry before its head moved, and a
+// write that passed the check before an uncertain commit would build on that commit.
 func (l *Ledger) writeThen(fn func(*bbolt.Tx) error, durable func()) error {
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
 	if l.stopped.Load() != nil {
 		return errStopped()
 	}

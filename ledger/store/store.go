@@ -97,6 +97,8 @@ type Ledger struct {
 	clockBad  atomic.Bool // the last batch found the clock wrong (for logging changes only)
 	// update is db.Update; tests replace it to make a commit fail as a disk would.
 	update func(fn func(*bbolt.Tx) error) error
+	// writeMu makes each write, from the stopped check to its publish, one step (writeThen).
+	writeMu sync.Mutex
 
 	// mu guards closed and every send on queue, so that Close can close queue safely.
 	mu       sync.RWMutex
