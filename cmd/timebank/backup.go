@@ -17,7 +17,7 @@ type backupCmd struct {
 
 // Run streams the backup into Out.
 func (c *backupCmd) Run(inv *invocation) error {
-	res, err := c.client(0).stream("/v1/backup")
+	res, err := c.client(0).stream("/v1/backup", streamWait.backupHeader)
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,7 @@ import (
 func TestStreamsGiveUpOnASilentServer(t *testing.T) {
 	cleanEnv(t)
 	old := streamWait
-	streamWait.header, streamWait.idle = 300*time.Millisecond, 300*time.Millisecond
+	streamWait.header, streamWait.backupHeader, streamWait.idle = 300*time.Millisecond, 300*time.Millisecond, 300*time.Millisecond
 	t.Cleanup(func() { streamWait = old })
 	halfway := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("{\"seq\":1"))
@@ -48,5 +48,30 @@ func TestStreamsGiveUpOnASilentServer(t *testing.T) {
 				t.Errorf("%s left %s behind", cmd, out)
 			}
 		}
+	}
+}
+
+// TestBackupWaitsForTheServersCopy: a backup's headers come only once the server has copied
+// the database to its spool file, minutes for a large ledger; backup waits for them longer
+// than export waits for its own (which come at once).
+func TestBackupWaitsForTheServersCopy(t *testing.T) {
+	cleanEnv(t)
+	old := streamWait
+	streamWait.header, streamWait.backupHeader, streamWait.idle = 200*time.Millisecond, 10*time.Second, 200*time.Millisecond
+	t.Cleanup(func() { streamWait = old })
+	spooling := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(time.Second) // the spool
+		w.Write([]byte("the copy"))
+	}))
+	defer spooling.Close()
+	out := filepath.Join(t.TempDir(), "copy.db")
+	if status, _, stderr := runCLI(t, "backup", "--url", spooling.URL, "--token", "tb_x", "--out", out); status != 0 {
+		t.Fatalf("backup behind a one-second spool: status %d: %s", status, stderr)
+	}
+	if b, err := os.ReadFile(out); err != nil || string(b) != "the copy" {
+		t.Fatalf("backup wrote %q, %v", b, err)
+	}
+	if status, _, _ := runCLI(t, "export", "--url", spooling.URL, "--token", "tb_x", "--out", out+".ndjson"); status == 0 {
+		t.Fatal("export waited past its header limit")
 	}
 }

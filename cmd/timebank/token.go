@@ -77,18 +77,21 @@ func (a *apiClient) do(method, path string, body any, want int) (*http.Response,
 
 // streamWait bounds export --url and backup on a server that stops sending: the wait for
 // an answer's headers, and for each next byte of its body (internal/idle). A large ledger's
-// stream takes as long as it needs while bytes flow.
-var streamWait = struct{ header, idle time.Duration }{time.Minute, time.Minute}
+// stream takes as long as it needs while bytes flow. A backup's headers come only once the
+// server has copied the whole database to a spool file (api/stream.go, docs/OPERATIONS.md),
+// which takes minutes for a large ledger: backup waits backupHeader for them.
+var streamWait = struct{ header, backupHeader, idle time.Duration }{time.Minute, time.Hour, time.Minute}
 
-// stream sends GET path and returns the answer when it is 200 OK, its body bounded by
-// streamWait; otherwise the server's error message as an error.
-func (a *apiClient) stream(path string) (*http.Response, error) {
+// stream sends GET path and returns the answer when it is 200 OK, waiting at most header for
+// its headers and streamWait.idle for each next byte; otherwise the server's error message
+// as an error.
+func (a *apiClient) stream(path string, header time.Duration) (*http.Response, error) {
 	req, err := http.NewRequest(http.MethodGet, a.base+path, nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+a.token)
-	res, err := idle.Do(idle.Client(streamWait.header), req, streamWait.idle)
+	res, err := idle.Do(idle.Client(header), req, streamWait.idle)
 	if err != nil {
 		return nil, err
 	}
