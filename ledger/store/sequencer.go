@@ -355,7 +355,8 @@ func (e *uncertainCommit) Unwrap() error { return e.err }
 // nothing more (checkpoints stay at the last commit known durable), and a restart reopens the
 // file as the disk has it (PostgreSQL does the same after a failed fsync). A panic met while
 // writing (a damaged page) stops it too. Such a failure is returned as an *uncertainCommit.
-// Running past MaxSize fails before anything is written, and does not stop the store.
+// Running past MaxSize, or a write after Close, fails before anything is written, and does
+// not stop the store.
 func (l *Ledger) write(fn func(*bbolt.Tx) error) error { return l.writeThen(fn, nil) }
 
 // writeThen is write, and runs durable (when not nil) once the commit is durable and before
@@ -390,6 +391,9 @@ func (l *Ledger) writeThen(fn func(*bbolt.Tx) error, durable func()) error {
 	}
 	if err == ours || errors.Is(err, berrors.ErrMaxSizeReached) {
 		return err
+	}
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		return errUnavailable() // after Close: db.Update failed to begin, nothing was written
 	}
 	l.log.Error("store: a commit failed while writing to the disk; the ledger stops until it is restarted", "err", err)
 	serr := fmt.Errorf("store: stopped after a failed commit, restart the server: %w", err)

@@ -212,3 +212,20 @@ func TestReadsAfterCloseAreUnavailable(t *testing.T) {
 		}
 	}
 }
+
+// A token write that arrives after Close (a request still being served when the store
+// closed) wrote nothing: it is told the ledger is unavailable, and the store is not taken
+// for one whose commit failed (which logs a disk failure and stops it).
+func TestWritesAfterCloseAreUnavailable(t *testing.T) {
+	l, _ := openTest(t, Options{})
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var le *ledger.Error
+	if _, _, err := l.CreateToken(ledger.RoleAuditor, "", "late"); !errors.As(err, &le) || le.Code != ledger.CodeUnavailable {
+		t.Fatalf("CreateToken after Close: %v, want code %s", err, ledger.CodeUnavailable)
+	}
+	if p := l.stopped.Load(); p != nil {
+		t.Fatalf("a write after Close stopped the store as a failed commit: %v", *p)
+	}
+}
