@@ -25,6 +25,7 @@ type metrics struct {
 	gatherer prometheus.Gatherer
 	routes   map[string]bool // the route patterns of the API
 	requests *prometheus.CounterVec
+	cut      *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 }
 
@@ -44,6 +45,10 @@ func newMetrics(r *prometheus.Registry, routes []Route) *metrics {
 			Name: "timebank_http_requests_total",
 			Help: "HTTP requests answered, by route pattern, method and status.",
 		}, []string{"route", "method", "status"}),
+		cut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "timebank_http_streams_cut_total",
+			Help: "Streamed answers (export, backup) that failed after their 200 was sent, and were cut: their requests count under status 200.",
+		}, []string{"route"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "timebank_http_request_duration_seconds",
 			Help:    "Time from request to answer, by route pattern and method.",
@@ -53,7 +58,7 @@ func newMetrics(r *prometheus.Registry, routes []Route) *metrics {
 	for _, rt := range routes {
 		m.routes[rt.Path] = true
 	}
-	r.MustRegister(m.requests, m.latency)
+	r.MustRegister(m.requests, m.cut, m.latency)
 	return m
 }
 
@@ -67,6 +72,14 @@ func (m *metrics) observe(route, method string, status int, latency time.Duratio
 	method = methodLabel(method)
 	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 	m.latency.WithLabelValues(route, method).Observe(latency.Seconds())
+}
+
+// observeCut counts a streamed answer cut after its 200 (route as in observe).
+func (m *metrics) observeCut(route string) {
+	if !m.routes[route] {
+		route = unmatchedRoute
+	}
+	m.cut.WithLabelValues(route).Inc()
 }
 
 // methodLabel is method if it is one of the standard methods a client of this API may

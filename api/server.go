@@ -185,7 +185,12 @@ func (s *Server) logAndMeasure() echo.MiddlewareFunc {
 			}
 			s.metrics.observe(route, v.Method, v.Status, v.Latency)
 			level := slog.LevelInfo
-			if v.Status >= 500 {
+			// A stream cut after its 200 (handleError) failed whatever its status says.
+			cut, _ := c.Get(cutKey).(bool)
+			if cut {
+				s.metrics.observeCut(route)
+			}
+			if v.Status >= 500 || cut {
 				level = slog.LevelError
 			}
 			s.log.LogAttrs(c.Request().Context(), level, "request",
@@ -194,6 +199,7 @@ func (s *Server) logAndMeasure() echo.MiddlewareFunc {
 				slog.String("path", redactSecrets(v.URIPath)),
 				slog.String("route", route),
 				slog.Int("status", v.Status),
+				slog.Bool("cut", cut),
 				slog.Int64("latency_us", v.Latency.Microseconds()),
 				slog.String("remote_ip", v.RemoteIP),
 			)
