@@ -89,31 +89,31 @@ func AppendParties(dst []AccountID, v View, e *Entry) ([]AccountID, error) {
 // creates are the caller's), and the hold it settles or voids and the entry it reverses (0
 // when none), whose parties are read from the state.
 func bodyParties(body Body) (a, b AccountID, holdID, reversed uint64) {
-	switch b := body.(type) {
+	switch x := body.(type) {
 	case *OpenBody:
-		return b.ID, "", 0, 0
+		return x.ID, "", 0, 0
 	case *FreezeBody:
-		return b.Account, "", 0, 0
+		return x.Account, "", 0, 0
 	case *LinkBody:
-		return b.A, b.B, 0, 0
+		return x.A, x.B, 0, 0
 	case *CreditBody:
-		return b.Station, b.Volunteer, 0, 0
+		return x.Station, x.Volunteer, 0, 0
 	case *RedemptionBody:
-		return b.Payee, "", 0, 0
+		return x.Payee, "", 0, 0
 	case *HoldBody:
-		return b.Payee, "", 0, 0
+		return x.Payee, "", 0, 0
 	case *SettleBody:
-		return "", "", b.HoldID, 0
+		return "", "", x.HoldID, 0
 	case *VoidBody:
-		return "", "", b.HoldID, 0
+		return "", "", x.HoldID, 0
 	case *TransferBody:
-		return b.To, "", 0, 0
+		return x.To, "", 0, 0
 	case *DonationBody:
-		return b.Pool, "", 0, 0
+		return x.Pool, "", 0, 0
 	case *GrantBody:
-		return b.Pool, b.To, 0, 0
+		return x.Pool, x.To, 0, 0
 	case *ReversalBody:
-		return "", "", 0, b.Seq
+		return "", "", 0, x.Seq
 	}
 	return "", "", 0, 0
 }
