@@ -14,7 +14,9 @@ import (
 // pages faults the memory map (SIGBUS), which kills a Go program unless the goroutine asked
 // for a panic instead. An audit of verify --data crashed it on a zeroed page, a truncated
 // file and about 4 % of byte flips in live pages. Every read of the file goes through view,
-// and Open through guarded, so that such damage answers ErrCorrupt.
+// and Open through guarded, so that such damage answers ErrCorrupt. The one kind of damage
+// a recover cannot contain (bbolt reading an inline bucket through a heap copy) Open
+// refuses before any bucket is read: rootcheck.go, docs/decisions/0010.
 
 // guarded runs fn with memory faults turned into panics and any panic into ErrCorrupt.
 func guarded(fn func() error) (err error) {

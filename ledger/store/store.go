@@ -192,9 +192,12 @@ func openBolt(dir string, opts Options) (*bbolt.DB, error) {
 	return db, nil
 }
 
-// init runs under the file lock: the key, the buckets, genesis, the in-memory head and
+// init runs under the file lock: a check of the pages above the buckets (rootcheck.go), the key, the buckets, genesis, the in-memory head and
 // tokens, then the sequencer.
 func (l *Ledger) init() error {
+	if err := checkRootPages(l.db); err != nil {
+		return err
+	}
 	if err := l.vis.start(l.db); err != nil {
 		return err
 	}
