@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -18,15 +19,53 @@ const (
 	maxPageLimit     = 500
 )
 
+// queryParam returns the value of query parameter name, "" when it is absent. A query that
+// does not parse (a bad %-escape; a ';', which Go no longer takes as a separator) or that
+// gives name twice is 400 invalid_field: url.Values drops a pair it cannot read and keeps
+// the first of two, so the read would answer as if something else had been asked (a page
+// or an export from the start of the log, a proof for another size). Other parameters are
+// left alone.
+func queryParam(c echo.Context, name string) (string, error) {
+	raw := c.Request().URL.RawQuery
+	if raw == "" {
+		return "", nil
+	}
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		shown := raw
+		if len(shown) > 64 {
+			shown = shown[:64] + "…"
+		}
+		return "", invalidField("query", "The query string %q cannot be read: separate parameters with '&' and escape '%%' as %%25.", shown)
+	}
+	if vs := q[name]; len(vs) > 1 {
+		return "", invalidField(name, "%s is given %d times; give it once.", name, len(vs))
+	}
+	return q.Get(name), nil
+}
+
+// queryUint reads an optional whole-number query parameter (400 invalid_field); given says
+// whether it was there.
+func queryUint(c echo.Context, name string) (v uint64, given bool, err error) {
+	s, err := queryParam(c, name)
+	if err != nil || s == "" {
+		return 0, false, err
+	}
+	v, err = parseUint(name, s)
+	return v, true, err
+}
+
 // page reads ?after_seq= (default 0) and ?limit= (1–500, default 100): 400 invalid_field.
 func page(c echo.Context) (afterSeq uint64, limit int, err error) {
-	if v := c.QueryParam("after_seq"); v != "" {
-		if afterSeq, err = parseUint("after_seq", v); err != nil {
-			return 0, 0, err
-		}
+	if afterSeq, _, err = queryUint(c, "after_seq"); err != nil {
+		return 0, 0, err
 	}
 	limit = defaultPageLimit
-	if v := c.QueryParam("limit"); v != "" {
+	v, err := queryParam(c, "limit")
+	if err != nil {
+		return 0, 0, err
+	}
+	if v != "" {
 		n, err := parseUint("limit", v)
 		if err != nil || n < 1 || n > maxPageLimit {
 			return 0, 0, invalidField("limit", "limit must be 1 to %d.", maxPageLimit).With("max", maxPageLimit)
@@ -354,22 +393,16 @@ type consistencyJSON struct {
 	Proof   []string `json:"proof"`
 }
 
-// querySize reads a tree size query parameter; absent means the current tree size.
-func (s *Server) querySize(c echo.Context, name string) (uint64, bool, error) {
-	v := c.QueryParam(name)
-	if v == "" {
-		return 0, false, nil
-	}
-	n, err := parseUint(name, v)
-	return n, true, err
-}
-
 func (s *Server) getInclusion(c echo.Context, g gate) error {
-	seq, err := parseUint("seq", c.QueryParam("seq"))
+	v, err := queryParam(c, "seq")
 	if err != nil {
 		return err
 	}
-	size, given, err := s.querySize(c, "tree_size")
+	seq, err := parseUint("seq", v)
+	if err != nil {
+		return err
+	}
+	size, given, err := queryUint(c, "tree_size") // absent: the current tree size
 	if err != nil {
 		return err
 	}
@@ -402,11 +435,15 @@ func (s *Server) getInclusion(c echo.Context, g gate) error {
 }
 
 func (s *Server) getConsistency(c echo.Context, g gate) error {
-	oldSize, err := parseUint("old_size", c.QueryParam("old_size"))
+	v, err := queryParam(c, "old_size")
 	if err != nil {
 		return err
 	}
-	newSize, given, err := s.querySize(c, "new_size")
+	oldSize, err := parseUint("old_size", v)
+	if err != nil {
+		return err
+	}
+	newSize, given, err := queryUint(c, "new_size") // absent: the current tree size
 	if err != nil {
 		return err
 	}

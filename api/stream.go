@@ -10,12 +10,9 @@ import (
 // The streamed answers: the export and the backup.
 
 func (s *Server) getExport(c echo.Context, g gate) error {
-	var after uint64
-	if v := c.QueryParam("after_seq"); v != "" {
-		var err error
-		if after, err = parseUint("after_seq", v); err != nil {
-			return err
-		}
+	after, _, err := queryUint(c, "after_seq")
+	if err != nil {
+		return err
 	}
 	if _, err := g.check(s, c); err != nil {
 		return err
