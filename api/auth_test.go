@@ -86,13 +86,22 @@ func TestAuthorizationMatrix(t *testing.T) {
 	for _, c := range authMatrix {
 		inMatrix[c.method+" "+routeOf(c.path)] = true
 	}
+	// A HEAD route runs its GET's handler (TestHeadAnswersAsGet): the GET's row covers it.
+	routes := 0
 	for _, r := range e.srv.Echo().Routes() {
+		if r.Method == http.MethodHead {
+			if !inMatrix[http.MethodGet+" "+r.Path] {
+				t.Errorf("route %s %s has no GET in the authorization matrix", r.Method, r.Path)
+			}
+			continue
+		}
+		routes++
 		if !inMatrix[r.Method+" "+r.Path] {
 			t.Errorf("route %s %s is not in the authorization matrix", r.Method, r.Path)
 		}
 	}
-	if len(inMatrix) != len(e.srv.Echo().Routes()) {
-		t.Errorf("matrix has %d routes, the router %d", len(inMatrix), len(e.srv.Echo().Routes()))
+	if len(inMatrix) != routes {
+		t.Errorf("matrix has %d routes, the router %d", len(inMatrix), routes)
 	}
 	for _, c := range authMatrix {
 		for _, who := range append(strings.Fields(everyone), "", "bogus") {

@@ -1,7 +1,10 @@
 package api_test
 
 import (
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"testing"
 )
 
@@ -36,4 +39,77 @@ func TestQueryThatDoesNotParse(t *testing.T) {
 	// What parses is read as before: an escaped digit is the digit, an unknown parameter is
 	// left alone.
 	e.must(e.do("GET", "/v1/entries?after_seq=%33&limit=1&x=1", "auditor", ""), 200)
+}
+
+// TestHeadAnswersAsGet: every GET route answers HEAD with GET's status and Content-Type and
+// no body (RFC 9110 §9.3.2: a server must support GET and HEAD). HEAD /healthz, a monitor's
+// usual probe, answered 404 not_found "no such resource for this method" with Allow: GET.
+func TestHeadAnswersAsGet(t *testing.T) {
+	e := newEnv(t)
+	e.must(e.credit("station", "resident:r01", "3", ledgerHours(1), ledgerHours(3)), 201)
+	id := e.hold("resident", "station:s01", "HOURS", "1.00", 60)
+	ts := httptest.NewServer(e.srv.Handler())
+	defer ts.Close()
+	send := func(method, target, who string) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(method, ts.URL+target, nil)
+		if who != "" {
+			req.Header.Set("Authorization", "Bearer "+e.tok[who])
+		}
+		res, err := ts.Client().Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, target, err)
+		}
+		defer res.Body.Close()
+		body, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, target, err)
+		}
+		return res, body
+	}
+	targets := map[string]string{
+		"/v1/policy":               "/v1/policy",
+		"/v1/tokens":               "/v1/tokens",
+		"/v1/accounts/:id":         "/v1/accounts/resident:r01",
+		"/v1/accounts/:id/entries": "/v1/accounts/resident:r01/entries",
+		"/v1/entries":              "/v1/entries?limit=2",
+		"/v1/entries/:seq":         "/v1/entries/1",
+		"/v1/holds/:id":            "/v1/holds/" + strconv.FormatUint(id, 10),
+		"/v1/checkpoint":           "/v1/checkpoint",
+		"/v1/checkpoint/key":       "/v1/checkpoint/key",
+		"/v1/proofs/inclusion":     "/v1/proofs/inclusion?seq=1",
+		"/v1/proofs/consistency":   "/v1/proofs/consistency?old_size=1",
+		"/v1/export":               "/v1/export",
+		"/v1/backup":               "/v1/backup",
+		"/healthz":                 "/healthz",
+		"/metrics":                 "/metrics",
+		"/openapi.yaml":            "/openapi.yaml",
+	}
+	for _, r := range e.srv.Routes() {
+		if r.Method != http.MethodGet {
+			continue
+		}
+		target, ok := targets[r.Path]
+		if !ok {
+			t.Errorf("no target for GET %s", r.Path)
+			continue
+		}
+		who := ""
+		if len(r.Roles) > 0 {
+			who = "admin"
+		}
+		get, _ := send(http.MethodGet, target, who)
+		head, body := send(http.MethodHead, target, who)
+		if head.StatusCode != get.StatusCode || head.Header.Get("Content-Type") != get.Header.Get("Content-Type") || len(body) != 0 {
+			t.Errorf("HEAD %s: %d %q with %d bytes; GET: %d %q", target, head.StatusCode, head.Header.Get("Content-Type"),
+				len(body), get.StatusCode, get.Header.Get("Content-Type"))
+		}
+	}
+	// HEAD is authenticated as GET is; a route with no GET still has no HEAD.
+	if head, _ := send(http.MethodHead, "/v1/policy", ""); head.StatusCode != http.StatusUnauthorized {
+		t.Errorf("HEAD /v1/policy without a token: %d, want 401", head.StatusCode)
+	}
+	if head, _ := send(http.MethodHead, "/v1/credits", "admin"); head.StatusCode != http.StatusNotFound {
+		t.Errorf("HEAD /v1/credits: %d, want 404", head.StatusCode)
+	}
 }

@@ -279,8 +279,8 @@ func (w *fuzzWorld) checkOther(t *testing.T, s sent, r *resp, route string) {
 		if r.Status != http.StatusNoContent || len(r.Body) != 0 {
 			t.Fatalf("%s\nanswered %s: a revocation answers 204", s.desc, r)
 		}
-	case s.req.Method != http.MethodGet || r.Status != http.StatusOK:
-		t.Fatalf("%s\nanswered %s: only GET reads answer 200", s.desc, r)
+	case s.req.Method != http.MethodGet && s.req.Method != http.MethodHead || r.Status != http.StatusOK:
+		t.Fatalf("%s\nanswered %s: only GET (and HEAD) reads answer 200", s.desc, r)
 	case strings.HasPrefix(ct, "application/json") && !json.Valid(r.Body):
 		t.Fatalf("%s\nanswered %s: not JSON", s.desc, r)
 	case ct == "application/x-ndjson":

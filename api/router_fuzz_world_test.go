@@ -104,7 +104,10 @@ func newFuzzWorld(tb testing.TB) *fuzzWorld {
 	probe := &logProbe{}
 	e := newEnv(tb, envOptions{options: api.Options{Logger: slog.New(probe)}})
 	e.quiet = true // the fuzz function validates answers itself, with openapi.yaml among its checks
-	w := &fuzzWorld{e: e, probe: probe, routes: e.srv.Echo().Routes()}
+	// The HEAD routes (GET's handlers) are left out, so that the seeds' route numbers keep
+	// naming the routes they were written for; an odd method reaches them.
+	w := &fuzzWorld{e: e, probe: probe, routes: slices.DeleteFunc(e.srv.Echo().Routes(),
+		func(r *echo.Route) bool { return r.Method == http.MethodHead })}
 	slices.SortFunc(w.routes, func(a, b *echo.Route) int {
 		return strings.Compare(a.Path+" "+a.Method, b.Path+" "+b.Method)
 	})

@@ -76,10 +76,17 @@ func (s *Server) Routes() []Route {
 	}
 }
 
+// routes registers the routes, and HEAD beside every GET: RFC 9110 §9.1 has a server support
+// both, and a monitor's HEAD /healthz must not read 404. HEAD runs GET's handler, checks
+// included; net/http sends the status and headers and drops the body (stream skips it).
 func (s *Server) routes() {
 	for _, r := range s.Routes() {
 		h, g := r.handle, gate(r.Roles)
-		s.e.Add(r.Method, r.Path, func(c echo.Context) error { return h(c, g) })
+		handle := func(c echo.Context) error { return h(c, g) }
+		s.e.Add(r.Method, r.Path, handle)
+		if r.Method == http.MethodGet {
+			s.e.Add(http.MethodHead, r.Path, handle)
+		}
 	}
 }
 

@@ -35,8 +35,15 @@ func (s *Server) getBackup(c echo.Context, g gate) error {
 // stopped, no disk space to spool a backup) answers its error, not an empty 200 that a
 // client would take for a whole, empty answer. A fill that fails after it is cut by
 // handledOnce, since its status is gone.
+//
+// A HEAD request gets the status and headers only: net/http would drop the bytes anyway,
+// and a whole export or a spooled backup copy is a lot of work to throw away.
 func stream(c echo.Context, fill func(w io.Writer) error, header ...string) error {
 	w := &committer{res: c.Response(), header: header}
+	if c.Request().Method == http.MethodHead {
+		w.commit()
+		return nil
+	}
 	if err := fill(w); err != nil {
 		return err
 	}
