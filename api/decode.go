@@ -32,13 +32,22 @@ const maxKeyLength = 64
 const maxMapKeys = 256
 
 // checkMediaType answers 415 unless the request says Content-Type: application/json, with
-// no parameter or charset=utf-8 (any case, quoted or not). JSON is UTF-8 (RFC 8259), and
-// application/json has no other parameter: a body that says it is Latin-1 would be read as
-// something other than what its sender meant.
+// no parameter or charset=utf-8 (any case, quoted or not), and no Content-Encoding but
+// identity. JSON is UTF-8 (RFC 8259), and application/json has no other parameter: a body
+// that says it is Latin-1, or gzip-compressed (the server decodes no content coding), would
+// be read as something other than what its sender meant.
 func checkMediaType(c echo.Context) error {
 	mt, params, err := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
 	if err != nil || mt != "application/json" {
 		return errMediaType()
+	}
+	for _, line := range c.Request().Header.Values(echo.HeaderContentEncoding) {
+		for coding := range strings.SplitSeq(line, ",") {
+			if coding = strings.TrimSpace(coding); coding != "" && !strings.EqualFold(coding, "identity") {
+				return ledger.Errorf(ledger.CodeUnsupportedMediaType,
+					"Send the body uncompressed, without 'Content-Encoding: %.20s'.", coding)
+			}
+		}
 	}
 	for name, value := range params {
 		if name != "charset" || !strings.EqualFold(value, "utf-8") {

@@ -113,3 +113,31 @@ func TestHeadAnswersAsGet(t *testing.T) {
 		t.Errorf("HEAD /v1/credits: %d, want 404", head.StatusCode)
 	}
 }
+
+// TestContentEncoding: a body that says it is compressed (Content-Encoding other than
+// identity) is 415 unsupported_media_type (RFC 9110 §8.4.1): the server reads bodies as
+// they come. It was read as plain JSON whatever it said it was: a gzip body answered
+// "not valid UTF-8", and one that merely claimed gzip was taken as written.
+func TestContentEncoding(t *testing.T) {
+	e := newEnv(t)
+	before := e.led.TreeSize()
+	for _, ce := range []string{"gzip", "br", "deflate", "identity, gzip", "x-unknown"} {
+		for _, path := range []string{"/v1/accounts", "/v1/tokens"} {
+			body := `{"id":"resident:enc1"}`
+			if path == "/v1/tokens" {
+				body = `{"role":"auditor"}`
+			}
+			r := e.do("POST", path, "admin", body, "Content-Encoding", ce, "Idempotency-Key", "enc-"+ce)
+			if r.Status != http.StatusUnsupportedMediaType || r.code() != "unsupported_media_type" {
+				t.Errorf("%s with Content-Encoding %q: got %.200s, want 415", path, ce, r)
+			}
+		}
+	}
+	if got := e.led.TreeSize(); got != before {
+		t.Errorf("refused writes appended %d entries", got-before)
+	}
+	for i, ce := range []string{"identity", "Identity", ""} {
+		e.must(e.do("POST", "/v1/accounts", "admin", `{"id":"resident:enc`+strconv.Itoa(i+2)+`"}`,
+			"Content-Encoding", ce, "Idempotency-Key", "id-"+strconv.Itoa(i)), 201)
+	}
+}
