@@ -5,7 +5,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/timebank/timebank/api"
 )
 
 // TestQueryThatDoesNotParse: a read whose query names a parameter but cannot be read (a bad
@@ -139,5 +142,25 @@ func TestContentEncoding(t *testing.T) {
 	for i, ce := range []string{"identity", "Identity", ""} {
 		e.must(e.do("POST", "/v1/accounts", "admin", `{"id":"resident:enc`+strconv.Itoa(i+2)+`"}`,
 			"Content-Encoding", ce, "Idempotency-Key", "id-"+strconv.Itoa(i)), 201)
+	}
+}
+
+// TestRateLimitedAnswersAreDocumented: the rate limiter answers 429 rate_limited on every
+// route but /healthz and /metrics, and openapi.yaml must allow that answer wherever it can
+// come (checked by e.do against the document). /openapi.yaml described a 200 only.
+func TestRateLimitedAnswersAreDocumented(t *testing.T) {
+	e := newEnv(t, envOptions{options: api.Options{RateLimit: 0.001, RateBurst: 1}, noSeed: true})
+	e.must(e.do("GET", "/v1/policy", "admin", ""), http.StatusOK) // the burst
+	for _, r := range e.srv.Routes() {
+		if r.Path == "/healthz" || r.Path == "/metrics" {
+			continue
+		}
+		path := strings.NewReplacer(":id", "1", ":seq", "1").Replace(r.Path)
+		if strings.HasPrefix(r.Path, "/v1/accounts/:id") {
+			path = strings.Replace(r.Path, ":id", "resident:r01", 1)
+		}
+		if got := e.do(r.Method, path, "admin", ""); got.Status != http.StatusTooManyRequests {
+			t.Errorf("%s %s: %s, want 429", r.Method, path, got)
+		}
 	}
 }
