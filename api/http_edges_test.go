@@ -164,3 +164,15 @@ func TestRateLimitedAnswersAreDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsFormatsAreDocumented: /metrics answers in the format the scraper's Accept
+// header asks for (Prometheus' text, or its delimited protobuf, which a Prometheus with
+// native histograms asks for first); openapi.yaml must allow each (e.do checks).
+func TestMetricsFormatsAreDocumented(t *testing.T) {
+	e := newEnv(t, envOptions{noSeed: true})
+	for _, accept := range []string{"", "text/plain",
+		"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited",
+		"application/openmetrics-text; version=1.0.0"} {
+		e.must(e.do("GET", "/metrics", "", "", "Accept", accept), http.StatusOK)
+	}
+}
