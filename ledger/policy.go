@@ -2,7 +2,9 @@ package ledger
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"time"
 	_ "time/tzdata" // the policy timezone must load on a machine without zoneinfo
@@ -138,7 +140,8 @@ func DefaultPolicy() *Policy {
 
 // Compile checks p and computes its figures. genesis is the ledger's asset table (nil for
 // the genesis policy itself): the assets and their scales may never change. Every failure is
-// *Error invalid_policy naming the field.
+// *Error invalid_policy naming the field: the first faulty one in a fixed order (maps in
+// key order), so that the same document is always refused the same way.
 func (p *Policy) Compile(genesis Assets) error {
 	c := compiledPolicy{}
 	if err := p.compileAssets(genesis); err != nil {
@@ -216,8 +219,8 @@ func (p *Policy) compileAssets(genesis Assets) error {
 	if len(p.Assets) != len(genesis) {
 		return badPolicy("assets", "assets and their scales are fixed at genesis")
 	}
-	for code, s := range genesis {
-		if p.Assets[code] != s {
+	for _, code := range genesis.Codes() {
+		if p.Assets[code] != genesis[code] {
 			return badPolicy("assets."+code, "assets and their scales are fixed at genesis")
 		}
 	}
@@ -246,7 +249,8 @@ func (p *Policy) compileCredit(c *compiledPolicy) error {
 		return badPolicy("credit.categories", "at most %d categories", maxCategories)
 	}
 	c.categories = make(map[string]Rate, len(cr.Categories))
-	for name, cat := range cr.Categories {
+	for _, name := range slices.Sorted(maps.Keys(cr.Categories)) {
+		cat := cr.Categories[name]
 		if !validCategory(name) {
 			return badPolicy("credit.categories", "category %q must match ^[a-z0-9][a-z0-9._-]{0,63}$", name)
 		}
@@ -259,14 +263,16 @@ func (p *Policy) compileCredit(c *compiledPolicy) error {
 
 func (p *Policy) compileLimits(c *compiledPolicy) error {
 	c.upper = map[Kind]map[string]int64{}
-	for kind, byAsset := range p.Limits {
+	for _, kind := range slices.Sorted(maps.Keys(p.Limits)) {
+		byAsset := p.Limits[kind]
 		switch kind {
 		case KindResident, KindStation, KindOutlet, KindPool:
 		default:
 			return badPolicy("limits", "limits may name resident, station, outlet or pool, not %q", kind)
 		}
 		c.upper[kind] = map[string]int64{}
-		for asset, lim := range byAsset {
+		for _, asset := range slices.Sorted(maps.Keys(byAsset)) {
+			lim := byAsset[asset]
 			scale, ok := p.Assets.Scale(asset)
 			if !ok {
 				return badPolicy("limits."+string(kind), "unknown asset %q", asset)
@@ -285,7 +291,8 @@ func (p *Policy) compileTransfer() error {
 	if len(p.Transfer) != len(p.Assets) {
 		return badPolicy("transfer", "transfer must name a mode for each asset")
 	}
-	for asset, mode := range p.Transfer {
+	for _, asset := range slices.Sorted(maps.Keys(p.Transfer)) {
+		mode := p.Transfer[asset]
 		if _, ok := p.Assets[asset]; !ok {
 			return badPolicy("transfer", "unknown asset %q", asset)
 		}
