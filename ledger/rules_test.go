@@ -25,6 +25,8 @@ func withPolicy(change func(p *Policy)) func(b *book) {
 	}
 }
 
+func freezeS1(b *book) { b.must(admin, &FreezeBody{Account: "station:s1", Reason: "device lost"}) }
+
 func linkAliceBob(b *book) {
 	b.must(admin, &LinkBody{A: "resident:alice", B: "resident:bob", Relation: "spouse"})
 }
@@ -156,6 +158,11 @@ var ruleCases = []ruleCase{
 	{"convert insufficient", nil, alice, fixed(&ConversionBody{Hours: "11"}), CodeInsufficientBalance},
 	// reversals
 	{"reverse credit by its station", nil, s1, fixed(&ReversalBody{Seq: 9, Reason: "typo"}), ""},
+	// A freeze stops money, not a principal (docs/OPERATIONS.md, Tokens): a frozen station
+	// cannot credit, but still opens residents and reverses its own credits.
+	{"frozen station credits", freezeS1, s1, fixed(credit("resident:bob", "1", -2*time.Hour, -1*time.Hour)), CodeAccountFrozen},
+	{"frozen station opens a resident", freezeS1, s1, fixed(&OpenBody{ID: "resident:dave"}), ""},
+	{"frozen station reverses its credit", freezeS1, s1, fixed(&ReversalBody{Seq: 9, Reason: "typo"}), ""},
 	{"reverse not reversible", nil, admin, fixed(&ReversalBody{Seq: 2, Reason: "x"}), CodeNotReversible},
 	{"reverse twice", func(b *book) { b.must(admin, &ReversalBody{Seq: 9, Reason: "x"}) }, admin, fixed(&ReversalBody{Seq: 9, Reason: "again"}), CodeAlreadyReversed},
 	{"reverse window passed", func(b *book) { b.now += 8 * 24 * 3600 * 1_000_000 }, s1, fixed(&ReversalBody{Seq: 9, Reason: "late"}), CodeReversalWindowPassed},
