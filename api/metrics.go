@@ -58,9 +58,17 @@ func newMetrics(r *prometheus.Registry, routes []Route) *metrics {
 	for _, rt := range routes {
 		m.routes[rt.Path] = true
 	}
+	// The cut streams' series exist from the start, at 0: a counter that first appears at 1
+	// is missed by increase() and rate(), so an alert on it would never fire for the first cut.
+	for _, route := range streamRoutes {
+		m.cut.WithLabelValues(route)
+	}
 	r.MustRegister(m.requests, m.cut, m.latency)
 	return m
 }
+
+// streamRoutes are the routes whose answers are streamed, and may be cut after their 200.
+var streamRoutes = []string{"/v1/export", "/v1/backup"}
 
 // observe counts one answer. route is the matched route pattern (anything else counts as
 // unmatchedRoute), method the request's (outside the standard set: otherMethod), status the

@@ -3,7 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 
 	"github.com/timebank/timebank/api"
@@ -43,5 +48,49 @@ func TestCommitHistograms(t *testing.T) {
 	}
 	if d := got["timebank_commit_duration_seconds"]; d[0] != float64(st.Commits) || d[1] <= 0 {
 		t.Fatalf("commit_duration_seconds count/sum %v, want %d commits taking some time", d, st.Commits)
+	}
+}
+
+// TestMetricsAsDocumented: a fresh server, wired as serve wires it, exposes on /metrics every
+// timebank_ metric docs/OPERATIONS.md names, and names no timebank_ metric the page does not.
+// A series that appears only at its first event cannot be alerted on (increase() and rate()
+// miss the step from absent to 1), and an operator following the page finds nothing to
+// graph: timebank_http_streams_cut_total showed only after a stream had been cut.
+func TestMetricsAsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/OPERATIONS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, name := range regexp.MustCompile(`timebank_[a-z_]+[a-z]`).FindAllString(string(doc), -1) {
+		documented[name] = true
+	}
+	reg := api.NewRegistry()
+	led, err := store.Open(filepath.Join(t.TempDir(), "data"), store.Options{OnCommit: commitHistograms(reg)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer led.Close()
+	registerStoreMetrics(reg, led)
+	h := api.New(led, api.Options{Registry: reg, Logger: slog.New(slog.DiscardHandler)}).Handler()
+	get := func(path string) string {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		return rec.Body.String()
+	}
+	get("/healthz") // a request to count: request metrics have a series per route
+	exposed := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^# TYPE (timebank_[a-z_]+) `).FindAllStringSubmatch(get("/metrics"), -1) {
+		exposed[m[1]] = true
+	}
+	for name := range documented {
+		if !exposed[name] {
+			t.Errorf("docs/OPERATIONS.md names %s, which a fresh server's /metrics does not expose", name)
+		}
+	}
+	for name := range exposed {
+		if !documented[name] {
+			t.Errorf("/metrics exposes %s, which docs/OPERATIONS.md does not name", name)
+		}
 	}
 }
