@@ -137,15 +137,22 @@ func TestBootstrapAdminFileFirst(t *testing.T) {
 	}
 }
 
-// TestServeBadAddressLeavesNothing: a wrong --addr fails before the data directory is made.
-func TestServeBadAddressLeavesNothing(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data")
-	err := (&serveCmd{Data: dir, Addr: "nonsense", LogLevel: "error"}).Run()
-	if err == nil {
-		t.Fatal("serve --addr nonsense started")
-	}
-	if _, statErr := os.Stat(dir); !os.IsNotExist(statErr) {
-		t.Fatalf("serve --addr nonsense (%v) left %s behind: %v", err, dir, statErr)
+// TestServeBadFlagsLeaveNothing: a wrong --addr or --name fails before the data directory is
+// made. A --name the store refused used to leave a new directory holding an empty database.
+func TestServeBadFlagsLeaveNothing(t *testing.T) {
+	for _, c := range []struct{ what, addr, name string }{
+		{"--addr nonsense", "nonsense", ""},
+		{"--name 'two words'", "127.0.0.1:0", "two words"},
+		{"--name a+b", "127.0.0.1:0", "a+b"},
+	} {
+		dir := filepath.Join(t.TempDir(), "data")
+		err := (&serveCmd{Data: dir, Addr: c.addr, Name: c.name, LogLevel: "error"}).Run()
+		if err == nil {
+			t.Fatalf("serve %s started", c.what)
+		}
+		if _, statErr := os.Stat(dir); !os.IsNotExist(statErr) {
+			t.Errorf("serve %s (%v) left %s behind: %v", c.what, err, dir, statErr)
+		}
 	}
 }
 

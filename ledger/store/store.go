@@ -159,6 +159,12 @@ func (o Options) withDefaults() (Options, error) {
 	if o.MaxBatch < 1 || o.MaxBatch > maxMaxBatch {
 		return o, fmt.Errorf("store: MaxBatch %d is not between 1 and %d", o.MaxBatch, maxMaxBatch)
 	}
+	// Checked before anything is made: a wrong name must not leave a new directory behind.
+	if o.Name != "" {
+		if err := checkName(o.Name); err != nil {
+			return o, err
+		}
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
