@@ -21,7 +21,7 @@ type exportCmd struct {
 	Data     string `help:"A stopped server's data directory." placeholder:"DIR"`
 	URL      string `name:"url" help:"A running server." placeholder:"URL"`
 	Token    string `help:"An admin or auditor token for --url."`
-	AfterSeq uint64 `name:"after-seq" help:"Only entries after this seq."`
+	AfterSeq uint64 `name:"after-seq" default:"0" help:"Only entries after this seq."`
 	Out      string `help:"Write to FILE instead of standard output; FILE is replaced only once the export is whole." placeholder:"FILE"`
 }
 

@@ -48,24 +48,13 @@ type invocation struct {
 // Usage errors, kong's and the commands' own, print a usage hint and give exitUsage.
 func run(args []string, stdout, stderr io.Writer) int {
 	var c cli
-	k, err := kong.New(&c,
-		kong.Name("timebank"),
-		kong.Description("A ledger for volunteer time banks and love-points schemes."),
-		kong.DefaultEnvars("TIMEBANK"),
-		kong.Writers(stdout, stderr),
-		loadgenVars(),
-		// --help prints, then asks to exit: unwind to parse instead of ending a test's process.
-		kong.Exit(func(status int) { panic(exitNow(status)) }),
-	)
-	if err != nil {
-		panic(err) // the grammar above is wrong: a programmer's error
-	}
+	k := newParser(&c, stdout, stderr)
 	kctx, status := parse(k, args)
 	if kctx == nil {
 		return status
 	}
 	inv := &invocation{stdout: stdout, stderr: stderr, given: givenFlags(kctx)}
-	err = kctx.Run(inv)
+	err := kctx.Run(inv)
 	var u *usageError
 	switch {
 	case err == nil:
@@ -80,6 +69,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return e.code
 	}
 	return exitFailed
+}
+
+// newParser returns the parser of the command line into c.
+func newParser(c *cli, stdout, stderr io.Writer) *kong.Kong {
+	k, err := kong.New(c,
+		kong.Name("timebank"),
+		kong.Description("A ledger for volunteer time banks and love-points schemes."),
+		kong.DefaultEnvars("TIMEBANK"),
+		kong.Writers(stdout, stderr),
+		loadgenVars(),
+		// --help prints, then asks to exit: unwind to parse instead of ending a test's process.
+		kong.Exit(func(status int) { panic(exitNow(status)) }),
+	)
+	if err != nil {
+		panic(err) // the grammar above is wrong: a programmer's error
+	}
+	return k
 }
 
 // exitNow is the panic that kong.Exit raises (after --help) for parse to recover.

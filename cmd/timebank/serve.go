@@ -41,6 +41,18 @@ type serveCmd struct {
 	NewSigningKey    bool `help:"When the data directory's checkpoint.key is missing but the ledger holds entries, make a new signing key instead of refusing to start. Every auditor must then pin the new verifier key."`
 }
 
+// Help is the detail of `timebank serve --help`: what a first start makes, and how to stop.
+func (c *serveCmd) Help() string {
+	return `On first start it creates the data directory, the ledger (its genesis entry, with the
+default policy), the checkpoint signing key (checkpoint.key; its verifier key is printed
+and written to checkpoint.vkey) and an admin token: the value of TIMEBANK_ADMIN_TOKEN when
+that is set (24 to 256 characters), else a random one written to DIR/admin.token (mode 0600).
+A start that finds no admin token live makes one again, the same way.
+
+SIGINT or SIGTERM stops it gracefully: in-flight requests finish (10 s at most) and it exits
+0; a second signal stops it at once.`
+}
+
 // Time limits of the server. Shutdown must end within SPEC §6's 15 seconds: in-flight
 // requests get shutdownGrace, then connections are cut and the store closes.
 const (
