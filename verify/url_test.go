@@ -3,7 +3,9 @@ package verify
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -343,5 +345,62 @@ func TestFirstLines(t *testing.T) {
 				t.Fatalf("first %d lines in writes of %d bytes: got %q, want %q", left, size, got.String(), want)
 			}
 		}
+	}
+}
+
+// TestURLVerifyWaitsOutRateLimit: a server run with --rate-limit answers 429 with
+// Retry-After once verify's requests (the key, the checkpoint, the export, one per account)
+// pass its burst. verify waits as told and asks again, within the minute it allows for an
+// answer's headers; it used to give up at the first 429 (exit 3), so that a documented
+// server option made verify --url impossible, and "retry on 3" never succeeded.
+func TestURLVerifyWaitsOutRateLimit(t *testing.T) {
+	var mu sync.Mutex
+	refused := map[string]bool{}
+	var limited atomic.Int64
+	base, token, vkey := serve(t, nil, nil)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		first := !refused[r.URL.String()]
+		refused[r.URL.String()] = true
+		mu.Unlock()
+		if first { // every request is refused once, as a rate limiter past its burst does
+			limited.Add(1)
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(http.StatusTooManyRequests)
+			w.Write([]byte(`{"error":{"code":"rate_limited","message":"Too many requests.","details":{}}}`))
+			return
+		}
+		req, _ := http.NewRequest(r.Method, base+r.URL.String(), nil)
+		req.Header = r.Header
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer res.Body.Close()
+		w.WriteHeader(res.StatusCode)
+		io.Copy(w, res.Body)
+	}))
+	defer proxy.Close()
+	sum, err := URL(proxy.URL, token, vkey, nil)
+	if err != nil {
+		t.Fatalf("verify --url of a rate-limited server: %v", err)
+	}
+	if sum.Entries != 21 || limited.Load() < 3 {
+		t.Fatalf("summary %+v after %d answers 429", sum, limited.Load())
+	}
+
+	// A server that answers nothing but 429 is given up on, as one that never answers is.
+	always := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "0")
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	defer always.Close()
+	lim := defaultLimits
+	lim.header = 300 * time.Millisecond
+	_, err = verifyURL(newClient(always.URL, token, lim), "", nil)
+	var se *SourceError
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "429") {
+		t.Fatalf("a server answering only 429: got %v, want a SourceError naming 429", err)
 	}
 }
