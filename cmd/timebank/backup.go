@@ -17,6 +17,9 @@ type backupCmd struct {
 
 // Run streams the backup into Out.
 func (c *backupCmd) Run(inv *invocation) error {
+	if err := checkOut("backup", c.Out, ""); err != nil {
+		return err
+	}
 	res, err := c.client(0).stream("/v1/backup", streamWait.backupHeader)
 	if err != nil {
 		return err

@@ -86,7 +86,13 @@ type testServer struct {
 
 func newTestServer(t *testing.T) *testServer {
 	t.Helper()
-	led, err := store.Open(t.TempDir(), store.Options{})
+	return newTestServerIn(t, t.TempDir())
+}
+
+// newTestServerIn is newTestServer with its data directory in dir.
+func newTestServerIn(t *testing.T, dir string) *testServer {
+	t.Helper()
+	led, err := store.Open(dir, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -494,5 +500,43 @@ func TestLoadgenHelpTellsSessions(t *testing.T) {
 	_, stdout, _ := runCLI(t, "loadgen", "--help")
 	if want := fmt.Sprintf("each has %d fresh sessions", sessionsPerDay*sessionDays); !strings.Contains(strings.Join(strings.Fields(stdout), " "), want) {
 		t.Errorf("loadgen --help does not say %q:\n%s", want, stdout)
+	}
+}
+
+// TestOutNeverReplacesALedger: --out is written by renaming a new file over it, so an --out
+// naming a ledger's database replaced the ledger. `export --data DIR --out DIR/timebank.db`
+// exited 0 with the database gone (the export in its place); `backup --out` (or `export
+// --out`) naming a running server's database swapped the file under the server, which went
+// on acknowledging writes into the unlinked file: all lost at its next start. Both are now
+// refused as wrong usage, the files untouched.
+func TestOutNeverReplacesALedger(t *testing.T) {
+	cleanEnv(t)
+	f := newLedger(t)
+	srvDir := t.TempDir()
+	srv := newTestServerIn(t, srvDir)
+	live := filepath.Join(srvDir, store.DBFile)
+	for _, c := range []struct {
+		name string
+		args []string
+		out  string
+	}{
+		{"export over the database it reads", []string{"export", "--data", f.data}, filepath.Join(f.data, store.DBFile)},
+		{"export over the signing key of the ledger it reads", []string{"export", "--data", f.data}, filepath.Join(f.data, store.KeyFile)},
+		{"export over a running server's database", []string{"export", "--data", f.data}, live},
+		{"export --url over the server's database", []string{"export", "--url", srv.url, "--token", srv.admin}, live},
+		{"backup over the server's database", []string{"backup", "--url", srv.url, "--token", srv.admin}, live},
+	} {
+		before, err := os.Stat(c.out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, _, stderr := runCLI(t, append(c.args, "--out", c.out)...)
+		after, err := os.Stat(c.out)
+		if status != exitUsage || err != nil || !os.SameFile(before, after) || after.Size() != before.Size() {
+			t.Errorf("%s: status %d (want %d), %s replaced: %v\n%s", c.name, status, exitUsage, c.out, !os.SameFile(before, after), stderr)
+		}
+	}
+	if status, _, stderr := runCLI(t, "verify", "--data", f.data); status != 0 {
+		t.Errorf("the exported ledger no longer verifies: %s", stderr)
 	}
 }

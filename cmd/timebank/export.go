@@ -40,6 +40,9 @@ func (c *exportCmd) Run(inv *invocation) error {
 	} else if err := checkURL("export", c.URL); err != nil {
 		return err
 	}
+	if err := checkOut("export", c.Out, c.Data); err != nil {
+		return err
+	}
 	export := func(w io.Writer) error {
 		bw := bufio.NewWriterSize(w, 1<<20)
 		var err error

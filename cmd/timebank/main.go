@@ -8,9 +8,12 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/timebank/timebank/ledger/store"
 )
 
 // cli is the command line. Every flag also reads TIMEBANK_<FLAG> (kong's DefaultEnvars).
@@ -221,6 +224,38 @@ func dropUnused(given map[string]bool, what string, flags ...flagRef) error {
 		*f.value = ""
 	}
 	return nil
+}
+
+// checkOut refuses an --out that would replace a ledger: --out is written by renaming a new
+// file over it. A database that a running server holds would be swapped under the server,
+// which would go on acknowledging writes into the replaced file, all lost at its next start;
+// and export --data must not replace the database or the signing key of the ledger it reads
+// (data, when not empty).
+func checkOut(command, out, data string) error {
+	if out == "" {
+		return nil
+	}
+	if data != "" {
+		for _, name := range []string{store.DBFile, store.KeyFile} {
+			if sameFile(out, filepath.Join(data, name)) {
+				return usagef("%s: --out %s is the %s of the ledger it reads; write to another file", command, out, name)
+			}
+		}
+	}
+	if store.InUse(out) {
+		return usagef("%s: --out %s is the database of a running server; replacing it would lose every entry the server writes after; write to another file", command, out)
+	}
+	return nil
+}
+
+// sameFile reports whether the paths a and b name one existing file.
+func sameFile(a, b string) bool {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
 }
 
 // exitError carries a chosen exit status (verify: 1 on a difference, 3 when it could not read

@@ -198,6 +198,23 @@ func openBolt(dir string, opts Options) (*bbolt.DB, error) {
 	return db, nil
 }
 
+// heldProbe is how long InUse waits for a database file's lock.
+const heldProbe = 200 * time.Millisecond
+
+// InUse reports whether path is a regular file that another process holds locked as its
+// bbolt database (a running server's timebank.db): a read-only open is not granted its lock
+// within heldProbe. A missing file, or one nobody holds, is not in use.
+func InUse(path string) bool {
+	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+		return false
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: heldProbe})
+	if err == nil {
+		db.Close()
+	}
+	return errors.Is(err, berrors.ErrTimeout)
+}
+
 // init runs under the file lock: a check of the pages above the buckets (rootcheck.go), the key, the buckets, genesis, the in-memory head and
 // tokens, then the sequencer.
 func (l *Ledger) init() error {
