@@ -137,16 +137,18 @@ func TestBootstrapAdminFileFirst(t *testing.T) {
 	}
 }
 
-// TestServeBadFlagsLeaveNothing: a wrong --addr or --name fails before the data directory is
-// made. A --name the store refused used to leave a new directory holding an empty database.
+// TestServeBadFlagsLeaveNothing: a wrong --addr, --name or --debug-addr fails before the data
+// directory is made. A --name the store refused used to leave a new directory holding an
+// empty database, and a --debug-addr that could not listen a whole new ledger.
 func TestServeBadFlagsLeaveNothing(t *testing.T) {
-	for _, c := range []struct{ what, addr, name string }{
-		{"--addr nonsense", "nonsense", ""},
-		{"--name 'two words'", "127.0.0.1:0", "two words"},
-		{"--name a+b", "127.0.0.1:0", "a+b"},
+	for _, c := range []struct{ what, addr, name, debugAddr string }{
+		{"--addr nonsense", "nonsense", "", ""},
+		{"--name 'two words'", "127.0.0.1:0", "two words", ""},
+		{"--name a+b", "127.0.0.1:0", "a+b", ""},
+		{"--debug-addr nonsense", "127.0.0.1:0", "", "nonsense"},
 	} {
 		dir := filepath.Join(t.TempDir(), "data")
-		err := (&serveCmd{Data: dir, Addr: c.addr, Name: c.name, LogLevel: "error"}).Run()
+		err := (&serveCmd{Data: dir, Addr: c.addr, Name: c.name, DebugAddr: c.debugAddr, LogLevel: "error"}).Run()
 		if err == nil {
 			t.Fatalf("serve %s started", c.what)
 		}

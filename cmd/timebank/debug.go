@@ -8,14 +8,18 @@ import (
 	"net/http/pprof"
 )
 
+// listenDebug listens on addr for serveDebug; an empty addr serves no profiler (nil).
+func listenDebug(addr string) (net.Listener, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	return net.Listen("tcp", addr)
+}
+
 // serveDebug serves Go's profiler on its own listener, never on the API's: the profiles
 // need no token, so they must not be reachable where the API is. It runs until the
 // process ends.
-func serveDebug(addr string, log *slog.Logger) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
+func serveDebug(ln net.Listener, log *slog.Logger) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -29,5 +33,4 @@ func serveDebug(addr string, log *slog.Logger) error {
 			log.Error("profiler stopped", "err", err)
 		}
 	}()
-	return nil
 }

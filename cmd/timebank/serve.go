@@ -102,12 +102,16 @@ func (c *serveCmd) Run() error {
 	logw := newLogWriter(os.Stderr, logFlushInterval)
 	defer logw.Close()
 	log := slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: parseLevel(c.LogLevel)}))
-	// The address first: a wrong one must not leave a new data directory behind.
+	// The addresses first: a wrong one must not leave a new data directory behind.
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return err
 	}
 	defer ln.Close() // after a clean stop, already closed by the server
+	debugLn, err := listenDebug(c.DebugAddr)
+	if err != nil {
+		return err
+	}
 	reg := api.NewRegistry()
 	led, err := store.Open(c.Data, store.Options{Name: c.Name, Logger: log, NewSigningKey: c.NewSigningKey,
 		AllowClockBehind: c.AllowClockBehind, OnCommit: commitHistograms(reg)})
@@ -130,10 +134,8 @@ func (c *serveCmd) Run() error {
 	srv := api.New(led, api.Options{Logger: log, Registry: reg, RateLimit: c.RateLimit})
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
 		IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	if c.DebugAddr != "" {
-		if err := serveDebug(c.DebugAddr, log); err != nil {
-			return err
-		}
+	if debugLn != nil {
+		serveDebug(debugLn, log)
 	}
 	fmt.Printf("timebank: ledger %q in %s\n", led.Name(), c.Data)
 	fmt.Printf("timebank: checkpoint verifier key: %s\n", led.VerifierKey())
