@@ -89,8 +89,9 @@ func shBlock(t *testing.T, readme []byte, marker string) string {
 	return ""
 }
 
-// runShell runs script with bash in dir, without the developer's TIMEBANK_* variables, and
-// returns what it printed; anything on standard error or a failing status fails the test.
+// runShell runs script with bash in dir, without the developer's TIMEBANK_* variables, a
+// proxy for curl (Go's clients never proxy a loopback address; curl does) or a ~/.curlrc,
+// and returns what it printed; anything on standard error or a failing status fails the test.
 func runShell(t *testing.T, dir, script string) string {
 	t.Helper()
 	cmd := exec.Command("bash", "-c", script)
@@ -100,6 +101,7 @@ func runShell(t *testing.T, dir, script string) string {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
+	cmd.Env = append(cmd.Env, "NO_PROXY=*", "no_proxy=*", "CURL_HOME="+dir)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil || stderr.Len() > 0 {
