@@ -94,13 +94,14 @@ func (c *client) get(ctx context.Context, path string) (*http.Response, error) {
 const minRetryWait = 100 * time.Millisecond
 
 // retryWait is the wait a 429 answer asks for in its Retry-After (whole seconds, as
-// timebank's server sends it), at least minRetryWait; a second when it says none.
+// timebank's server sends it), at least minRetryWait and at most a day (no overflow); a
+// second when it says none.
 func retryWait(h http.Header) time.Duration {
 	s, err := strconv.Atoi(h.Get("Retry-After"))
 	if err != nil || s < 0 {
 		return time.Second
 	}
-	return max(time.Duration(s)*time.Second, minRetryWait)
+	return max(time.Duration(min(s, 86400))*time.Second, minRetryWait)
 }
 
 // small reads the whole answer to GET path, at most limit bytes and within lim.small.
