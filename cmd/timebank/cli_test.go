@@ -508,13 +508,18 @@ func TestLoadgenHelpTellsSessions(t *testing.T) {
 // exited 0 with the database gone (the export in its place); `backup --out` (or `export
 // --out`) naming a running server's database swapped the file under the server, which went
 // on acknowledging writes into the unlinked file: all lost at its next start. Both are now
-// refused as wrong usage, the files untouched.
+// refused as wrong usage, the files untouched, and so is an export over any database (a
+// backup named by a TIMEBANK_OUT that was exported for backup).
 func TestOutNeverReplacesALedger(t *testing.T) {
 	cleanEnv(t)
 	f := newLedger(t)
 	srvDir := t.TempDir()
 	srv := newTestServerIn(t, srvDir)
 	live := filepath.Join(srvDir, store.DBFile)
+	backupFile := filepath.Join(t.TempDir(), "backup.db")
+	if status, _, stderr := runCLI(t, "backup", "--url", srv.url, "--token", srv.admin, "--out", backupFile); status != 0 {
+		t.Fatal(stderr)
+	}
 	for _, c := range []struct {
 		name string
 		args []string
@@ -525,6 +530,8 @@ func TestOutNeverReplacesALedger(t *testing.T) {
 		{"export over a running server's database", []string{"export", "--data", f.data}, live},
 		{"export --url over the server's database", []string{"export", "--url", srv.url, "--token", srv.admin}, live},
 		{"backup over the server's database", []string{"backup", "--url", srv.url, "--token", srv.admin}, live},
+		// TIMEBANK_OUT exported for backup is also export's --out (README, Configuration).
+		{"export over a backup", []string{"export", "--url", srv.url, "--token", srv.admin}, backupFile},
 	} {
 		before, err := os.Stat(c.out)
 		if err != nil {

@@ -228,22 +228,21 @@ func dropUnused(given map[string]bool, what string, flags ...flagRef) error {
 
 // checkOut refuses an --out that would replace a ledger: --out is written by renaming a new
 // file over it. A database that a running server holds would be swapped under the server,
-// which would go on acknowledging writes into the replaced file, all lost at its next start;
-// and export --data must not replace the database or the signing key of the ledger it reads
-// (data, when not empty).
+// which would go on acknowledging writes into the replaced file, all lost at its next start.
+// An export replaces no database at all (a backup named by a TIMEBANK_OUT exported for
+// backup), nor the signing key of the ledger it reads (data, when not empty).
 func checkOut(command, out, data string) error {
 	if out == "" {
 		return nil
 	}
-	if data != "" {
-		for _, name := range []string{store.DBFile, store.KeyFile} {
-			if sameFile(out, filepath.Join(data, name)) {
-				return usagef("%s: --out %s is the %s of the ledger it reads; write to another file", command, out, name)
-			}
-		}
+	if data != "" && sameFile(out, filepath.Join(data, store.KeyFile)) {
+		return usagef("%s: --out %s is the %s of the ledger it reads; write to another file", command, out, store.KeyFile)
 	}
-	if store.InUse(out) {
+	switch database, inUse := store.Probe(out); {
+	case inUse:
 		return usagef("%s: --out %s is the database of a running server; replacing it would lose every entry the server writes after; write to another file", command, out)
+	case database && command == "export":
+		return usagef("%s: --out %s is a ledger's database or a backup, which an export would replace; write to another file", command, out)
 	}
 	return nil
 }

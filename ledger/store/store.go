@@ -198,21 +198,24 @@ func openBolt(dir string, opts Options) (*bbolt.DB, error) {
 	return db, nil
 }
 
-// heldProbe is how long InUse waits for a database file's lock.
+// heldProbe is how long Probe waits for a database file's lock.
 const heldProbe = 200 * time.Millisecond
 
-// InUse reports whether path is a regular file that another process holds locked as its
-// bbolt database (a running server's timebank.db): a read-only open is not granted its lock
-// within heldProbe. A missing file, or one nobody holds, is not in use.
-func InUse(path string) bool {
+// Probe tells whether path is a bbolt database file (a ledger's timebank.db, or a backup of
+// one), and whether another process holds it locked as its database (a running server):
+// a read-only open that is not granted its lock within heldProbe. A missing file, one that
+// is not regular, or one bbolt does not open, is neither.
+func Probe(path string) (database, inUse bool) {
 	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
-		return false
+		return false, false
 	}
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: heldProbe})
 	if err == nil {
 		db.Close()
+		return true, false
 	}
-	return errors.Is(err, berrors.ErrTimeout)
+	held := errors.Is(err, berrors.ErrTimeout)
+	return held, held
 }
 
 // init runs under the file lock: a check of the pages above the buckets (rootcheck.go), the key, the buckets, genesis, the in-memory head and
