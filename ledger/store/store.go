@@ -209,7 +209,11 @@ func Probe(path string) (database, inUse bool) {
 	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
 		return false, false
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: heldProbe})
+	var db *bbolt.DB
+	err := guarded(func() (err error) { // any file may be named: a damaged one must not crash
+		db, err = bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: heldProbe})
+		return err
+	})
 	if err == nil {
 		db.Close()
 		return true, false
@@ -218,8 +222,8 @@ func Probe(path string) (database, inUse bool) {
 	return held, held
 }
 
-// init runs under the file lock: a check of the pages above the buckets (rootcheck.go), the key, the buckets, genesis, the in-memory head and
-// tokens, then the sequencer.
+// init runs under the file lock: a check of the pages above the buckets (rootcheck.go),
+// the key, the buckets, genesis, the in-memory head and tokens, then the sequencer.
 func (l *Ledger) init() error {
 	if err := checkRootPages(l.db); err != nil {
 		return err
