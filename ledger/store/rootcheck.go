@@ -42,7 +42,7 @@ func checkRootPages(db *bbolt.DB) error {
 	}
 	r.highWater = m.highWater
 	if err := r.checkTree(m.root, 0); err != nil {
-		return fmt.Errorf("%w: %s: the root bucket's pages: %v; restore it from a backup", ErrCorrupt, db.Path(), err)
+		return fmt.Errorf("%w: %s: the root bucket's pages: %v: it is damaged; restore it from a backup", ErrCorrupt, db.Path(), err)
 	}
 	return nil
 }
@@ -92,7 +92,7 @@ func (r *pageReader) meta() (rootMeta, error) {
 		}
 	}
 	if !found {
-		return best, fmt.Errorf("%w: no valid meta page; restore it from a backup", ErrCorrupt)
+		return best, fmt.Errorf("%w: no valid meta page: it is damaged; restore it from a backup", ErrCorrupt)
 	}
 	return best, nil
 }
