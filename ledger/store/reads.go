@@ -276,10 +276,14 @@ func (l *Ledger) Backup(w io.Writer) (n int64, err error) {
 	if err := os.Remove(f.Name()); err != nil { // nothing to clean up after a crash
 		return 0, fmt.Errorf("store: backup: %w", err)
 	}
+	spool := &spoolWriter{f: f, closing: l.closing}
 	if err := l.view(func(tx *bbolt.Tx) error {
-		_, err := tx.WriteTo(f)
+		_, err := tx.WriteTo(spool)
 		return err
 	}); err != nil {
+		if spool.cut {
+			return 0, errUnavailable()
+		}
 		return 0, fmt.Errorf("store: backup: %w", err)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
@@ -287,3 +291,29 @@ func (l *Ledger) Backup(w io.Writer) (n int64, err error) {
 	}
 	return io.Copy(w, f)
 }
+
+// spoolWriter is a backup's spool file, which takes no more bytes once Close has begun. Close
+// waits for every read transaction to end (bbolt), and the spool's lasts as long as the
+// local copy of the whole file: minutes for a large database on a slow disk, which held
+// serve's shutdown past SPEC §6's 15 seconds. Cut, the backup answers unavailable.
+type spoolWriter struct {
+	f       *os.File
+	closing <-chan struct{}
+	cut     bool
+}
+
+func (w *spoolWriter) Write(p []byte) (int, error) {
+	if testHookSpoolWrite != nil {
+		testHookSpoolWrite()
+	}
+	select {
+	case <-w.closing:
+		w.cut = true
+		return 0, errUnavailable()
+	default:
+	}
+	return w.f.Write(p)
+}
+
+// testHookSpoolWrite, when set by a test, runs before each write to a backup's spool.
+var testHookSpoolWrite func()

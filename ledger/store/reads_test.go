@@ -417,3 +417,29 @@ func TestReadsAfterTheLastSeq(t *testing.T) {
 		t.Errorf("ForEachEntry after %d: %v, %v", uint64(last), seen, err)
 	}
 }
+
+// TestCloseCutsABackupSpool: Close waits for every read transaction to end, and a backup's
+// spool holds one for as long as the local copy of the database takes (minutes for a large
+// file on a slow disk), which kept serve's shutdown going past SPEC §6's 15 seconds. Close
+// begun, the spool stops at its next write: the backup answers unavailable and Close returns.
+func TestCloseCutsABackupSpool(t *testing.T) {
+	l, _ := openTest(t, Options{})
+	everything(t, l)
+	closed := make(chan error, 1)
+	var once sync.Once
+	testHookSpoolWrite = func() {
+		once.Do(func() {
+			go func() { closed <- l.Close() }()
+			<-l.closing // Close has begun: it now waits for the spool's read transaction
+		})
+	}
+	defer func() { testHookSpoolWrite = nil }()
+	var out bytes.Buffer
+	n, err := l.Backup(&out)
+	if ledger.CodeOf(err) != ledger.CodeUnavailable {
+		t.Errorf("a backup spooling when Close began: %d bytes, %v; want unavailable", n, err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -114,6 +114,7 @@ type Ledger struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	closing   chan struct{} // closed when Close begins
 }
 
 // head is what the last commit left: published after each commit, read without locks.
@@ -133,7 +134,7 @@ func Open(dir string, opts Options) (*Ledger, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Ledger{dir: dir, opts: opts, log: opts.Logger, wallStart: opts.Now().Round(0)}
+	l := &Ledger{dir: dir, opts: opts, log: opts.Logger, wallStart: opts.Now().Round(0), closing: make(chan struct{})}
 	if opts.ReadOnly {
 		if _, err := os.Stat(filepath.Join(dir, DBFile)); err != nil {
 			return nil, fmt.Errorf("store: no ledger in %s: %w", dir, err)
@@ -401,9 +402,11 @@ func readHead(tx *bbolt.Tx, p *entryPacker) (*head, error) {
 }
 
 // Close stops accepting writes, commits and answers every request already queued, stops the
-// sequencer and closes the file. Later calls return the first call's result.
+// sequencer, cuts a backup still spooling (Backup) and closes the file once every read has
+// ended. Later calls return the first call's result.
 func (l *Ledger) Close() error {
 	l.closeOnce.Do(func() {
+		close(l.closing)
 		if l.queue != nil {
 			l.mu.Lock()
 			l.closed = true
