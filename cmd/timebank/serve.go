@@ -99,6 +99,11 @@ func (c *serveCmd) Run() error {
 		return usagef("serve: --rate-limit must be a number of requests per second, 0 (no limit) or more, not %v", c.RateLimit)
 	}
 	tuneGC()
+	// Go ends a program that writes to a broken pipe on standard output or error with
+	// SIGPIPE, unless the signal is ignored: a log collector (or `tee`) that went away would
+	// take the ledger down at its next log line, cutting every request in flight. Ignored, the
+	// write fails with EPIPE, which logWriter survives.
+	signal.Ignore(syscall.SIGPIPE)
 	logw := newLogWriter(os.Stderr, logFlushInterval)
 	defer logw.Close()
 	log := slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: parseLevel(c.LogLevel)}))
