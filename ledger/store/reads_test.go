@@ -436,8 +436,8 @@ func TestCloseCutsABackupSpool(t *testing.T) {
 	defer func() { testHookSpoolWrite = nil }()
 	var out bytes.Buffer
 	n, err := l.Backup(&out)
-	if ledger.CodeOf(err) != ledger.CodeUnavailable {
-		t.Errorf("a backup spooling when Close began: %d bytes, %v; want unavailable", n, err)
+	if ledger.CodeOf(err) != ledger.CodeUnavailable || out.Len() != 0 {
+		t.Errorf("a backup spooling when Close began: %d bytes (%d written), %v; want unavailable and nothing written", n, out.Len(), err)
 	}
 	if err := <-closed; err != nil {
 		t.Fatal(err)
