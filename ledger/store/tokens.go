@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"sort"
 	"sync"
 	"unicode/utf8"
@@ -137,9 +138,9 @@ func (l *Ledger) createToken(role ledger.Role, account ledger.AccountID, label, 
 	// Holding the index lock across the commit orders the map update after it.
 	l.tokens.mu.Lock()
 	defer l.tokens.mu.Unlock()
-	err := l.write(func(tx *bbolt.Tx) error {
+	err := l.writeToken(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketTokens).Put([]byte(tok.ID), encodeToken(&tok))
-	})
+	}, "After the restart, revoke any token in GET /v1/tokens whose secret you do not have.")
 	if err != nil {
 		return ledger.Token{}, err
 	}
@@ -213,13 +214,28 @@ func (l *Ledger) RevokeToken(id string) error {
 		return ledger.Errorf(ledger.CodeNotFound, "There is no token %q.", id).With("token", id)
 	}
 	tok.RevokedAt = max(l.opts.Now().UnixMicro(), 1)
-	err := l.write(func(tx *bbolt.Tx) error { return tx.Bucket(bucketTokens).Put([]byte(id), encodeToken(&tok)) })
+	err := l.writeToken(func(tx *bbolt.Tx) error { return tx.Bucket(bucketTokens).Put([]byte(id), encodeToken(&tok)) },
+		"After the restart, revoke it again: not_found then means it was revoked.")
 	if err != nil {
 		return err
 	}
 	delete(l.tokens.byHash, tok.SecretSHA256)
 	l.tokens.revoked[tok.SecretSHA256] = id
 	return nil
+}
+
+// writeToken is write for a token's record. A commit that failed inside bbolt's own commit
+// stopped the store with the outcome unknown (write): its caller is told so, unavailable
+// (SPEC §7: 503, store not writable) as a batch of entries is (stopWrites), with what to do
+// after the restart, rather than an uncoded error that would answer 500.
+func (l *Ledger) writeToken(fn func(*bbolt.Tx) error, afterRestart string) error {
+	err := l.write(fn)
+	if errors.As(err, new(*uncertainCommit)) {
+		return ledger.Errorf(ledger.CodeUnavailable,
+			"The ledger's storage failed while this token change was being written, so whether it was written is unknown, "+
+				"and the ledger has stopped until it is restarted. %s", afterRestart)
+	}
+	return err
 }
 
 // Authenticate returns the principal of a live token's secret. The map is keyed by the
