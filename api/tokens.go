@@ -77,7 +77,8 @@ func (s *Server) postToken(c echo.Context, g gate) error {
 	if err := shapeToken(&r); err != nil {
 		return err
 	}
-	if _, err := g.check(s, c); err != nil {
+	by, err := g.check(s, c)
+	if err != nil {
 		return err
 	}
 	if r.Account != "" {
@@ -90,7 +91,7 @@ func (s *Server) postToken(c echo.Context, g gate) error {
 				r.Role, r.Role, r.Account).With("account", string(r.Account))
 		}
 	}
-	t, secret, err := s.svc.CreateToken(r.Role, r.Account, r.Label)
+	t, secret, err := s.svc.CreateTokenAs(by, r.Role, r.Account, r.Label)
 	if err != nil {
 		return err
 	}
@@ -129,10 +130,11 @@ func (s *Server) deleteToken(c echo.Context, g gate) error {
 		return invalidField("id", "This is a token's secret, not its id: revoke by id (%s…, see GET /v1/tokens), "+
 			"and revoke this token, since its secret has now been sent in a URL.", ledger.TokenIDPrefix)
 	}
-	if _, err := g.check(s, c); err != nil {
+	by, err := g.check(s, c)
+	if err != nil {
 		return err
 	}
-	if err := s.svc.RevokeToken(id); err != nil {
+	if err := s.svc.RevokeTokenAs(by, id); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

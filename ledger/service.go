@@ -47,10 +47,12 @@ type Service interface {
 	// Backup writes a consistent copy of the database file while serving.
 	Backup(w io.Writer) (int64, error)
 
-	// Tokens are credentials, not entries. CreateToken returns the secret once.
-	CreateToken(role Role, account AccountID, label string) (Token, string, error)
+	// Tokens are credentials, not entries. CreateTokenAs returns the secret once. by is the
+	// principal asking: a change asked with a token revoked since it authenticated is refused
+	// (unauthenticated), so none is made under it after the revocation returned.
+	CreateTokenAs(by Principal, role Role, account AccountID, label string) (Token, string, error)
 	ListTokens() ([]Token, error)
-	RevokeToken(id string) error
+	RevokeTokenAs(by Principal, id string) error
 	// Authenticate returns the principal of a bearer secret, if it is a live token.
 	Authenticate(secret string) (Principal, bool)
 

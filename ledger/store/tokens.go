@@ -56,13 +56,20 @@ func (l *Ledger) loadTokens() error {
 	return err
 }
 
-// CreateToken makes a token and returns it with its secret, which is shown only now.
+// CreateToken is CreateTokenAs by no token (the bootstrap, tests).
+func (l *Ledger) CreateToken(role ledger.Role, account ledger.AccountID, label string) (ledger.Token, string, error) {
+	return l.CreateTokenAs(ledger.Principal{}, role, account, label)
+}
+
+// CreateTokenAs makes a token and returns it with its secret, which is shown only now.
 // role is admin, station, outlet, resident or auditor (else invalid_field); a station,
 // outlet or resident token names an existing account of that kind (else unknown_account),
 // an admin or auditor token names none (else invalid_field); label is at most 100 characters.
-func (l *Ledger) CreateToken(role ledger.Role, account ledger.AccountID, label string) (ledger.Token, string, error) {
+// by is the principal asking: when its token was revoked since it authenticated, nothing is
+// made (unauthenticated).
+func (l *Ledger) CreateTokenAs(by ledger.Principal, role ledger.Role, account ledger.AccountID, label string) (ledger.Token, string, error) {
 	secret := NewSecret()
-	tok, err := l.createToken(role, account, label, secret)
+	tok, err := l.createToken(by, role, account, label, secret)
 	return tok, secret, err
 }
 
@@ -90,7 +97,7 @@ func (l *Ledger) EnsureAdminToken(secret string) error {
 		return ledger.Errorf(ledger.CodeInvalidField, "This admin token was revoked; a revoked secret is never made a token again.").
 			With("field", "token")
 	}
-	_, err := l.createToken(ledger.RoleAdmin, "", "bootstrap", secret)
+	_, err := l.createToken(ledger.Principal{}, ledger.RoleAdmin, "", "bootstrap", secret)
 	return err
 }
 
@@ -129,7 +136,7 @@ func (l *Ledger) HasLiveAdmin() bool {
 	return false
 }
 
-func (l *Ledger) createToken(role ledger.Role, account ledger.AccountID, label, secret string) (ledger.Token, error) {
+func (l *Ledger) createToken(by ledger.Principal, role ledger.Role, account ledger.AccountID, label, secret string) (ledger.Token, error) {
 	if err := l.checkToken(role, account, label); err != nil {
 		return ledger.Token{}, err
 	}
@@ -138,6 +145,9 @@ func (l *Ledger) createToken(role ledger.Role, account ledger.AccountID, label, 
 	// Holding the index lock across the commit orders the map update after it.
 	l.tokens.mu.Lock()
 	defer l.tokens.mu.Unlock()
+	if err := l.checkActing(by); err != nil {
+		return ledger.Token{}, err
+	}
 	err := l.writeToken(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketTokens).Put([]byte(tok.ID), encodeToken(&tok))
 	}, "After the restart, revoke any token in GET /v1/tokens whose secret you do not have.")
@@ -196,14 +206,23 @@ func (l *Ledger) ListTokens() ([]ledger.Token, error) {
 	return out, nil
 }
 
-// RevokeToken revokes token id: Authenticate refuses its secret from the moment it returns,
-// and no token can be made with that secret again. An unknown or revoked id is not_found.
-func (l *Ledger) RevokeToken(id string) error {
+// RevokeToken is RevokeTokenAs by no token (tests).
+func (l *Ledger) RevokeToken(id string) error { return l.RevokeTokenAs(ledger.Principal{}, id) }
+
+// RevokeTokenAs revokes token id: Authenticate refuses its secret from the moment it
+// returns, no token change asked with it is made after (checkActing), and no token can be
+// made with that secret again. An unknown or revoked id is not_found. by is the principal
+// asking: when its token was revoked since it authenticated, nothing is revoked
+// (unauthenticated).
+func (l *Ledger) RevokeTokenAs(by ledger.Principal, id string) error {
 	if l.opts.ReadOnly {
 		return ledger.Errorf(ledger.CodeUnavailable, "The ledger is open read-only.")
 	}
 	l.tokens.mu.Lock()
 	defer l.tokens.mu.Unlock()
+	if err := l.checkActing(by); err != nil {
+		return err
+	}
 	var tok ledger.Token
 	for _, t := range l.tokens.byHash {
 		if t.ID == id {
@@ -221,6 +240,24 @@ func (l *Ledger) RevokeToken(id string) error {
 	}
 	delete(l.tokens.byHash, tok.SecretSHA256)
 	l.tokens.revoked[tok.SecretSHA256] = id
+	return nil
+}
+
+// checkActing refuses a token change asked by a principal whose token was revoked after
+// the caller authenticated it: the change waited for the index lock behind the revocation,
+// and must not be made after RevokeTokenAs returned (the sequencer refuses entries so,
+// txState.checkToken). The caller holds l.tokens.mu. A principal without a token (the
+// bootstrap) or with one the ledger never had (tests) is not judged here.
+func (l *Ledger) checkActing(by ledger.Principal) error {
+	if by.TokenID == "" {
+		return nil
+	}
+	for _, id := range l.tokens.revoked {
+		if id == by.TokenID {
+			return ledger.Errorf(ledger.CodeUnauthenticated,
+				"The token this request was sent with was revoked before the request was carried out; nothing was changed.")
+		}
+	}
 	return nil
 }
 
