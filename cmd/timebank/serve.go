@@ -98,6 +98,14 @@ func (c *serveCmd) Run() error {
 	if !(c.RateLimit >= 0) || math.IsInf(c.RateLimit, 0) {
 		return usagef("serve: --rate-limit must be a number of requests per second, 0 (no limit) or more, not %v", c.RateLimit)
 	}
+	// The signals are caught from here on, not only once serving: one that comes during
+	// startup (opening the store, the first start's genesis entry and admin token) lets it
+	// finish, then stops at once, gracefully. Killed where it was, a first start could leave a
+	// signing key without its genesis entry, which no later start opens. A second signal ends
+	// the process at once (stop restores Go's default for them).
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	context.AfterFunc(ctx, stop)
 	tuneGC()
 	// Go ends a program that writes to a broken pipe on standard output or error with
 	// SIGPIPE, unless the signal is ignored: a log collector (or `tee`) that went away would
@@ -145,13 +153,12 @@ func (c *serveCmd) Run() error {
 	fmt.Printf("timebank: ledger %q in %s\n", led.Name(), c.Data)
 	fmt.Printf("timebank: checkpoint verifier key: %s\n", led.VerifierKey())
 	fmt.Printf("timebank: serving on http://%s\n", ln.Addr())
-	return serveUntilSignal(hs, ln, log)
+	return serveUntilSignal(ctx, hs, ln, log)
 }
 
-// serveUntilSignal serves on ln until SIGINT or SIGTERM, then shuts hs down gracefully.
-func serveUntilSignal(hs *http.Server, ln net.Listener, log *slog.Logger) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+// serveUntilSignal serves on ln until ctx ends (SIGINT or SIGTERM, also one that came
+// before), then shuts hs down gracefully.
+func serveUntilSignal(ctx context.Context, hs *http.Server, ln net.Listener, log *slog.Logger) error {
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -159,10 +166,9 @@ func serveUntilSignal(hs *http.Server, ln net.Listener, log *slog.Logger) error 
 		return err
 	case <-ctx.Done():
 	}
-	// A second SIGINT or SIGTERM now ends the process at once (Go's default for them), for an
-	// operator who will not wait for the grace period: every acknowledged write is already
-	// committed, so only unanswered requests are cut.
-	stop()
+	// A second SIGINT or SIGTERM now ends the process at once (Go's default for them, back
+	// since the first: Run), for an operator who will not wait for the grace period: every
+	// acknowledged write is already committed, so only unanswered requests are cut.
 	log.Info("shutting down: finishing in-flight requests (a second SIGINT or SIGTERM stops at once)")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
