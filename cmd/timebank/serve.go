@@ -101,8 +101,9 @@ func (c *serveCmd) Run() error {
 	// The signals are caught from here on, not only once serving: one that comes during
 	// startup (opening the store, the first start's genesis entry and admin token) lets it
 	// finish, then stops at once, gracefully. Killed where it was, a first start could leave a
-	// signing key without its genesis entry, which no later start opens. A second signal ends
-	// the process at once (stop restores Go's default for them).
+	// signing key without its genesis entry, which no later start opens until the key files
+	// are deleted by hand. A second signal ends the process at once (stop restores Go's
+	// default for them).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	context.AfterFunc(ctx, stop)
