@@ -266,31 +266,63 @@ func (l *Ledger) Export(ctx context.Context, afterSeq uint64, w io.Writer) error
 // copy does, not as long as the reader takes: a read transaction left open keeps bbolt from
 // reusing freed pages and, once the file outgrows its memory map, blocks every commit
 // (an audit's stalled client stopped all writes). It costs free disk space of the
-// database's size while it runs.
+// database's size while it runs: spools are made one at a time, and each only while the
+// disk keeps room for the ledger's own growth (spoolRoom), since a commit that finds the
+// disk full stops the ledger until it is restarted.
 func (l *Ledger) Backup(w io.Writer) (n int64, err error) {
-	f, err := os.CreateTemp(l.dir, ".backup-*")
+	f, err := l.spoolBackup()
 	if err != nil {
-		return 0, fmt.Errorf("store: backup: %w", err)
+		return 0, err
 	}
 	defer f.Close()
+	return io.Copy(w, f)
+}
+
+// spoolBackup copies the database to an unnamed temporary file, read from its start.
+func (l *Ledger) spoolBackup() (_ *os.File, err error) {
+	l.spoolMu.Lock()
+	defer l.spoolMu.Unlock()
+	f, err := os.CreateTemp(l.dir, ".backup-*")
+	if err != nil {
+		return nil, fmt.Errorf("store: backup: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+		}
+	}()
 	if err := os.Remove(f.Name()); err != nil { // nothing to clean up after a crash
-		return 0, fmt.Errorf("store: backup: %w", err)
+		return nil, fmt.Errorf("store: backup: %w", err)
 	}
 	spool := &spoolWriter{f: f, closing: l.closing}
 	if err := l.view(func(tx *bbolt.Tx) error {
+		if free, known := diskFree(l.dir); known && free < uint64(tx.Size())+spoolRoom(tx.Size()) {
+			return ledger.Errorf(ledger.CodeUnavailable, "A backup needs free disk space of the database's size (%d MiB) beside the ledger, and leaves room for the ledger to grow (%d MiB more); the disk has %d MiB free. Free some space, then try again.",
+				tx.Size()>>20, spoolRoom(tx.Size())>>20, free>>20)
+		}
 		_, err := tx.WriteTo(spool)
 		return err
 	}); err != nil {
 		if spool.cut {
-			return 0, errUnavailable()
+			return nil, errUnavailable()
 		}
-		return 0, fmt.Errorf("store: backup: %w", err)
+		if ledger.CodeOf(err) == ledger.CodeUnavailable {
+			return nil, err
+		}
+		return nil, fmt.Errorf("store: backup: %w", err)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return 0, fmt.Errorf("store: backup: %w", err)
+		return nil, fmt.Errorf("store: backup: %w", err)
 	}
-	return io.Copy(w, f)
+	return f, nil
 }
+
+// diskFree tells the free space of a directory's filesystem, when it can (tests replace it).
+var diskFree = statfsFree
+
+// spoolRoom is the free disk space a backup leaves for the ledger while it spools a copy of
+// size bytes: 64 MiB (bbolt grows the file 16 MiB at a time) and a tenth of the database.
+func spoolRoom(size int64) uint64 { return 64<<20 + uint64(size)/10 }
 
 // spoolWriter is a backup's spool file, which takes no more bytes once Close has begun. Close
 // waits for every read transaction to end (bbolt), and the spool's lasts as long as the

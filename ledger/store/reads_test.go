@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -441,5 +442,38 @@ func TestCloseCutsABackupSpool(t *testing.T) {
 	}
 	if err := <-closed; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBackupLeavesTheLedgerRoomToGrow: a backup spools a copy of the database beside it, and
+// a commit that finds the disk full stops the ledger until a restart; so a backup that
+// would leave less than spoolRoom free is refused (unavailable, nothing sent) and the
+// ledger goes on writing.
+func TestBackupLeavesTheLedgerRoomToGrow(t *testing.T) {
+	l, _ := openTest(t, Options{})
+	everything(t, l)
+	var out bytes.Buffer
+	size, err := l.Backup(&out) // the copy is exactly the database's size
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(f func(string) (uint64, bool)) { diskFree = f }(diskFree)
+	for _, c := range []struct {
+		free uint64
+		ok   bool
+	}{{uint64(size) + spoolRoom(size) - 1, false}, {uint64(size) + spoolRoom(size), true}, {0, true}} {
+		diskFree = func(string) (uint64, bool) { return c.free, c.free != 0 } // 0: not known
+		out.Reset()
+		n, err := l.Backup(&out)
+		if c.ok && (err != nil || n != size) {
+			t.Errorf("%d bytes free: %d bytes, %v; want the backup", c.free, n, err)
+		}
+		if !c.ok && (ledger.CodeOf(err) != ledger.CodeUnavailable || out.Len() != 0) {
+			t.Errorf("%d bytes free: %d bytes, %v; want unavailable and nothing sent", c.free, out.Len(), err)
+		}
+	}
+	must(t, l, admin, &ledger.OpenBody{ID: "resident:after"})
+	if free, known := statfsFree(t.TempDir()); runtime.GOOS == "linux" && (!known || free == 0) {
+		t.Errorf("statfs of a temporary directory: %d bytes free, known %v", free, known)
 	}
 }

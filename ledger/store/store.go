@@ -115,6 +115,7 @@ type Ledger struct {
 	closeOnce sync.Once
 	closeErr  error
 	closing   chan struct{} // closed when Close begins
+	spoolMu   sync.Mutex    // backups spool one at a time (Backup)
 }
 
 // head is what the last commit left: published after each commit, read without locks.
