@@ -160,6 +160,7 @@ func readNote(path, what string) ([]byte, error) {
 // or "401 Unauthorized" in words only. With --data it opens the store read-only as
 // verify.Data will (and closes it); with --url it fetches the verifier key with the token.
 // An export file is opened by verify.Export, whose error is an *fs.PathError (unreadable).
+// The key is waited for as long as verify waits for any small answer (a minute, OPERATIONS).
 func (c *verifyCmd) preflight() error {
 	switch {
 	case c.Data != "":
@@ -169,7 +170,7 @@ func (c *verifyCmd) preflight() error {
 		}
 		return l.Close()
 	case c.URL != "":
-		res, err := clientFlags{URL: c.URL, Token: c.Token}.client(30*time.Second).do(http.MethodGet, "/v1/checkpoint/key", nil, http.StatusOK)
+		res, err := clientFlags{URL: c.URL, Token: c.Token}.client(time.Minute).do(http.MethodGet, "/v1/checkpoint/key", nil, http.StatusOK)
 		if err != nil {
 			return err
 		}
