@@ -185,3 +185,28 @@ func TestEmptyLogIsRefused(t *testing.T) {
 		t.Fatalf("got %v, want the empty log refused", err)
 	}
 }
+
+// TestMalformedCheckpointSaysWhy: a checkpoint whose line ends were converted, or that gained
+// a blank line or lost its last newline, is refused as unreadable (exit 3) with words saying
+// which, since an auditor holding such a file sees nothing wrong in it; the file as signed is
+// accepted.
+func TestMalformedCheckpointSaysWhy(t *testing.T) {
+	ckpt, vkey := signText(t, "timebank", store.CheckpointText("timebank", 0, sha256.Sum256(nil)))
+	if _, err := OpenCheckpoint(ckpt, vkey); err != nil {
+		t.Fatalf("the checkpoint as signed: %v", err)
+	}
+	for name, c := range map[string]struct {
+		msg  []byte
+		hint string
+	}{
+		"CRLF":            {bytes.ReplaceAll(ckpt, []byte("\n"), []byte("\r\n")), "CRLF"},
+		"a blank line":    {append(append([]byte(nil), ckpt...), '\n'), "one newline"},
+		"no last newline": {ckpt[:len(ckpt)-1], "one newline"},
+	} {
+		_, err := OpenCheckpoint(c.msg, vkey)
+		var se *SourceError
+		if !errors.As(err, &se) || !strings.Contains(err.Error(), c.hint) {
+			t.Errorf("%s: %v; want a source error saying %q", name, err, c.hint)
+		}
+	}
+}

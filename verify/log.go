@@ -51,13 +51,25 @@ func OpenCheckpoint(msg []byte, vkey string) (*Checkpoint, error) {
 		if errors.As(err, &unverified) || errors.As(err, &invalid) {
 			return nil, fmt.Errorf("checkpoint signature: %w", err)
 		}
-		return nil, sourceErrorf("checkpoint: %w", err)
+		return nil, sourceErrorf("checkpoint: %w%s", err, noteHint(msg))
 	}
 	cp, err := parseCheckpoint(n.Text, v.Name())
 	if err != nil {
 		return nil, &SourceError{err}
 	}
 	return cp, nil
+}
+
+// noteHint says what a malformed note's bytes suggest went wrong on its way from the server:
+// a note's lines end in LF only, and its last signature line ends the file.
+func noteHint(msg []byte) string {
+	switch {
+	case bytes.Contains(msg, []byte("\r\n")):
+		return " (its lines end in CRLF: save GET /v1/checkpoint's answer byte for byte, without converting line ends)"
+	case bytes.HasSuffix(msg, []byte("\n\n")) || len(msg) > 0 && msg[len(msg)-1] != '\n':
+		return " (it must end with its last signature line and one newline: save GET /v1/checkpoint's answer byte for byte)"
+	}
+	return ""
 }
 
 // parseCheckpoint parses the signed text of a checkpoint by the key named name.
