@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/bbolt"
+
 	"github.com/timebank/timebank/ledger"
 )
 
@@ -475,5 +477,52 @@ func TestBackupLeavesTheLedgerRoomToGrow(t *testing.T) {
 	must(t, l, admin, &ledger.OpenBody{ID: "resident:after"})
 	if free, known := statfsFree(t.TempDir()); runtime.GOOS == "linux" && (!known || free == 0) {
 		t.Errorf("statfs of a temporary directory: %d bytes free, known %v", free, known)
+	}
+}
+
+// TestReadsStopAtTheLimit: Entries and AccountEntries (of an account and of an issuer,
+// whose lines are kept apart) return exactly limit rows when more follow, the oldest first:
+// the API's next_after_seq is the last of them.
+func TestReadsStopAtTheLimit(t *testing.T) {
+	l, _ := openTest(t, Options{})
+	everything(t, l)
+	for _, limit := range []int{1, 2, 3} {
+		es, err := l.Entries(1, limit)
+		if err != nil || len(es) != limit || es[0].Seq != 2 {
+			t.Errorf("Entries(1, %d): %d entries, %v", limit, len(es), err)
+		}
+		for _, id := range []ledger.AccountID{"resident:alice", "issuer:HOURS"} {
+			all, err := l.AccountEntries(id, 0, MaxPageLimit)
+			if err != nil || len(all) <= limit+1 {
+				t.Fatalf("%s: %d lines, %v; the test needs more", id, len(all), err)
+			}
+			after := all[0].Entry.Seq
+			got, err := l.AccountEntries(id, after, limit)
+			if err != nil || len(got) != limit || got[0].Entry.Seq != all[1].Entry.Seq {
+				t.Errorf("AccountEntries(%s, %d, %d): %d lines, %v", id, after, limit, len(got), err)
+			}
+		}
+	}
+}
+
+// TestExportStopsAtAGap: an entry missing from the file (damage) ends the export with
+// ErrCorrupt naming it, after the entries before it only: no entry after the gap is
+// written in its place.
+func TestExportStopsAtAGap(t *testing.T) {
+	l, _ := openTest(t, Options{})
+	everything(t, l)
+	if l.TreeSize() < 5 {
+		t.Fatalf("tree size %d: the test needs more entries", l.TreeSize())
+	}
+	if err := l.write(func(tx *bbolt.Tx) error { return tx.Bucket(bucketEntries).Delete(seqKey(3)) }); err != nil {
+		t.Fatal(err)
+	}
+	var w bytes.Buffer
+	err := l.Export(context.Background(), 0, &w)
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "entry 3 is missing") {
+		t.Fatalf("export of a log without entry 3: %v, want ErrCorrupt naming entry 3", err)
+	}
+	if lines := bytes.Count(w.Bytes(), []byte("\n")); lines != 2 || !bytes.HasPrefix(w.Bytes(), []byte(`{"seq":1,`)) {
+		t.Fatalf("export before the gap: %d lines, want entries 1 and 2:\n%s", lines, w.Bytes())
 	}
 }
