@@ -6,6 +6,7 @@ import (
 	"math"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/timebank/timebank/ledger"
@@ -243,4 +244,22 @@ func FuzzDecoders(f *testing.F) {
 			t.Fatalf("decoder %d: % x decodes, but encodes back as % x", kind%7, b, again)
 		}
 	})
+}
+
+// TestDecodersRefuseWhatIsNeverWritten: a string longer than any the store writes (a label
+// of 1,025 bytes, all there) and an issuer-lines value naming no issuer are refused as
+// corrupt, though their bytes are otherwise well formed.
+func TestDecodersRefuseWhatIsNeverWritten(t *testing.T) {
+	tok := &ledger.Token{ID: "tok_x", Role: ledger.RoleAdmin, Label: strings.Repeat("l", maxStringBytes), CreatedAt: 1}
+	if _, err := decodeToken(tok.ID, encodeToken(tok)); err != nil {
+		t.Fatalf("a label of %d bytes: %v", maxStringBytes, err)
+	}
+	tok.Label += "l"
+	if _, err := decodeToken(tok.ID, encodeToken(tok)); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("a label of %d bytes: %v, want ErrCorrupt", maxStringBytes+1, err)
+	}
+	err := readIssuerLines(testTable, []byte{0}, func(ledger.AccountID, []byte) error { return nil })
+	if !errors.Is(err, ErrCorrupt) {
+		t.Errorf("issuer lines of no issuer: %v, want ErrCorrupt", err)
+	}
 }
