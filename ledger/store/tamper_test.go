@@ -144,6 +144,12 @@ func TestVerifyFindsTamperedRecords(t *testing.T) {
 				c.Delete()
 			}
 		}, "credited sessions"},
+		// One direction of a link gone: every record left agrees with the replay, only their
+		// count does not (found by mutation testing: dropping the count check still failed
+		// verify, but named no record).
+		{"link deleted one way", func(tx *bbolt.Tx) {
+			tx.Bucket([]byte("state")).Delete([]byte("resident:bob\x00Lresident:alice"))
+		}, "the store holds 1 link records, the replay makes 2"},
 		{"link changed", func(tx *bbolt.Tx) {
 			tx.Bucket([]byte("state")).Put([]byte("resident:alice\x00Lresident:bob"), []byte("spouse"))
 		}, "link resident:alice–resident:bob (spouse) differs from the replay's"},
@@ -174,6 +180,12 @@ func TestVerifyFindsTamperedRecords(t *testing.T) {
 		}, "account resident:alice differs"},
 		{"open hold's expiry changed", func(tx *bbolt.Tx) {
 			mustEdit(tx, "resident:alice", func(a *ledger.Account) { a.Holds[0].ExpiresAt++ })
+		}, "account resident:alice differs"},
+		{"open hold's amount changed", func(tx *bbolt.Tx) {
+			mustEdit(tx, "resident:alice", func(a *ledger.Account) { a.Holds[0].Amount++ })
+		}, "account resident:alice differs"},
+		{"open hold's id changed", func(tx *bbolt.Tx) {
+			mustEdit(tx, "resident:alice", func(a *ledger.Account) { a.Holds[0].ID++ })
 		}, "account resident:alice differs"},
 		{"session hours changed", func(tx *bbolt.Tx) {
 			mustEditSession(tx, "resident:alice", func(s *ledger.Session) { s.Hours++ })
