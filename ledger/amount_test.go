@@ -45,6 +45,10 @@ func TestFormatAmount(t *testing.T) {
 		if got := FormatAmount(c.v, c.scale); got != c.want {
 			t.Errorf("FormatAmount(%d, %d) = %q, want %q", c.v, c.scale, got, c.want)
 		}
+		// The canonical encoder's own formatter (codec_encode.go) must agree, sign included.
+		if got := string(appendAmount(nil, c.v, c.scale)); got != c.want {
+			t.Errorf("appendAmount(%d, %d) = %q, want %q", c.v, c.scale, got, c.want)
+		}
 	}
 }
 
