@@ -98,6 +98,11 @@ func TestCheckKey(t *testing.T) {
 	if err := checkKey(7, 7, []byte(`garbage`)); err != nil {
 		t.Fatal(err)
 	}
+	// So are seqs past 2^64−1: 2^64+8 must not be read as entry 8 (it would name an entry the
+	// bytes do not hold).
+	if err := checkKey(7, 7, []byte(`{"seq":18446744073709551624,"time":…`)); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestFirstDifferenceBeforeAnUnreadableEntry: an entry the reading goroutine cannot decode
