@@ -132,7 +132,7 @@ func TestLoneSurrogates(t *testing.T) {
 	redeem := func(memo string) string {
 		return `{"payee":"outlet:o01","asset":"POINTS","amount":"1","memo":"` + memo + `"}`
 	}
-	for _, memo := range []string{`\ud800`, `\uDBFF`, `\udc00`, `a\ud800b`, `\ud800\u0041`, `\ud800\ud800`, `\ude00\ud83d`, `x\\\ud800`} {
+	for _, memo := range []string{`\ud800`, `\uDBFF`, `\udc00`, `a\ud800b`, `\ud800\u0041`, `\ud800\ud800`, `\ude00\ud83d`, `\udc00\udfff`, `x\\\ud800`} {
 		r := e.write("POST", "/v1/redemptions", "resident", redeem(memo))
 		if msg, field := r.errorOf(); r.code() != "malformed_json" || field != "memo" || !strings.Contains(msg, "memo") {
 			t.Errorf("memo %s: want malformed_json naming memo, got %s", memo, r)

@@ -30,6 +30,7 @@ func TestCheckStructure(t *testing.T) {
 		`{"a":"\\ud800"}`:            true, // an escaped backslash, then text
 		`{"a":"\ud800"}`:             false,
 		`{"a":"\udc00\ud800"}`:       false,
+		`{"a":"\udc00\udfff"}`:       false, // two second halves are no pair
 		`{"a":"\ud800\u00e9"}`:       false,
 		`{"\ud800":1}`:               false,
 		`{"a":"\ud800`:               false,

@@ -206,6 +206,11 @@ func TestEveryErrorCode(t *testing.T) {
 		{"internal", envOptions{wrap: func(s ledger.Service) ledger.Service {
 			return &failing{Service: s, submitErr: errors.New("disk on fire at /var/lib/secret")}
 		}, noSeed: true}, func(e *env) *resp { return e.write("POST", "/v1/accounts", "admin", `{"id":"resident:x1"}`) }},
+		// A catalogue error coded internal is answered as any other internal error: its
+		// message is for the log, never the client.
+		{"internal", envOptions{wrap: func(s ledger.Service) ledger.Service {
+			return &failing{Service: s, submitErr: &ledger.Error{Code: ledger.CodeInternal, Message: "disk on fire at /var/lib/secret"}}
+		}, noSeed: true}, func(e *env) *resp { return e.write("POST", "/v1/accounts", "admin", `{"id":"resident:x1"}`) }},
 	}
 	seen := map[string]bool{}
 	for _, c := range cases {
