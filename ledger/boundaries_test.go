@@ -25,6 +25,22 @@ var boundaryCases = []ruleCase{
 		c.Activity.StartedAt, c.Activity.EndedAt = nowPlus(b, -30*24*time.Hour), nowPlus(b, -30*24*time.Hour+time.Hour)
 		return c
 	}, ""},
+	{"credit ends 1 µs after now + 5 min", nil, s1, func(b *book) Body {
+		c := credit("resident:bob", "1", 0, 0)
+		c.Activity.StartedAt, c.Activity.EndedAt = nowPlus(b, -55*time.Minute), nowPlus(b, 5*time.Minute+time.Microsecond)
+		return c
+	}, CodeFutureTime},
+	{"credit starts 1 µs before now − backdate_days", nil, s1, func(b *book) Body {
+		c := credit("resident:bob", "1", 0, 0)
+		c.Activity.StartedAt, c.Activity.EndedAt = nowPlus(b, -30*24*time.Hour-time.Microsecond), nowPlus(b, -30*24*time.Hour+time.Hour)
+		return c
+	}, CodeBackdateWindowExceeded},
+	{"credit of exactly max_hours_per_entry", nil, s1, fixed(credit("resident:bob", "12", -14*time.Hour, -2*time.Hour)), ""},
+	{"credit of 2.5 hours for a session 1 µs shorter", nil, s1,
+		fixed(credit("resident:bob", "2.5", -3*time.Hour, -30*time.Minute-time.Microsecond)), CodeDurationExceeded},
+	{"hold all that is available", nil, alice, fixed(&HoldBody{Payee: "outlet:o1", Asset: AssetHours, Amount: "10"}), ""},
+	{"station reverses exactly at the window's end", func(b *book) { b.now += 7*24*3600*1_000_000 - 1000 }, s1,
+		fixed(&ReversalBody{Seq: 9, Reason: "late"}), ""},
 	{"conversion of 1.05 hours (10.5 points) inexact", nil, alice, fixed(&ConversionBody{Hours: "1.05"}), CodeInexactConversion},
 	{"hold beyond what other holds leave available", func(b *book) { holdFor(b, "8", 0) }, alice,
 		fixed(&HoldBody{Payee: "outlet:o1", Asset: AssetHours, Amount: "3"}), CodeInsufficientBalance},

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -61,6 +62,7 @@ var ruleCases = []ruleCase{
 	}, alice, fixed(&RedemptionBody{Payee: "outlet:o1", Asset: AssetHours, Amount: "1"}), ""},
 	{"link unknown", nil, admin, fixed(&LinkBody{A: "resident:alice", B: "resident:zed", Relation: "child"}), CodeUnknownAccount},
 	{"link bad relation", nil, admin, fixed(&LinkBody{A: "resident:alice", B: "resident:bob", Relation: "friend"}), CodeInvalidField},
+	{"link by station", nil, s1, fixed(&LinkBody{A: "resident:alice", B: "resident:bob", Relation: "child"}), CodeForbidden},
 	{"link self", nil, admin, fixed(&LinkBody{A: "resident:alice", B: "resident:alice", Relation: "other"}), CodeInvalidField},
 	// credit, in SPEC order
 	{"credit ok", nil, s1, fixed(credit("resident:bob", "2.5", -3*time.Hour, -30*time.Minute)), ""},
@@ -94,6 +96,14 @@ var ruleCases = []ruleCase{
 		return c
 	}, CodeInvalidTime},
 	{"credit ends before start", nil, s1, fixed(credit("resident:bob", "1", -1*time.Hour, -2*time.Hour)), CodeInvalidTime},
+	{"credit of no length", nil, s1, fixed(credit("resident:bob", "1", -2*time.Hour, -2*time.Hour)), CodeInvalidTime},
+	{"credit overlap: an earlier session starts inside this one", nil, s1,
+		fixed(credit("resident:alice", "1", -21*time.Hour, -15*time.Hour)), CodeOverlappingSession},
+	{"credit counts on its start's local day", func(b *book) { // 13:00–23:00, then 23:00–02:00 Shanghai
+		b.must(s1, credit("resident:bob", "10", -21*time.Hour, -11*time.Hour))
+	}, s1, fixed(credit("resident:bob", "3", -11*time.Hour, -8*time.Hour)), CodeDailyCapExceeded},
+	{"credit by a frozen station", func(b *book) { b.must(admin, &FreezeBody{Account: "station:s1", Reason: "test"}) }, s1,
+		fixed(credit("resident:bob", "1", -2*time.Hour, -1*time.Hour)), CodeAccountFrozen},
 	// redemption
 	{"redeem ok", nil, alice, fixed(&RedemptionBody{Payee: "outlet:o1", Asset: AssetPoints, Amount: "100"}), ""},
 	{"redeem insufficient", nil, alice, fixed(&RedemptionBody{Payee: "outlet:o1", Asset: AssetHours, Amount: "10.01"}), CodeInsufficientBalance},
@@ -103,9 +113,23 @@ var ruleCases = []ruleCase{
 	{"redeem unknown payee", nil, alice, fixed(&RedemptionBody{Payee: "outlet:o9", Asset: AssetHours, Amount: "1"}), CodeUnknownAccount},
 	{"redeem by station", nil, s1, fixed(&RedemptionBody{Payee: "outlet:o1", Asset: AssetHours, Amount: "1"}), CodeForbidden},
 	{"redeem unknown asset", nil, alice, fixed(&RedemptionBody{Payee: "outlet:o1", Asset: "GOLD", Amount: "1"}), CodeInvalidField},
+	{"redeem to resident beyond funds", nil, alice, // funds come before the payee's kind
+		fixed(&RedemptionBody{Payee: "resident:bob", Asset: AssetHours, Amount: "11"}), CodeInsufficientBalance},
+	{"redeem memo too long", nil, alice,
+		fixed(&RedemptionBody{Payee: "outlet:o1", Asset: AssetHours, Amount: "1", Memo: strings.Repeat("m", MaxMemoChars+1)}), CodeInvalidField},
 	// holds
 	{"hold insufficient", nil, alice, fixed(&HoldBody{Payee: "outlet:o1", Asset: AssetHours, Amount: "11"}), CodeInsufficientBalance},
 	{"hold ttl too long", nil, alice, fixed(&HoldBody{Payee: "outlet:o1", Asset: AssetHours, Amount: "1", TTLSeconds: 86401}), CodeInvalidField},
+	{"hold to a resident", nil, alice, fixed(&HoldBody{Payee: "resident:bob", Asset: AssetHours, Amount: "1"}), CodeInvalidPayee},
+	{"hold to a resident beyond funds", nil, alice, fixed(&HoldBody{Payee: "resident:bob", Asset: AssetHours, Amount: "11"}), CodeInsufficientBalance},
+	{"settle while the resident is frozen", func(b *book) {
+		holdFor(b, "8", 0)
+		b.must(admin, &FreezeBody{Account: "resident:alice", Reason: "test"})
+	}, o1, func(b *book) Body { return &SettleBody{HoldID: b.seq - 1, Amount: "5"} }, CodeAccountFrozen},
+	{"settle while the payee is frozen", func(b *book) {
+		holdFor(b, "8", 0)
+		b.must(admin, &FreezeBody{Account: "outlet:o1", Reason: "test"})
+	}, o1, func(b *book) Body { return &SettleBody{HoldID: b.seq - 1, Amount: "5"} }, CodeAccountFrozen},
 	{"held is not available", func(b *book) { holdFor(b, "8", 0) }, alice,
 		fixed(&RedemptionBody{Payee: "outlet:o1", Asset: AssetHours, Amount: "3"}), CodeInsufficientBalance},
 	{"expired hold frees funds", func(b *book) { holdFor(b, "8", 1); b.now += 2_000_000 }, alice,
@@ -149,6 +173,16 @@ var ruleCases = []ruleCase{
 		b.must(alice, &DonationBody{Pool: "pool:public", Asset: AssetHours, Amount: "3"})
 	}, admin, fixed(&GrantBody{Pool: "pool:public", To: "resident:bob", Asset: AssetHours, Amount: "1"}), CodeInvalidField},
 	{"grant by resident", nil, alice, fixed(&GrantBody{Pool: "pool:public", To: "resident:bob", Asset: AssetHours, Amount: "1", Memo: "test"}), CodeForbidden},
+	{"grant from a frozen pool", func(b *book) {
+		b.must(alice, &DonationBody{Pool: "pool:public", Asset: AssetHours, Amount: "4"})
+		b.must(admin, &FreezeBody{Account: "pool:public", Reason: "test"})
+	}, admin, fixed(&GrantBody{Pool: "pool:public", To: "resident:bob", Asset: AssetHours, Amount: "1", Memo: "test"}), CodeAccountFrozen},
+	{"grant above the receiver's upper limit", func(b *book) {
+		b.must(alice, &DonationBody{Pool: "pool:public", Asset: AssetHours, Amount: "4"})
+		withPolicy(func(p *Policy) { p.Limits[KindResident][AssetHours] = LimitPolicy{Upper: "2"} })(b)
+	}, admin, fixed(&GrantBody{Pool: "pool:public", To: "resident:bob", Asset: AssetHours, Amount: "3", Memo: "test"}), CodeBalanceCapExceeded},
+	{"donate above the pool's upper limit", withPolicy(func(p *Policy) { p.Limits[KindPool] = map[string]LimitPolicy{AssetHours: {Upper: "3"}} }),
+		alice, fixed(&DonationBody{Pool: "pool:public", Asset: AssetHours, Amount: "4"}), CodeBalanceCapExceeded},
 	// conversions
 	{"convert ok", nil, alice, fixed(&ConversionBody{Hours: "1.5"}), ""},
 	{"convert disabled", withPolicy(func(p *Policy) { p.Convert.PointsPerHour = "0" }), alice, fixed(&ConversionBody{Hours: "1"}), CodeConversionDisabled},
@@ -156,6 +190,10 @@ var ruleCases = []ruleCase{
 	{"convert points beyond 12 digits", withPolicy(func(p *Policy) { p.Convert.PointsPerHour = "999999999999" }), alice,
 		fixed(&ConversionBody{Hours: "2"}), CodeBalanceCapExceeded},
 	{"convert insufficient", nil, alice, fixed(&ConversionBody{Hours: "11"}), CodeInsufficientBalance},
+	{"convert while frozen", func(b *book) { b.must(admin, &FreezeBody{Account: "resident:alice", Reason: "test"}) }, alice,
+		fixed(&ConversionBody{Hours: "1"}), CodeAccountFrozen},
+	{"convert above the points upper limit", withPolicy(func(p *Policy) { p.Limits[KindResident][AssetPoints] = LimitPolicy{Upper: "100"} }),
+		alice, fixed(&ConversionBody{Hours: "1"}), CodeBalanceCapExceeded},
 	// reversals
 	{"reverse credit by its station", nil, s1, fixed(&ReversalBody{Seq: 9, Reason: "typo"}), ""},
 	// A freeze stops money, not a principal (docs/OPERATIONS.md, Tokens): a frozen station
@@ -176,6 +214,17 @@ var ruleCases = []ruleCase{
 	}, s1, func(b *book) Body { return &ReversalBody{Seq: b.seq, Reason: "x"} }, CodeForbidden},
 	{"reverse unknown", nil, admin, fixed(&ReversalBody{Seq: 999, Reason: "x"}), CodeNotFound},
 	{"reverse without reason", nil, admin, fixed(&ReversalBody{Seq: 9}), CodeInvalidField},
+	{"reverse by resident", nil, alice, fixed(&ReversalBody{Seq: 9, Reason: "x"}), CodeForbidden},
+	{"reverse a credit to a frozen volunteer", func(b *book) { b.must(admin, &FreezeBody{Account: "resident:alice", Reason: "x"}) },
+		admin, fixed(&ReversalBody{Seq: 9, Reason: "x"}), CodeAccountFrozen},
+	{"reverse a grant", func(b *book) {
+		b.must(alice, &DonationBody{Pool: "pool:public", Asset: AssetHours, Amount: "4"})
+		b.must(admin, &GrantBody{Pool: "pool:public", To: "resident:bob", Asset: AssetHours, Amount: "3", Memo: "test"})
+	}, admin, func(b *book) Body { return &ReversalBody{Seq: b.seq, Reason: "x"} }, ""},
+	{"reverse a settle", func(b *book) {
+		id := holdFor(b, "8", 0)
+		b.must(o1, &SettleBody{HoldID: id, Amount: "5"})
+	}, admin, func(b *book) Body { return &ReversalBody{Seq: b.seq, Reason: "x"} }, ""},
 	{"reversed credit frees its session", func(b *book) { b.must(s1, &ReversalBody{Seq: 9, Reason: "x"}) }, s1,
 		fixed(credit("resident:alice", "10", -20*time.Hour, -10*time.Hour)), ""},
 	// policy
