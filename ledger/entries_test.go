@@ -162,3 +162,62 @@ func TestParties(t *testing.T) {
 		t.Fatalf("Parties of the reversal = %v, %v; want %v", got, err, want)
 	}
 }
+
+// TestPartiesOfHoldsAndLinks: a hold moves nothing, yet it is the business of its resident
+// (the actor) and its payee (named in the body); a void by an admin is the business of the
+// hold's resident and payee; a link is the business of both residents. Each must find the
+// entry in its statement.
+func TestPartiesOfHoldsAndLinks(t *testing.T) {
+	b := standard(t)
+	link := b.must(admin, &LinkBody{A: "resident:alice", B: "resident:bob", Relation: "spouse"})
+	hold := b.must(alice, &HoldBody{Payee: "outlet:o1", Asset: AssetHours, Amount: "1"})
+	void := b.must(admin, &VoidBody{HoldID: hold.Seq})
+	for _, c := range []struct {
+		e    *Entry
+		want []AccountID
+	}{
+		{link, []AccountID{"resident:alice", "resident:bob"}},
+		{hold, []AccountID{"outlet:o1", "resident:alice"}},
+		{void, []AccountID{"outlet:o1", "resident:alice"}},
+	} {
+		got, err := Parties(b.st, c.e)
+		if err != nil || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("Parties of %s entry %d = %v, %v; want %v", c.e.Type, c.e.Seq, got, err, c.want)
+		}
+	}
+}
+
+// TestFingerprintNamesTheType: a freeze and an unfreeze of one account for one reason have
+// the same JSON body; only the type tells them apart, so an unfreeze sent with a freeze's
+// key must not replay the freeze.
+func TestFingerprintNamesTheType(t *testing.T) {
+	freeze := Request{Principal: admin, IdempotencyKey: "k", Body: &FreezeBody{Account: "resident:bob", Reason: "x"}}
+	unfreeze := Request{Principal: admin, IdempotencyKey: "k", Body: &FreezeBody{Account: "resident:bob", Reason: "x", Unfreeze: true}}
+	if Fingerprint(freeze) == Fingerprint(unfreeze) {
+		t.Fatal("a freeze and an unfreeze have the same fingerprint")
+	}
+}
+
+// TestCreditWithoutPoints: a credit whose points floor to 0 has no POINTS posting (decision
+// 0003), not a posting of 0, which SPEC §2 forbids (every posting moves a positive amount).
+func TestCreditWithoutPoints(t *testing.T) {
+	b := standard(t)
+	e := b.must(s1, credit("resident:bob", "0.05", -2*time.Hour, -1*time.Hour)) // 0.5 points
+	want := []Posting{{"issuer:HOURS", "resident:bob", AssetHours, 5}}
+	if !reflect.DeepEqual(e.Postings, want) {
+		t.Fatalf("postings %+v, want %+v", e.Postings, want)
+	}
+}
+
+// TestDecideWantsAKey: the ledger itself refuses an entry without a valid Idempotency-Key
+// (SPEC §3: every write that creates an entry needs one), so neither a Go caller nor a
+// replayed log can make one.
+func TestDecideWantsAKey(t *testing.T) {
+	b := standard(t)
+	for _, key := range []string{"", "a b\x00", strings.Repeat("k", 129)} {
+		_, err := Decide(b.st, Request{Principal: admin, IdempotencyKey: key, Body: &OpenBody{ID: "resident:dave"}}, b.seq+1, b.now+1000)
+		if CodeOf(err) != CodeMissingIdempotencyKey {
+			t.Errorf("key %q: got %v, want missing_idempotency_key", key, err)
+		}
+	}
+}
