@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"math"
 	"strings"
 	"testing"
 )
@@ -17,6 +18,7 @@ func TestParseAmount(t *testing.T) {
 		{"0", 2, 0, false}, {"0.00", 2, 0, false}, {"1e3", 2, 0, false}, {"-1", 2, 0, false}, {"+1", 2, 0, false},
 		{".5", 2, 0, false}, {"1.", 2, 0, false}, {"NaN", 2, 0, false}, {"1,5", 2, 0, false}, {"01", 2, 0, false},
 		{"1.234", 2, 0, false}, {"1.5", 0, 0, false}, {"1000000000000", 2, 0, false}, {"", 2, 0, false},
+		{"1.5a", 2, 0, false}, {"1.:", 2, 0, false}, {"1.~5", 2, 0, false},
 		{" 1", 2, 0, false}, {"1 ", 2, 0, false}, {"１", 2, 0, false}, {"1.2.3", 2, 0, false}, {"−1", 2, 0, false},
 		{strings.Repeat("9", 10000), 2, 0, false},
 		// A scale out of range comes only from a hostile log's genesis, decoded before the
@@ -150,5 +152,24 @@ func TestRateApplyExtremes(t *testing.T) {
 	}
 	if !hoursFit(100, 2, microsPerHour) || hoursFit(101, 2, microsPerHour) {
 		t.Fatal("hoursFit at the boundary")
+	}
+	// Products at the edges of 128 bits: a quotient of exactly 2^64 (2^62 × 400 / 10^8) and a
+	// product that wraps to 0 past 2^128 (2^62 × 2^60 × 10^6) are overflows, not answers.
+	four, _ := ParseRate("400")
+	if got, _, ok := four.Apply(1<<62, 2, 0); ok {
+		t.Fatalf("2^62 × 400 at scale 2 = %d, want an overflow", got)
+	}
+	if got, _, ok := (Rate{Num: 1 << 60}).Apply(1<<62, 6, 6); ok {
+		t.Fatalf("2^62 × 2^60 × 10^6 = %d, want an overflow", got)
+	}
+	// a·b ≤ c·d compares the high words first: 2^65 > 2^64 − 1 although its low word is 0.
+	if lessOrEqual128(1<<32, 1<<33, 1, 1<<64-1) || !lessOrEqual128(1, 1<<64-1, 1<<32, 1<<33) {
+		t.Fatal("lessOrEqual128 across the 64-bit boundary")
+	}
+	if _, ok := addChecked(math.MinInt64+1, -2); ok {
+		t.Fatal("addChecked missed an overflow below MinInt64")
+	}
+	if _, ok := addChecked(math.MaxInt64-1, 2); ok {
+		t.Fatal("addChecked missed an overflow above MaxInt64")
 	}
 }
