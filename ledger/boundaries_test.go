@@ -47,6 +47,10 @@ var boundaryCases = []ruleCase{
 	{"hold ttl exactly max_ttl", nil, alice, fixed(&HoldBody{Payee: "outlet:o1", Asset: AssetHours, Amount: "1", TTLSeconds: 86400}), ""},
 	{"settle exactly at expires_at", func(b *book) { holdFor(b, "8", 60); b.now += 60_000_000 - 1000 }, o1,
 		func(b *book) Body { return &SettleBody{HoldID: b.seq, Amount: "5"} }, CodeHoldExpired},
+	{"held funds are free exactly at expires_at", func(b *book) { holdFor(b, "8", 60); b.now += 60_000_000 - 1000 }, alice,
+		fixed(&RedemptionBody{Payee: "outlet:o1", Asset: AssetHours, Amount: "3"}), ""},
+	{"void exactly at expires_at", func(b *book) { holdFor(b, "8", 60); b.now += 60_000_000 - 1000 }, alice,
+		func(b *book) Body { return &VoidBody{HoldID: b.seq} }, CodeHoldNotOpen},
 	{"settle the whole hold", func(b *book) { holdFor(b, "8", 0) }, o1, func(b *book) Body { return &SettleBody{HoldID: b.seq, Amount: "8"} }, ""},
 	{"void while the resident is frozen", func(b *book) { // decision 0003: voiding moves nothing
 		holdFor(b, "8", 0)

@@ -96,6 +96,15 @@ var ruleCases = []ruleCase{
 		return c
 	}, CodeInvalidTime},
 	{"credit ends before start", nil, s1, fixed(credit("resident:bob", "1", -1*time.Hour, -2*time.Hour)), CodeInvalidTime},
+	// When several credit rules fail, the first in SPEC §3's list answers.
+	{"credit over the entry cap and its duration", nil, s1, fixed(credit("resident:bob", "13", -3*time.Hour, -1*time.Hour)), CodeEntryCapExceeded},
+	{"credit in the future and past the backdate window", nil, s1, fixed(credit("resident:bob", "1", -31*24*time.Hour, 10*time.Minute)), CodeFutureTime},
+	{"credit over the daily cap and overlapping", nil, s1, fixed(credit("resident:alice", "3", -13*time.Hour, -10*time.Hour)), CodeDailyCapExceeded},
+	{"credit naming a station with a bad id", nil, s1, func(*book) Body {
+		c := credit("resident:bob", "1", -2*time.Hour, -1*time.Hour)
+		c.Station = "station:S1"
+		return c
+	}, CodeInvalidAccount},
 	{"credit of no length", nil, s1, fixed(credit("resident:bob", "1", -2*time.Hour, -2*time.Hour)), CodeInvalidTime},
 	{"credit overlap: an earlier session starts inside this one", nil, s1,
 		fixed(credit("resident:alice", "1", -21*time.Hour, -15*time.Hour)), CodeOverlappingSession},
@@ -142,6 +151,14 @@ var ruleCases = []ruleCase{
 		func(b *book) Body { return &SettleBody{HoldID: b.seq - 1, Amount: "5"} }, CodeHoldNotOpen},
 	{"settle expired", func(b *book) { holdFor(b, "8", 60); b.now += 61_000_000 }, o1,
 		func(b *book) Body { return &SettleBody{HoldID: b.seq, Amount: "5"} }, CodeHoldExpired},
+	{"settle a voided hold past its expiry", func(b *book) {
+		id := holdFor(b, "8", 60)
+		b.must(alice, &VoidBody{HoldID: id})
+		b.now += 61_000_000
+	}, o1, func(b *book) Body { return &SettleBody{HoldID: b.seq - 1, Amount: "5"} }, CodeHoldNotOpen},
+	{"settle a POINTS hold with a fraction", func(b *book) {
+		b.must(alice, &HoldBody{Payee: "outlet:o1", Asset: AssetPoints, Amount: "50"})
+	}, o1, func(b *book) Body { return &SettleBody{HoldID: b.seq, Amount: "1.5"} }, CodeInvalidAmount},
 	{"settle exceeds", func(b *book) { holdFor(b, "8", 0) }, o1, func(b *book) Body { return &SettleBody{HoldID: b.seq, Amount: "8.01"} }, CodeSettleExceedsHold},
 	{"void expired", func(b *book) { holdFor(b, "8", 60); b.now += 61_000_000 }, alice,
 		func(b *book) Body { return &VoidBody{HoldID: b.seq} }, CodeHoldNotOpen},
@@ -149,6 +166,7 @@ var ruleCases = []ruleCase{
 	{"void by auditor", func(b *book) { holdFor(b, "8", 0) }, auditor, func(b *book) Body { return &VoidBody{HoldID: b.seq} }, CodeForbidden},
 	// transfers, donations, grants
 	{"transfer unlinked", nil, alice, fixed(&TransferBody{To: "resident:bob", Asset: AssetHours, Amount: "1"}), CodeTransferNotAllowed},
+	{"transfer unlinked beyond funds", nil, alice, fixed(&TransferBody{To: "resident:bob", Asset: AssetHours, Amount: "11"}), CodeTransferNotAllowed},
 	{"transfer linked", linkAliceBob, bob, func(b *book) Body {
 		b.must(s1, credit("resident:bob", "2", -3*time.Hour, -1*time.Hour))
 		return &TransferBody{To: "resident:alice", Asset: AssetHours, Amount: "1"} // links are symmetric
@@ -172,6 +190,7 @@ var ruleCases = []ruleCase{
 	{"grant without memo", func(b *book) {
 		b.must(alice, &DonationBody{Pool: "pool:public", Asset: AssetHours, Amount: "3"})
 	}, admin, fixed(&GrantBody{Pool: "pool:public", To: "resident:bob", Asset: AssetHours, Amount: "1"}), CodeInvalidField},
+	{"grant from a resident", nil, admin, fixed(&GrantBody{Pool: "resident:alice", To: "resident:bob", Asset: AssetHours, Amount: "1", Memo: "test"}), CodeInvalidField},
 	{"grant by resident", nil, alice, fixed(&GrantBody{Pool: "pool:public", To: "resident:bob", Asset: AssetHours, Amount: "1", Memo: "test"}), CodeForbidden},
 	{"grant from a frozen pool", func(b *book) {
 		b.must(alice, &DonationBody{Pool: "pool:public", Asset: AssetHours, Amount: "4"})
@@ -186,6 +205,7 @@ var ruleCases = []ruleCase{
 	// conversions
 	{"convert ok", nil, alice, fixed(&ConversionBody{Hours: "1.5"}), ""},
 	{"convert disabled", withPolicy(func(p *Policy) { p.Convert.PointsPerHour = "0" }), alice, fixed(&ConversionBody{Hours: "1"}), CodeConversionDisabled},
+	{"convert disabled beyond funds", withPolicy(func(p *Policy) { p.Convert.PointsPerHour = "0" }), alice, fixed(&ConversionBody{Hours: "11"}), CodeConversionDisabled},
 	{"convert inexact", nil, alice, fixed(&ConversionBody{Hours: "0.05"}), CodeInexactConversion},
 	{"convert points beyond 12 digits", withPolicy(func(p *Policy) { p.Convert.PointsPerHour = "999999999999" }), alice,
 		fixed(&ConversionBody{Hours: "2"}), CodeBalanceCapExceeded},
@@ -203,6 +223,10 @@ var ruleCases = []ruleCase{
 	{"frozen station reverses its credit", freezeS1, s1, fixed(&ReversalBody{Seq: 9, Reason: "typo"}), ""},
 	{"reverse not reversible", nil, admin, fixed(&ReversalBody{Seq: 2, Reason: "x"}), CodeNotReversible},
 	{"reverse twice", func(b *book) { b.must(admin, &ReversalBody{Seq: 9, Reason: "x"}) }, admin, fixed(&ReversalBody{Seq: 9, Reason: "again"}), CodeAlreadyReversed},
+	{"station reverses a reversed credit after the window", func(b *book) {
+		b.must(admin, &ReversalBody{Seq: 9, Reason: "x"})
+		b.now += 8 * 24 * 3600 * 1_000_000
+	}, s1, fixed(&ReversalBody{Seq: 9, Reason: "late"}), CodeAlreadyReversed},
 	{"reverse window passed", func(b *book) { b.now += 8 * 24 * 3600 * 1_000_000 }, s1, fixed(&ReversalBody{Seq: 9, Reason: "late"}), CodeReversalWindowPassed},
 	{"reverse admin after window", func(b *book) { b.now += 8 * 24 * 3600 * 1_000_000 }, admin, fixed(&ReversalBody{Seq: 9, Reason: "late"}), ""},
 	{"reverse spent credit", func(b *book) {
