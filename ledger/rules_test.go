@@ -49,6 +49,7 @@ var ruleCases = []ruleCase{
 	{"auditor writes", nil, auditor, fixed(&OpenBody{ID: "resident:dave"}), CodeForbidden},
 	// freeze and link
 	{"freeze unknown", nil, admin, fixed(&FreezeBody{Account: "resident:zed", Reason: "x"}), CodeUnknownAccount},
+	{"freeze an issuer", nil, admin, fixed(&FreezeBody{Account: "issuer:HOURS", Reason: "x"}), CodeInvalidAccount},
 	{"freeze by station", nil, s1, fixed(&FreezeBody{Account: "resident:bob", Reason: "x"}), CodeForbidden},
 	{"freeze without reason", nil, admin, fixed(&FreezeBody{Account: "resident:bob"}), CodeInvalidField},
 	{"unfreeze without reason", nil, admin, fixed(&FreezeBody{Account: "resident:bob", Unfreeze: true}), CodeInvalidField},
@@ -63,6 +64,7 @@ var ruleCases = []ruleCase{
 	{"link unknown", nil, admin, fixed(&LinkBody{A: "resident:alice", B: "resident:zed", Relation: "child"}), CodeUnknownAccount},
 	{"link bad relation", nil, admin, fixed(&LinkBody{A: "resident:alice", B: "resident:bob", Relation: "friend"}), CodeInvalidField},
 	{"link by station", nil, s1, fixed(&LinkBody{A: "resident:alice", B: "resident:bob", Relation: "child"}), CodeForbidden},
+	{"link a station", nil, admin, fixed(&LinkBody{A: "station:s1", B: "resident:bob", Relation: "other"}), CodeInvalidField},
 	{"link self", nil, admin, fixed(&LinkBody{A: "resident:alice", B: "resident:alice", Relation: "other"}), CodeInvalidField},
 	// credit, in SPEC order
 	{"credit ok", nil, s1, fixed(credit("resident:bob", "2.5", -3*time.Hour, -30*time.Minute)), ""},
@@ -87,6 +89,22 @@ var ruleCases = []ruleCase{
 		return c
 	}, CodeForbidden},
 	{"credit admin without station", nil, admin, fixed(credit("resident:bob", "1", -2*time.Hour, -1*time.Hour)), CodeInvalidField},
+	{"credit to a pool", nil, s1, fixed(credit("pool:public", "1", -2*time.Hour, -1*time.Hour)), CodeInvalidField},
+	{"credit naming an outlet as station", nil, admin, func(*book) Body {
+		c := credit("resident:bob", "1", -2*time.Hour, -1*time.Hour)
+		c.Station = "outlet:o1"
+		return c
+	}, CodeInvalidField},
+	{"credit bad category", nil, s1, func(*book) Body {
+		c := credit("resident:bob", "1", -2*time.Hour, -1*time.Hour)
+		c.Activity.Category = "Elderly Care"
+		return c
+	}, CodeInvalidField},
+	{"credit without activity id", nil, s1, func(*book) Body {
+		c := credit("resident:bob", "1", -2*time.Hour, -1*time.Hour)
+		c.Activity.ID = ""
+		return c
+	}, CodeInvalidField},
 	{"credit by resident", nil, alice, fixed(credit("resident:bob", "1", -2*time.Hour, -1*time.Hour)), CodeForbidden},
 	{"credit exponent", nil, s1, fixed(credit("resident:bob", "1e1", -2*time.Hour, -1*time.Hour)), CodeInvalidAmount},
 	{"credit too many decimals", nil, s1, fixed(credit("resident:bob", "1.234", -2*time.Hour, -1*time.Hour)), CodeInvalidAmount},
@@ -191,6 +209,7 @@ var ruleCases = []ruleCase{
 		b.must(alice, &DonationBody{Pool: "pool:public", Asset: AssetHours, Amount: "3"})
 	}, admin, fixed(&GrantBody{Pool: "pool:public", To: "resident:bob", Asset: AssetHours, Amount: "1"}), CodeInvalidField},
 	{"grant from a resident", nil, admin, fixed(&GrantBody{Pool: "resident:alice", To: "resident:bob", Asset: AssetHours, Amount: "1", Memo: "test"}), CodeInvalidField},
+	{"grant to a pool", nil, admin, fixed(&GrantBody{Pool: "pool:public", To: "pool:other", Asset: AssetHours, Amount: "1", Memo: "test"}), CodeInvalidField},
 	{"grant by resident", nil, alice, fixed(&GrantBody{Pool: "pool:public", To: "resident:bob", Asset: AssetHours, Amount: "1", Memo: "test"}), CodeForbidden},
 	{"grant from a frozen pool", func(b *book) {
 		b.must(alice, &DonationBody{Pool: "pool:public", Asset: AssetHours, Amount: "4"})
