@@ -236,8 +236,8 @@ var ruleCases = []ruleCase{
 	// reversals
 	{"reverse credit by its station", nil, s1, fixed(&ReversalBody{Seq: 9, Reason: "typo"}), ""},
 	// A freeze stops money, not a principal (docs/OPERATIONS.md, Tokens): a frozen station
-	// cannot credit, but still opens residents and reverses its own credits.
-	{"frozen station credits", freezeS1, s1, fixed(credit("resident:bob", "1", -2*time.Hour, -1*time.Hour)), CodeAccountFrozen},
+	// cannot credit ("credit by a frozen station"), but still opens residents and reverses
+	// its own credits.
 	{"frozen station opens a resident", freezeS1, s1, fixed(&OpenBody{ID: "resident:dave"}), ""},
 	{"frozen station reverses its credit", freezeS1, s1, fixed(&ReversalBody{Seq: 9, Reason: "typo"}), ""},
 	{"reverse not reversible", nil, admin, fixed(&ReversalBody{Seq: 2, Reason: "x"}), CodeNotReversible},
