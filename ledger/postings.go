@@ -70,10 +70,24 @@ func (d *decider) post(ps []Posting, caps bool, rel *release) error {
 	return nil
 }
 
+// mayRead reports whether the principal may read account id (SPEC §4: its owner, an admin,
+// an auditor). A refusal names the figures of an account (its balance, what it has
+// available) only to one who may read them: a resident paying another resident, or a
+// station crediting a resident or reversing its credit, must not learn that account's
+// balance from the refusal.
+func (d *decider) mayRead(id AccountID) bool {
+	return d.by.Role == RoleAdmin || d.by.Role == RoleAuditor || d.by.Account == id
+}
+
 func (d *decider) checkCap(id AccountID, asset string, after int64) error {
 	upper, ok := d.p.UpperLimit(id.Kind(), asset)
 	if !ok || after <= upper {
 		return nil
+	}
+	if !d.mayRead(id) {
+		return Errorf(CodeBalanceCapExceeded, "%s may hold at most %s %s; this entry would take it over that limit.",
+			id, d.fmtAmount(asset, upper), asset).
+			With("account", string(id)).With("asset", asset).With("upper", d.fmtAmount(asset, upper))
 	}
 	before := d.cached(id).Balances[asset].Balance
 	return Errorf(CodeBalanceCapExceeded,
@@ -84,6 +98,11 @@ func (d *decider) checkCap(id AccountID, asset string, after int64) error {
 }
 
 func (d *decider) insufficient(id AccountID, asset string, avail, need int64) *Error {
+	if !d.mayRead(id) {
+		return Errorf(CodeInsufficientBalance, "%s does not have the %s %s this entry needs available.",
+			id, d.fmtAmount(asset, need), asset).
+			With("account", string(id)).With("asset", asset).With("required", d.fmtAmount(asset, need))
+	}
 	if avail < 0 {
 		avail = 0
 	}

@@ -114,10 +114,32 @@ func (d *decider) creditRules(c *creditShape) error {
 		return err
 	}
 	if prev != nil && prev.End > c.start {
-		return Errorf(CodeOverlappingSession, "%s already has hours credited from %s to %s (entry %d), which overlaps this session.",
-			c.body.Volunteer, FormatTime(prev.Start), FormatTime(prev.End), prev.Seq).With("seq", prev.Seq)
+		return d.overlapping(c.body.Volunteer, prev)
 	}
 	return nil
+}
+
+// overlapping is the overlapping_session refusal. It names the session overlapped (its
+// times and entry) only to a principal that may read that credit: the admin, or the station
+// that made it. Another station's credit is not this station's to see (SPEC §2).
+func (d *decider) overlapping(vol AccountID, prev *Session) error {
+	if d.by.Role != RoleAdmin {
+		e, err := d.v.Entry(prev.Seq)
+		if err != nil {
+			return err
+		}
+		if e == nil || !creditedBy(e, d.by.Account) {
+			return Errorf(CodeOverlappingSession, "%s already has hours credited at another station for a time that overlaps this session.", vol)
+		}
+	}
+	return Errorf(CodeOverlappingSession, "%s already has hours credited from %s to %s (entry %d), which overlaps this session.",
+		vol, FormatTime(prev.Start), FormatTime(prev.End), prev.Seq).With("seq", prev.Seq)
+}
+
+// creditedBy reports whether e is a credit made by (or, by an admin, for) station.
+func creditedBy(e *Entry, station AccountID) bool {
+	cb, ok := e.Body.(*CreditBody)
+	return ok && cb.Station == station
 }
 
 // dailyCap checks the volunteer's credited hours for the local calendar day of started_at.
