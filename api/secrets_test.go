@@ -84,3 +84,17 @@ func TestPanicIsLoggedWithItsRequest(t *testing.T) {
 		t.Fatalf("no panic line with request id %q and a stack in the log:\n%s", body.Error.Details.RequestID, logs.String())
 	}
 }
+
+// TestForwardedForIsNotTrusted: the rate limiter and the log take the client's address from
+// the TCP peer, never from X-Forwarded-For or X-Real-IP, which any client can write: a
+// client changing them at each request is still one address, limited as one.
+func TestForwardedForIsNotTrusted(t *testing.T) {
+	var logs bytes.Buffer
+	e := newEnv(t, envOptions{noSeed: true, options: api.Options{RateLimit: 0.001, RateBurst: 1,
+		Logger: slog.New(slog.NewJSONHandler(&logs, nil))}})
+	e.must(e.do("GET", "/v1/policy", "admin", "", "X-Forwarded-For", "203.0.113.1", "X-Real-IP", "203.0.113.1"), 200)
+	e.must(e.do("GET", "/v1/policy", "admin", "", "X-Forwarded-For", "203.0.113.2", "X-Real-IP", "203.0.113.2"), 429)
+	if strings.Contains(logs.String(), "203.0.113.") || !strings.Contains(logs.String(), `"remote_ip":"192.0.2.1"`) {
+		t.Fatalf("the log took a forwarded address for the client's:\n%s", logs.String())
+	}
+}
