@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/timebank/timebank/internal/durable"
+	"github.com/timebank/timebank/ledger/store"
 )
 
 // backupCmd copies the database of a running server (GET /v1/backup, admin): a consistent
@@ -28,8 +29,14 @@ func (c *backupCmd) Run(inv *invocation) error {
 	var n int64
 	// 0600: the copy holds the tokens' hashes, like the database it copies.
 	err = durable.WriteFile(c.Out, 0o600, func(w io.Writer) error {
-		if n, err = io.Copy(w, res.Body); err != nil {
+		copied := &store.CopyCheck{W: w}
+		if n, err = io.Copy(copied, res.Body); err != nil {
 			return fmt.Errorf("backup cut after %d bytes: %w", n, err)
+		}
+		// An answer whose end is the connection's close ends without an error wherever
+		// it is cut: the copy's own meta page tells whether it is whole.
+		if err := copied.Whole(); err != nil {
+			return fmt.Errorf("backup of %d bytes refused: %w", n, err)
 		}
 		return nil
 	})

@@ -120,6 +120,30 @@ func exportURL(url, token string, after uint64, w io.Writer) error {
 		return err
 	}
 	defer resp.Body.Close()
-	_, err = io.Copy(w, resp.Body)
-	return err
+	lw := &lastByte{w: w}
+	if _, err := io.Copy(lw, resp.Body); err != nil {
+		return err
+	}
+	// An answer whose end is the connection's close ends without an error wherever it is
+	// cut: every line of an export ends in a newline, so one that does not was cut.
+	if lw.n > 0 && lw.last != '\n' {
+		return fmt.Errorf("the export was cut after %d bytes, inside a line", lw.n)
+	}
+	return nil
+}
+
+// lastByte passes bytes on to w, keeping the count and the last one.
+type lastByte struct {
+	w    io.Writer
+	n    int64
+	last byte
+}
+
+func (l *lastByte) Write(p []byte) (int, error) {
+	n, err := l.w.Write(p)
+	if n > 0 {
+		l.n += int64(n)
+		l.last = p[n-1]
+	}
+	return n, err
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -59,17 +60,19 @@ func TestBackupWaitsForTheServersCopy(t *testing.T) {
 	old := streamWait
 	streamWait.header, streamWait.backupHeader, streamWait.idle = 200*time.Millisecond, 10*time.Second, 200*time.Millisecond
 	t.Cleanup(func() { streamWait = old })
+	srv := newTestServer(t)
+	copied := fetch(t, srv.url, srv.admin, "/v1/backup") // backup refuses what is not a whole copy
 	spooling := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(time.Second) // the spool
-		w.Write([]byte("the copy"))
+		w.Write(copied)
 	}))
 	defer spooling.Close()
 	out := filepath.Join(t.TempDir(), "copy.db")
 	if status, _, stderr := runCLI(t, "backup", "--url", spooling.URL, "--token", "tb_x", "--out", out); status != 0 {
 		t.Fatalf("backup behind a one-second spool: status %d: %s", status, stderr)
 	}
-	if b, err := os.ReadFile(out); err != nil || string(b) != "the copy" {
-		t.Fatalf("backup wrote %q, %v", b, err)
+	if b, err := os.ReadFile(out); err != nil || !bytes.Equal(b, copied) {
+		t.Fatalf("backup wrote %d bytes, want the %d sent, %v", len(b), len(copied), err)
 	}
 	if status, _, _ := runCLI(t, "export", "--url", spooling.URL, "--token", "tb_x", "--out", out+".ndjson"); status == 0 {
 		t.Fatal("export waited past its header limit")

@@ -67,7 +67,20 @@ type pageReader struct {
 	pagesRead      int
 }
 
-type rootMeta struct{ root, highWater, txid uint64 }
+type rootMeta struct{ root, highWater, txid, pageSize uint64 }
+
+// parseMeta reads the meta of a meta page's first pageHeaderSize+64 bytes; ok is false
+// unless its magic, version and checksum are bbolt's.
+func parseMeta(b []byte) (m rootMeta, ok bool) {
+	b = b[pageHeaderSize:]
+	le := binary.LittleEndian
+	sum := fnv.New64a()
+	sum.Write(b[:56])
+	if le.Uint32(b[0:]) != boltMagic || le.Uint32(b[4:]) != boltVersion || le.Uint64(b[56:]) != sum.Sum64() {
+		return m, false
+	}
+	return rootMeta{root: le.Uint64(b[16:]), highWater: le.Uint64(b[40:]), txid: le.Uint64(b[48:]), pageSize: uint64(le.Uint32(b[8:]))}, true
+}
 
 // meta is the meta page bbolt uses: of the two with a valid magic, version and checksum,
 // the one of the higher transaction id (bbolt's DB.meta).
@@ -79,14 +92,10 @@ func (r *pageReader) meta() (rootMeta, error) {
 		if _, err := r.f.ReadAt(b, i*r.pageSize); err != nil {
 			continue // bbolt opened the file, so the other one is valid
 		}
-		m := b[pageHeaderSize:]
-		le := binary.LittleEndian
-		sum := fnv.New64a()
-		sum.Write(m[:56])
-		if le.Uint32(m[0:]) != boltMagic || le.Uint32(m[4:]) != boltVersion || le.Uint64(m[56:]) != sum.Sum64() {
+		c, ok := parseMeta(b)
+		if !ok {
 			continue
 		}
-		c := rootMeta{root: le.Uint64(m[16:]), highWater: le.Uint64(m[40:]), txid: le.Uint64(m[48:])}
 		if !found || c.txid > best.txid {
 			best, found = c, true
 		}
