@@ -42,7 +42,7 @@ func (f clientFlags) Validate() error {
 }
 
 func (f clientFlags) client(timeout time.Duration) *apiClient {
-	return &apiClient{base: strings.TrimRight(f.URL, "/"), token: f.Token, http: &http.Client{Timeout: timeout}}
+	return &apiClient{base: strings.TrimRight(f.URL, "/"), token: f.Token, http: &http.Client{Timeout: timeout, CheckRedirect: idle.SameServer}}
 }
 
 // do sends a request and returns the response when its status is want; otherwise it returns

@@ -1,22 +1,43 @@
 // Package idle bounds how long a client of a streamed HTTP answer (an export, a backup)
 // waits on a server that stops sending: not the whole answer, which may take as long as it
-// needs while bytes flow, but the wait for its headers and for each next byte.
+// needs while bytes flow, but the wait for its headers and for each next byte. Its clients
+// follow redirects only within the server named (SameServer).
 package idle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 )
 
 // Client returns an HTTP client that waits at most header for an answer's status line and
-// headers, and no overall deadline.
+// headers, and no overall deadline. It follows redirects only within the server it was
+// sent to (SameServer).
 func Client(header time.Duration) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.ResponseHeaderTimeout = header
-	return &http.Client{Transport: tr}
+	return &http.Client{Transport: tr, CheckRedirect: SameServer}
+}
+
+// SameServer is an http.Client's CheckRedirect that refuses a redirect to another server:
+// another scheme, host or port than the first request's. Go's client sends the request's
+// Authorization on to any port and scheme of the same host name (and its subdomains), so
+// that a server redirecting there would have the bearer token sent to another service, or
+// in clear text from https to http. The command's user names the server; the token goes
+// nowhere else.
+func SameServer(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	first := via[0].URL
+	if req.URL.Scheme != first.Scheme || !strings.EqualFold(req.URL.Host, first.Host) {
+		return fmt.Errorf("the server redirects to %s, another server: the token is sent only to the server named; name that one if it is the ledger's", req.URL.Redacted())
+	}
+	return nil
 }
 
 // Do sends req with client. The answer's body fails, naming the request, once a read has
