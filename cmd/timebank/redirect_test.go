@@ -52,3 +52,31 @@ func TestTokenNotSentToAnotherServer(t *testing.T) {
 		t.Errorf("the token was sent to the server redirected to: %s", strings.Join(leaked, ", "))
 	}
 }
+
+// TestTokenAnswersBounded: token create and token list read at most a bounded answer: an
+// answer far larger than any token (here one with a label of 1 MiB) or list of them (65 of
+// those) fails, saying so, instead of being read into memory for as long as the server
+// sends (30 s at network speed is gigabytes).
+func TestTokenAnswersBounded(t *testing.T) {
+	cleanEnv(t)
+	huge := `{"id":"tok_0123456789abcdef","token":"tb_x","role":"auditor","account":null,"label":"` + strings.Repeat("a", 1<<20) + `","created_at":"2026-11-29T00:00:00.000000Z"}`
+	list := []byte(`{"tokens":[` + strings.Repeat(huge+",", 64) + huge + `]}`)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			w.WriteHeader(http.StatusCreated)
+			w.Write([]byte(huge))
+			return
+		}
+		w.Write(list)
+	}))
+	defer srv.Close()
+	for _, args := range [][]string{
+		{"token", "create", "--role", "auditor"},
+		{"token", "list"},
+	} {
+		status, stdout, stderr := runCLI(t, append(args, "--url", srv.URL, "--token", "tb_secret")...)
+		if status != exitFailed || !strings.Contains(stderr, "larger than") || len(stdout) > 1<<20 {
+			t.Errorf("%s of an oversized answer: status %d, %d bytes out, stderr %.200s", strings.Join(args, " "), status, len(stdout), stderr)
+		}
+	}
+}

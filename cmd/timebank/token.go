@@ -126,6 +126,26 @@ func errorBody(b []byte) (code, message string, ok bool) {
 	return e.Error.Code, e.Error.Message, true
 }
 
+// The answers of the token commands are read whole, at most these many bytes: a token is
+// under 1 KiB of JSON (its label at most 100 characters), so that a list of 64 MiB holds
+// tens of thousands. A server sending more is not read into memory for as long as it sends.
+const (
+	maxTokenBytes     = 64 << 10
+	maxTokenListBytes = 64 << 20
+)
+
+// readAnswer reads the whole of r, at most limit bytes; what names it in the error.
+func readAnswer(r io.Reader, limit int64, what string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("the server's answer with %s is larger than %d KiB: not what a timebank server sends", what, limit>>10)
+	}
+	return b, nil
+}
+
 // tokenCreateCmd is `timebank token create`.
 type tokenCreateCmd struct {
 	clientFlags `embed:""`
@@ -149,7 +169,7 @@ func (c *tokenCreateCmd) Run(inv *invocation) error {
 	}
 	defer res.Body.Close()
 	var out bytes.Buffer
-	b, err := io.ReadAll(res.Body)
+	b, err := readAnswer(res.Body, maxTokenBytes, "the new token")
 	if err != nil {
 		return err
 	}
@@ -189,7 +209,11 @@ func (c *tokenListCmd) Run(inv *invocation) error {
 			CreatedAt string  `json:"created_at"`
 		} `json:"tokens"`
 	}
-	if err := json.NewDecoder(res.Body).Decode(&list); err != nil {
+	b, err := readAnswer(res.Body, maxTokenListBytes, "the token list")
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &list); err != nil {
 		return err
 	}
 	w := tabwriter.NewWriter(inv.stdout, 0, 4, 2, ' ', 0)
