@@ -196,10 +196,16 @@ func (c *client) replayExport(cp *Checkpoint, progress func(uint64)) (*Summary, 
 	}
 	// Read to the end rather than hang up at the checkpoint's size: a cut stream would be
 	// logged by the server as a failed export. But not without end: see netLimits.tail.
-	_, err = io.Copy(&firstLines{w: f, left: cp.Size, tail: c.lim.tail}, resp.Body)
+	lines := &firstLines{w: f, left: cp.Size, tail: c.lim.tail}
+	_, err = io.Copy(lines, resp.Body)
 	resp.Body.Close()
 	if err != nil && err != errTailRead {
 		return nil, nil, &SourceError{fmt.Errorf("downloading the export: %w", err)}
+	}
+	// An answer whose end is the connection's close ends without an error wherever it is
+	// cut; one that ends inside a line was cut on its way, as one that broke is.
+	if lines.left > 0 && lines.line > 0 {
+		return nil, nil, sourceErrorf("downloading the export: the export ended inside line %d, after %d whole lines: it was cut short", lines.n+1, lines.n)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, nil, err
