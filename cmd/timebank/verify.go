@@ -6,10 +6,8 @@ import (
 	"io"
 	"io/fs"
 	"net"
-	"net/http"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -156,27 +154,21 @@ func readNote(path, what string) ([]byte, error) {
 }
 
 // preflight opens the source before verifying, so that a source that cannot be read is told
-// apart from a difference: the store and the verify package say "in use by another process"
-// or "401 Unauthorized" in words only. With --data it opens the store read-only as
-// verify.Data will (and closes it); with --url it fetches the verifier key with the token.
-// An export file is opened by verify.Export, whose error is an *fs.PathError (unreadable).
-// The key is waited for as long as verify waits for any small answer (a minute, OPERATIONS).
+// apart from a difference: the store says "in use by another process" in words only. With
+// --data it opens the store read-only as verify.Data will (and closes it). An export file
+// is opened by verify.Export, whose error is an *fs.PathError (unreadable); verify.URL
+// calls a server that cannot be read (unreachable, refusing the token, answering an error
+// status) a *verify.SourceError, and waits out a rate limit's 429 as a request made here
+// did not.
 func (c *verifyCmd) preflight() error {
-	switch {
-	case c.Data != "":
-		l, err := store.Open(c.Data, store.Options{ReadOnly: true})
-		if err != nil {
-			return err
-		}
-		return l.Close()
-	case c.URL != "":
-		res, err := clientFlags{URL: c.URL, Token: c.Token}.client(time.Minute).do(http.MethodGet, "/v1/checkpoint/key", nil, http.StatusOK)
-		if err != nil {
-			return err
-		}
-		return res.Body.Close()
+	if c.Data == "" {
+		return nil
 	}
-	return nil
+	l, err := store.Open(c.Data, store.Options{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	return l.Close()
 }
 
 // unreadable reports whether err is a failure to read the source (a file or the network)
