@@ -2,12 +2,14 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -95,6 +97,40 @@ func TestCutStreamNeverSavedAsWhole(t *testing.T) {
 			}
 			if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 				t.Errorf("the directory holds %d files, want only FILE", len(entries))
+			}
+		})
+	}
+}
+
+// TestBackupRefusesJunkAsItArrives: a backup answer that is not a database (a proxy's page,
+// a stream without end) is refused at its first page, and one that runs past the pages its
+// meta page counts is refused there: not written to the disk until the server stops
+// sending. The server here offers 64 MiB of each.
+func TestBackupRefusesJunkAsItArrives(t *testing.T) {
+	cleanEnv(t)
+	srv := newTestServer(t)
+	backup := fetch(t, srv.url, srv.admin, "/v1/backup")
+	for name, head := range map[string][]byte{"junk": []byte("<html>"), "a copy, then junk": backup} {
+		t.Run(name, func(t *testing.T) {
+			var sent atomic.Int64
+			junk := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Write(head)
+				chunk := bytes.Repeat([]byte("x"), 64<<10)
+				for range 1024 {
+					if _, err := w.Write(chunk); err != nil {
+						return
+					}
+					sent.Add(int64(len(chunk)))
+				}
+			}))
+			defer junk.Close()
+			out := filepath.Join(t.TempDir(), "out")
+			status, _, stderr := runCLI(t, "backup", "--url", junk.URL, "--token", "tb_x", "--out", out)
+			if status == 0 || !strings.Contains(stderr, "not a copy of the database") {
+				t.Errorf("status %d, stderr %s", status, stderr)
+			}
+			if n := sent.Load(); n > 24<<20 {
+				t.Errorf("backup read %d MiB of the answer before it hung up", n>>20)
 			}
 		})
 	}
