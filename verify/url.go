@@ -168,7 +168,7 @@ func verifyURL(c *client, pinnedKey string, progress func(uint64)) (*Summary, er
 	if err != nil {
 		return nil, err
 	}
-	sum.Compared = append(sum.Compared, fmt.Sprintf("%d accounts' balances and earned with the server's at tree size %d", sum.Accounts-moved, cp.Size))
+	sum.Compared = append(sum.Compared, fmt.Sprintf("%d accounts' balances, earned, status and opening time with the server's at tree size %d", sum.Accounts-moved, cp.Size))
 	if moved > 0 {
 		sum.Compared = append(sum.Compared, fmt.Sprintf("%d accounts written since: their balances at tree size %d through their next statement line (earned is served only as of now)", moved, cp.Size))
 	}
@@ -261,18 +261,29 @@ type servedAccount struct {
 		Balance string `json:"balance"`
 		Earned  string `json:"earned"`
 	} `json:"balances"`
-	Status string `json:"status"`
+	Status   string `json:"status"`
+	OpenedAt string `json:"opened_at"`
+}
+
+// accountStatus is a's status as GET /v1/accounts/{id} shows it.
+func accountStatus(a *ledger.Account) string {
+	if a.Frozen {
+		return "frozen"
+	}
+	return "active"
 }
 
 // compareAccounts compares every account of st, the replay of the first n entries, with the
-// server's at tree size n, and returns how many it compared through their statements.
+// server's at tree size n (balances, earned, status, and opened_at, which never changes),
+// and returns how many it compared through their statements.
 //
 // An account's answer is as of its read, after n on a busy server. When it agrees with the
 // replay, nothing more is read (a quiet server costs one request an account). When it does
 // not, the account's first statement line after n tells what the server holds at n: the
 // balances after that entry, less the entry's postings. No such line means the account has
 // not moved since n, so its answer was as of n: the difference is the server's. Statement
-// lines carry no earned: for an account written since n, only its balances are compared.
+// lines carry no earned nor status: for an account written since n, only its balances are
+// compared.
 func (c *client) compareAccounts(st *ledger.MemState, n uint64) (int, error) {
 	assets := st.Policy().Assets
 	moved := 0
@@ -289,6 +300,9 @@ func (c *client) compareAccounts(st *ledger.MemState, n uint64) (int, error) {
 		if err := json.Unmarshal(raw, &got); err != nil {
 			return moved, sourceErrorf("account %s: the server's answer: %w", a.ID, err)
 		}
+		if opened := ledger.FormatTime(a.OpenedAt); got.OpenedAt != opened { // never changes
+			return moved, fmt.Errorf("account %s: the server shows it opened at %q, but the log opened it at %q", a.ID, got.OpenedAt, opened)
+		}
 		code := ""
 		for _, k := range assets.Codes() {
 			scale, want, g := assets[k].Scale, a.Balances[k], got.Balances[k]
@@ -297,12 +311,16 @@ func (c *client) compareAccounts(st *ledger.MemState, n uint64) (int, error) {
 				break
 			}
 		}
-		if code == "" {
+		state := accountStatus(a)
+		if code == "" && got.Status == state {
 			continue
 		}
 		line, err := c.lineAfter(a.ID, n)
 		if err != nil {
 			return moved, err
+		}
+		if line == nil && code == "" {
+			return moved, fmt.Errorf("account %s: the server shows status %q, but replaying the log gives %q", a.ID, got.Status, state)
 		}
 		if line == nil {
 			scale, want, g := assets[code].Scale, a.Balances[code], got.Balances[code]

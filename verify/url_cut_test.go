@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
 	"strings"
@@ -32,5 +33,33 @@ func TestURLExportCutInsideALine(t *testing.T) {
 	var se *SourceError
 	if !errors.As(err, &se) || !strings.Contains(err.Error(), "the export ended inside line") {
 		t.Fatalf("got %v, want a *SourceError saying the export was cut inside a line", err)
+	}
+}
+
+// TestURLVerifyFindsMisreportedStatus: an account's status and opened_at are compared with
+// the replay too, not only its balances: bob, frozen by the log's last entry, shown active,
+// and alice shown opened at another time, are named as differences. Both used to pass.
+func TestURLVerifyFindsMisreportedStatus(t *testing.T) {
+	for _, c := range []struct {
+		path, from, to, want string
+	}{
+		{"/v1/accounts/resident:bob", `"status":"frozen"`, `"status":"active"`, `account resident:bob: the server shows status "active", but replaying the log gives "frozen"`},
+		{"/v1/accounts/resident:alice", `"opened_at":"2026-`, `"opened_at":"2025-`, `account resident:alice: the server shows it opened at "2025-`},
+	} {
+		t.Run(c.path, func(t *testing.T) {
+			base, token, vkey := serveFixture(t, map[string]func([]byte) []byte{
+				c.path: func(b []byte) []byte {
+					if !bytes.Contains(b, []byte(c.from)) {
+						t.Errorf("the answer has no %s: %s", c.from, b)
+					}
+					return bytes.Replace(b, []byte(c.from), []byte(c.to), 1)
+				},
+			})
+			_, err := URL(base, token, vkey, nil)
+			var se *SourceError
+			if err == nil || errors.As(err, &se) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want a difference %q", err, c.want)
+			}
+		})
 	}
 }

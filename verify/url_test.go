@@ -69,7 +69,7 @@ func TestURLVerify(t *testing.T) {
 	}
 	var out bytes.Buffer
 	sum.Print(&out)
-	if !strings.Contains(out.String(), "7 accounts' balances and earned with the server's") {
+	if !strings.Contains(out.String(), "7 accounts' balances, earned, status and opening time with the server's") {
 		t.Fatalf("summary does not say the accounts were compared:\n%s", out.String())
 	}
 	if _, err := URL(base, token, "timebank+00000000+AAAA", nil); err == nil || !strings.Contains(err.Error(), "not the pinned key") {
