@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/timebank/timebank/internal/idle"
 	"github.com/timebank/timebank/ledger"
 )
@@ -137,11 +139,21 @@ func URL(base, token, pinnedKey string, progress func(uint64)) (*Summary, error)
 }
 
 func verifyURL(c *client, pinnedKey string, progress func(uint64)) (*Summary, error) {
+	// A key that is not one, pinned or served, is a source that is not one; only a
+	// well-formed served key other than the pinned one is a difference.
+	if pinnedKey != "" {
+		if _, err := note.NewVerifier(pinnedKey); err != nil {
+			return nil, sourceErrorf("the pinned verifier key: %w", err)
+		}
+	}
 	served, err := c.small("/v1/checkpoint/key", MaxNoteBytes)
 	if err != nil {
 		return nil, err
 	}
 	vkey := strings.TrimSpace(string(served))
+	if _, err := note.NewVerifier(vkey); err != nil {
+		return nil, sourceErrorf("GET /v1/checkpoint/key: the server's verifier key %.100q: %w", vkey, err)
+	}
 	if pinnedKey != "" && pinnedKey != vkey {
 		return nil, fmt.Errorf("the server's verifier key %q is not the pinned key %q", vkey, pinnedKey)
 	}

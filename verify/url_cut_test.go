@@ -63,3 +63,41 @@ func TestURLVerifyFindsMisreportedStatus(t *testing.T) {
 		})
 	}
 }
+
+// TestURLMalformedServedKey: a served verifier key that is not one (an error page, an
+// answer cut short) is an answer not the one documented (exit 3), pinned key or not; only
+// a well-formed key other than the pinned one is a difference (exit 1). With a pinned key
+// it used to be FAILED.
+func TestURLMalformedServedKey(t *testing.T) {
+	_, _, _, vkey := fixture(t)
+	for served, wantSource := range map[string]bool{
+		"<html>":               true,
+		vkey[:len(vkey)-4]:     true,
+		"timebank+00000000+AA": true,
+		otherKey(t):            false,
+	} {
+		base, token, _ := hostile(t, map[string]http.HandlerFunc{"/v1/checkpoint/key": func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(served + "\n"))
+		}})
+		_, err := verifyURL(newClient(base, token, answeringLimits), vkey, nil)
+		var se *SourceError
+		if err == nil || errors.As(err, &se) != wantSource {
+			t.Errorf("served key %q: got %v, want a SourceError %v", served, err, wantSource)
+		}
+	}
+
+	// A pinned key (--key FILE) that is malformed is a key file that is not one (exit 3,
+	// OPERATIONS), as with --export: it used to be compared with the served key, and FAILED.
+	base, token, _ := hostile(t, nil)
+	_, err := verifyURL(newClient(base, token, answeringLimits), "not a key", nil)
+	var se *SourceError
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "verifier key") {
+		t.Errorf("a malformed pinned key: got %v, want a SourceError", err)
+	}
+}
+
+// otherKey is a well-formed verifier key of another ledger of the same name.
+func otherKey(t *testing.T) string {
+	_, vkey := signText(t, "timebank", "timebank\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n")
+	return vkey
+}

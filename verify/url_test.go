@@ -72,7 +72,7 @@ func TestURLVerify(t *testing.T) {
 	if !strings.Contains(out.String(), "7 accounts' balances, earned, status and opening time with the server's") {
 		t.Fatalf("summary does not say the accounts were compared:\n%s", out.String())
 	}
-	if _, err := URL(base, token, "timebank+00000000+AAAA", nil); err == nil || !strings.Contains(err.Error(), "not the pinned key") {
+	if _, err := URL(base, token, otherKey(t), nil); err == nil || !strings.Contains(err.Error(), "not the pinned key") {
 		t.Fatalf("a pinned key other than the server's: got %v", err)
 	}
 	if _, err := URL(base, "wrong", "", nil); err == nil || !strings.Contains(err.Error(), "401") {
