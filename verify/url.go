@@ -208,10 +208,12 @@ func (c *client) replayExport(cp *Checkpoint, progress func(uint64)) (*Summary, 
 	}
 	// Read to the end rather than hang up at the checkpoint's size: a cut stream would be
 	// logged by the server as a failed export. But not without end: see netLimits.tail.
-	lines := &firstLines{w: f, left: cp.Size, tail: c.lim.tail}
+	lines := &firstLines{w: f, left: cp.Size, tail: c.lim.tail, tailTime: c.lim.small}
 	_, err = io.Copy(lines, resp.Body)
 	resp.Body.Close()
-	if err != nil && err != errTailRead {
+	// Once the checkpoint's entries are in, what comes after is read only out of courtesy:
+	// a stall or a break there costs nothing.
+	if err != nil && lines.left > 0 {
 		return nil, nil, &SourceError{fmt.Errorf("downloading the export: %w", err)}
 	}
 	// An answer whose end is the connection's close ends without an error wherever it is
@@ -228,13 +230,16 @@ func (c *client) replayExport(cp *Checkpoint, progress func(uint64)) (*Summary, 
 // firstLines passes the first left lines written to it on to w and drops the rest: a busy
 // server's export runs past the checkpoint fetched before it, and the replay stops there.
 // A line the replay would refuse as too long (MaxLineBytes) is refused as it arrives, and
-// once tail bytes have come after the first left lines, it stops with errTailRead.
+// once tail bytes have come after the first left lines, or bytes still come tailTime after
+// them (a drip), it stops with errTailRead.
 type firstLines struct {
-	w    io.Writer
-	left uint64 // lines still to pass on
-	n    uint64 // lines passed on
-	line int    // bytes of the current line so far, without its newline
-	tail int64
+	w        io.Writer
+	left     uint64 // lines still to pass on
+	n        uint64 // lines passed on
+	line     int    // bytes of the current line so far, without its newline
+	tail     int64
+	tailTime time.Duration // zero: no limit
+	tailEnd  time.Time     // when the tail may last until, once the first left lines are in
 }
 
 // errTailRead ends the download once enough of the export past the checkpoint was read.
@@ -264,6 +269,13 @@ func (l *firstLines) Write(p []byte) (int, error) {
 	}
 	if l.tail -= int64(len(p) - keep); l.tail < 0 {
 		return len(p), errTailRead
+	}
+	if l.left == 0 && l.tailTime > 0 {
+		if l.tailEnd.IsZero() {
+			l.tailEnd = time.Now().Add(l.tailTime)
+		} else if time.Now().After(l.tailEnd) {
+			return len(p), errTailRead
+		}
 	}
 	return len(p), nil
 }

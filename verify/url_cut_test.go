@@ -5,7 +5,9 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestURLExportCutInsideALine: an export that ends inside a line was cut on its way (an
@@ -100,4 +102,52 @@ func TestURLMalformedServedKey(t *testing.T) {
 func otherKey(t *testing.T) string {
 	_, vkey := signText(t, "timebank", "timebank\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n")
 	return vkey
+}
+
+// TestURLDrippingTail: past the checkpoint's entries verify reads on only out of courtesy
+// (so that the server does not log a cut export): a server that drips bytes there, each
+// well within the idle limit, or stalls, must not hold verify, which has all it needs. The
+// drip used to hold it until 64 MiB (64 KiB here) had come or the server stopped (here
+// after 1000 bytes, a byte every 20 ms: 20 s), a stall made it give up (exit 3).
+func TestURLDrippingTail(t *testing.T) {
+	var realExport []byte
+	var tail atomic.Int64
+	for name, h := range map[string]http.HandlerFunc{
+		"drip": func(w http.ResponseWriter, r *http.Request) {
+			w.Write(realExport)
+			for range 1000 {
+				w.(http.Flusher).Flush()
+				select {
+				case <-r.Context().Done():
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+				if _, err := w.Write([]byte{'x'}); err != nil {
+					return
+				}
+				tail.Add(1)
+			}
+		},
+		"stall": func(w http.ResponseWriter, r *http.Request) {
+			w.Write(realExport)
+			w.(http.Flusher).Flush()
+			stall(w, r)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tail.Store(0)
+			base, token, export := hostile(t, map[string]http.HandlerFunc{"/v1/export": h})
+			realExport = export
+			sum, err := verifyURL(newClient(base, token, testLimits), "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Entries != 21 {
+				t.Fatalf("replayed %d entries", sum.Entries)
+			}
+			if n := tail.Load(); n >= 500 { // 1 s of tail (testLimits.small) is about 50
+				t.Fatalf("verify read %d bytes of a dripping tail", n)
+			}
+		})
+	}
 }
