@@ -303,7 +303,7 @@ func (l *Ledger) spoolBackup() (_ *os.File, err error) {
 		_, err := tx.WriteTo(spool)
 		return err
 	}); err != nil {
-		if spool.cut {
+		if spool.cut { // bbolt's WriteTo words its writer's error anew ("meta 0 copy: …")
 			return nil, errUnavailable()
 		}
 		if ledger.CodeOf(err) == ledger.CodeUnavailable {
