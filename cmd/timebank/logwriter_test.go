@@ -3,13 +3,17 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -107,5 +111,216 @@ func TestServeOutlivesItsLogReader(t *testing.T) {
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("serve did not exit 0 after SIGTERM: %v", err)
+	}
+}
+
+// TestServeOutlivesAStalledLogReader: a log collector that stops reading (hung, or paused)
+// leaves serve's standard error a full pipe. The log writer used to write to it while
+// holding the lock every request's log line takes, so once the pipe and the buffer were
+// full every request waited for the collector, and SIGTERM's graceful stop waited on the
+// last flush for ever. Log lines are now dropped (and counted) instead: serve goes on
+// answering, says how many lines it dropped, and stops within SPEC §6's 15 seconds.
+func TestServeOutlivesAStalledLogReader(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	data := filepath.Join(t.TempDir(), "data")
+	cmd := exec.Command(bin, "serve", "--data", data, "--addr", "127.0.0.1:0")
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "TIMEBANK_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	logR, logW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logR.Close() // open, and never read until the end: the collector hangs
+	cmd.Stderr = logW
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	logW.Close()
+	sc := bufio.NewScanner(stdout)
+	var url string
+	for url == "" && sc.Scan() {
+		if u, ok := strings.CutPrefix(sc.Text(), "timebank: serving on "); ok {
+			url = u
+		}
+	}
+	if url == "" {
+		t.Fatalf("serve did not start: %v", cmd.Wait())
+	}
+	go io.Copy(io.Discard, stdout)
+	// About 200 bytes a line: 30,000 lines are 6 MB, past the pipe's 64 KiB and the log
+	// writer's buffer, whatever their sizes.
+	client := &http.Client{Timeout: 10 * time.Second}
+	for i := range 30000 {
+		res, err := client.Get(url + "/healthz")
+		if err != nil {
+			t.Fatalf("request %d with the log's reader stalled: %v", i, err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("request %d: status %d", i, res.StatusCode)
+		}
+	}
+	res, err := client.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	dropped := metricValue(t, string(metrics), "timebank_log_lines_dropped_total")
+	if dropped < 1 {
+		t.Fatalf("timebank_log_lines_dropped_total is %v with the log's reader stalled, want > 0", dropped)
+	}
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("serve did not exit 0 after SIGTERM: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("serve did not stop within 20 s of SIGTERM with its log's reader stalled")
+	}
+	if took := time.Since(start); took > 15*time.Second {
+		t.Fatalf("serve took %v to stop, past SPEC §6's 15 s", took)
+	}
+	// What the pipe holds: whole JSON lines, but for the last one, which the process may
+	// have been writing when it ended.
+	logR.SetReadDeadline(time.Now().Add(5 * time.Second))
+	log, _ := io.ReadAll(logR)
+	lines := strings.Split(string(log), "\n")
+	for _, line := range lines[:len(lines)-1] {
+		if !strings.HasPrefix(line, "{") || !strings.HasSuffix(line, "}") {
+			t.Fatalf("the log holds a broken line: %.200q", line)
+		}
+	}
+}
+
+// metricValue reads one unlabelled sample from a Prometheus text exposition, or fails.
+func metricValue(t *testing.T, text, name string) float64 {
+	t.Helper()
+	for line := range strings.Lines(text) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no %s in /metrics", name)
+	return 0
+}
+
+// gate is a log output that blocks every write until it is opened.
+type gate struct {
+	open chan struct{}
+	mu   sync.Mutex
+	buf  bytes.Buffer
+}
+
+func (g *gate) Write(p []byte) (int, error) {
+	<-g.open
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.buf.Write(p)
+}
+
+// TestLogWriterDropsWholeLinesWhileStalled: with its output blocked, Write never waits;
+// lines past logBufferMax are dropped whole and counted, and once the output takes writes
+// again the log says how many were dropped, then goes on with every line kept, in order.
+// Close does not wait for a blocked output past logCloseGrace.
+func TestLogWriterDropsWholeLinesWhileStalled(t *testing.T) {
+	out := &gate{open: make(chan struct{})}
+	l := newLogWriter(out, time.Millisecond)
+	line := func(i int) []byte { return fmt.Appendf(nil, "{\"n\":%d,\"pad\":%q}\n", i, strings.Repeat("x", 200)) }
+	wrote := make(chan struct{})
+	const n = 3 * logBufferMax / 200 // three buffers' worth
+	go func() {
+		defer close(wrote)
+		for i := range n {
+			l.Write(line(i))
+		}
+	}()
+	select {
+	case <-wrote:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Write waited for a blocked output")
+	}
+	dropped := l.Dropped()
+	if dropped == 0 || dropped >= n {
+		t.Fatalf("%d of %d lines dropped with the output blocked, want some but not all", dropped, n)
+	}
+	close(out.open)
+	for waiting := true; waiting; { // until the flusher has taken what waited
+		l.mu.Lock()
+		waiting = len(l.pending) > 0
+		l.mu.Unlock()
+		time.Sleep(time.Millisecond)
+	}
+	l.Write(line(n)) // after the stall
+	closed := time.Now()
+	l.Close()
+	if took := time.Since(closed); took > logCloseGrace+5*time.Second {
+		t.Fatalf("Close took %v", took)
+	}
+	out.mu.Lock()
+	got := out.buf.String()
+	out.mu.Unlock()
+	var kept, notices int
+	var noticed uint64
+	last := -1
+	for ln := range strings.Lines(got) {
+		var rec struct {
+			N       *int
+			Msg     string
+			Dropped uint64
+		}
+		if err := json.Unmarshal([]byte(ln), &rec); err != nil {
+			t.Fatalf("not a whole JSON line: %.100q: %v", ln, err)
+		}
+		if rec.N == nil {
+			if !strings.HasPrefix(rec.Msg, "log lines dropped") {
+				t.Fatalf("unexpected line %q", ln)
+			}
+			notices++
+			noticed += rec.Dropped
+			continue
+		}
+		if *rec.N <= last {
+			t.Fatalf("line %d after line %d", *rec.N, last)
+		}
+		last = *rec.N
+		kept++
+	}
+	if uint64(kept)+dropped != n+1 || noticed != dropped || notices == 0 || last != n {
+		t.Fatalf("kept %d, dropped %d (noticed %d in %d notices), last line %d; want kept+dropped = %d, all noticed, the line after the stall last",
+			kept, dropped, noticed, notices, last, n+1)
+	}
+
+	// A stall that never ends: Close gives up after logCloseGrace.
+	stuck := newLogWriter(&gate{open: make(chan struct{})}, time.Millisecond)
+	stuck.Write(line(0))
+	time.Sleep(10 * time.Millisecond) // the flusher is in the blocked write, or soon will be
+	closed = time.Now()
+	stuck.Close()
+	if took := time.Since(closed); took < logCloseGrace/2 || took > logCloseGrace+5*time.Second {
+		t.Fatalf("Close with the output blocked for good took %v, want about %v", took, logCloseGrace)
 	}
 }

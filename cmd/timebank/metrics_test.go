@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/timebank/timebank/api"
 	"github.com/timebank/timebank/ledger"
@@ -72,6 +74,9 @@ func TestMetricsAsDocumented(t *testing.T) {
 	}
 	defer led.Close()
 	registerStoreMetrics(reg, led)
+	logw := newLogWriter(io.Discard, time.Hour)
+	defer logw.Close()
+	registerLogMetrics(reg, logw)
 	h := api.New(led, api.Options{Registry: reg, Logger: slog.New(slog.DiscardHandler)}).Handler()
 	get := func(path string) string {
 		rec := httptest.NewRecorder()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode"
@@ -145,6 +145,7 @@ func (c *serveCmd) Run() error {
 		return err
 	}
 	registerStoreMetrics(reg, led)
+	registerLogMetrics(reg, logw)
 	srv := api.New(led, api.Options{Logger: log, Registry: reg, RateLimit: c.RateLimit})
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
 		IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
@@ -282,6 +283,13 @@ func registerStoreMetrics(reg *prometheus.Registry, led *store.Ledger) {
 	)
 }
 
+// registerLogMetrics exports the count of log lines dropped while the log's reader stalled.
+func registerLogMetrics(reg *prometheus.Registry, l *logWriter) {
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "timebank_log_lines_dropped_total",
+		Help: "Log lines dropped because the log's reader did not keep up (the ledger is unaffected)."},
+		func() float64 { return float64(l.Dropped()) }))
+}
+
 // commitHistograms registers the distributions of the sequencer's commits, entries per
 // commit and commit latency, and returns the store's hook that feeds them.
 func commitHistograms(reg *prometheus.Registry) func(int, time.Duration) {
@@ -301,20 +309,39 @@ func commitHistograms(reg *prometheus.Registry) func(int, time.Duration) {
 // logFlushInterval bounds how long a log line waits in the buffer.
 const logFlushInterval = 100 * time.Millisecond
 
-// logWriter buffers log lines and writes them at most every interval (or when the buffer
-// fills): one write system call per request line costs a tenth of the balance-read rate.
-// What is lost in a crash is at most the last interval's log lines, never ledger data (the
-// ledger acknowledges only committed entries), and Go's own panic output bypasses it.
+// The log writer's buffer: past logKickBytes the flusher is woken at once; past logBufferMax
+// (the reader of the log is not keeping up) lines are dropped and counted.
+const (
+	logKickBytes  = 64 << 10
+	logBufferMax  = 4 << 20
+	logCloseGrace = 2 * time.Second
+)
+
+// logWriter buffers log lines and writes them from a goroutine of its own, at most every
+// interval (sooner when logKickBytes are waiting): one write system call per request line
+// costs a tenth of the balance-read rate. What is lost in a crash is at most the last
+// interval's log lines, never ledger data (the ledger acknowledges only committed entries),
+// and Go's own panic output bypasses it.
+//
+// A request never waits for the log's reader: when it stalls (a hung collector, a paused
+// terminal) and logBufferMax bytes are waiting, new lines are dropped, whole, and counted
+// (Dropped, and a line saying how many once the reader is back), rather than every request
+// waiting on the full pipe. The ledger is the record; the log is for operators (decision 0011).
 type logWriter struct {
-	mu   sync.Mutex
-	out  io.Writer
-	w    *bufio.Writer
-	stop chan struct{}
-	done chan struct{}
+	flushMu sync.Mutex // one flush at a time: it owns spare
+	mu      sync.Mutex
+	pending []byte // whole lines waiting for the flusher
+	spare   []byte // the flusher's other buffer, swapped with pending at each flush
+	lost    uint64 // lines dropped since the last notice
+	dropped atomic.Uint64
+	out     io.Writer
+	kick    chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 func newLogWriter(w io.Writer, interval time.Duration) *logWriter {
-	l := &logWriter{out: w, w: bufio.NewWriterSize(w, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
+	l := &logWriter{out: w, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(l.done)
 		t := time.NewTicker(interval)
@@ -322,41 +349,70 @@ func newLogWriter(w io.Writer, interval time.Duration) *logWriter {
 		for {
 			select {
 			case <-t.C:
-				l.flush()
+			case <-l.kick:
 			case <-l.stop:
 				l.flush()
 				return
 			}
+			l.flush()
 		}
 	}()
 	return l
 }
 
+// Write takes one log line (slog writes each record whole); it never blocks on the output.
 func (l *logWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	n, err := l.w.Write(p)
-	if err != nil {
-		l.w.Reset(l.out)
+	if len(l.pending)+len(p) > logBufferMax {
+		l.lost++
+		l.dropped.Add(1)
+		return len(p), nil
 	}
-	return n, err
+	l.pending = append(l.pending, p...)
+	if len(l.pending) >= logKickBytes {
+		select {
+		case l.kick <- struct{}{}:
+		default:
+		}
+	}
+	return len(p), nil
 }
 
-// flush writes out what is buffered. A bufio.Writer keeps its first error for good, so after
-// a failed write (a full disk, a closed pipe) the buffered lines are dropped and logging
-// starts over, rather than stopping for the rest of the process.
+// flush writes out what is waiting, first saying how many lines were dropped since the last
+// flush, if any. A failed write (a full disk, a closed pipe) drops what it was writing;
+// logging goes on with the next lines.
 func (l *logWriter) flush() {
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
 	l.mu.Lock()
-	if err := l.w.Flush(); err != nil {
-		l.w.Reset(l.out)
+	buf, lost := l.pending, l.lost
+	l.pending, l.lost = l.spare[:0], 0
+	l.mu.Unlock()
+	if lost > 0 {
+		fmt.Fprintf(l.out, "{\"time\":%q,\"level\":\"WARN\",\"msg\":\"log lines dropped: the log's reader did not keep up\",\"dropped\":%d}\n",
+			time.Now().Format(time.RFC3339Nano), lost)
 	}
+	if len(buf) > 0 {
+		l.out.Write(buf)
+	}
+	l.mu.Lock()
+	l.spare = buf[:0]
 	l.mu.Unlock()
 }
 
-// Close flushes what is buffered and stops the flusher.
+// Dropped is the number of log lines dropped so far.
+func (l *logWriter) Dropped() uint64 { return l.dropped.Load() }
+
+// Close flushes what is waiting and stops the flusher; it waits for the last write at most
+// logCloseGrace, so that a stalled reader of the log does not hold the process past its
+// graceful stop (SPEC §6: 15 seconds).
 func (l *logWriter) Close() error {
 	close(l.stop)
-	<-l.done
+	select {
+	case <-l.done:
+	case <-time.After(logCloseGrace):
+	}
 	return nil
 }
 
