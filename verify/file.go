@@ -51,21 +51,26 @@ func Export(path string, ckpt []byte, vkey string, progress func(uint64)) (*Summ
 	} else if !fi.Mode().IsRegular() {
 		return nil, nil, sourceErrorf("export %s is not a regular file (%s): save the export to a file and verify that", path, fi.Mode().Type())
 	}
-	return exportFile(f, "export "+path, cp, progress)
+	r, err := exportFile(f, "export "+path, cp, progress)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r.sum, r.st, nil
 }
 
-// exportFile is Export of an open file, read from its current offset (0), named source.
-func exportFile(f *os.File, source string, cp *Checkpoint, progress func(uint64)) (*Summary, *ledger.MemState, error) {
+// exportFile is Export of an open file, read from its current offset (0), named source; it
+// returns the finished replay.
+func exportFile(f *os.File, source string, cp *Checkpoint, progress func(uint64)) (*replay, error) {
 	start := time.Now()
 	src := &fileSource{f: f, offsets: []int64{0}}
 	r := newReplay(src, cp, progress)
 	src.assets = func() ledger.Assets { return r.rp.Assets }
 	if err := run(r, NewLines(f), f, func(it item) { src.offsets = append(src.offsets, it.end) }); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	r.sum.Source = source
 	r.sum.Elapsed = time.Since(start)
-	return r.sum, r.st, nil
+	return r, nil
 }
 
 // run replays every line of file, then finishes. Lines are read and decoded on another

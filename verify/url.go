@@ -129,9 +129,10 @@ func (c *client) small(path string, limit int64) ([]byte, error) {
 // URL verifies a running server through its API: it fetches the signed checkpoint and the
 // verifier key (which must equal pinnedKey when one is given), streams the export to a
 // temporary file, replays the checkpoint's entries, then compares every replayed account's
-// balances with the server's at that tree size (compareAccounts). A server that keeps
-// writing is fine: the export runs past the checkpoint and is cut at its size, and an
-// account written since is compared through its statement. A server that cannot be read
+// balances and every replayed hold with the server's at that tree size (compareAccounts,
+// compareHolds). A server that keeps writing is fine: the export runs past the checkpoint
+// and is cut at its size, an account written since is compared through its statement, and
+// a hold closed since by what it is now. A server that cannot be read
 // (unreachable, an error status, a stall: netLimits, an answer too large or malformed) is
 // a *SourceError.
 func URL(base, token, pinnedKey string, progress func(uint64)) (*Summary, error) {
@@ -168,10 +169,11 @@ func verifyURL(c *client, pinnedKey string, progress func(uint64)) (*Summary, er
 	if cp.Size == 0 {
 		return nil, errors.New("the server's checkpoint covers no entries, not even genesis, which every ledger holds from its first start")
 	}
-	sum, st, err := c.replayExport(cp, progress)
+	r, err := c.replayExport(cp, progress)
 	if err != nil {
 		return nil, err
 	}
+	sum, st := r.sum, r.st
 	sum.Source = "server " + c.base
 	if pinnedKey == "" {
 		sum.ServedKey = vkey
@@ -184,16 +186,24 @@ func verifyURL(c *client, pinnedKey string, progress func(uint64)) (*Summary, er
 	if moved > 0 {
 		sum.Compared = append(sum.Compared, fmt.Sprintf("%d accounts written since: their balances at tree size %d through their next statement line (earned is served only as of now)", moved, cp.Size))
 	}
+	closed, err := c.compareHolds(st, cp.Size, r.rp.LastTime)
+	if err != nil {
+		return nil, err
+	}
+	sum.Compared = append(sum.Compared, fmt.Sprintf("%d holds' resident, payee, asset, amount, expiry and status with the server's at tree size %d", sum.Holds-closed, cp.Size))
+	if closed > 0 {
+		sum.Compared = append(sum.Compared, fmt.Sprintf("%d holds open at tree size %d and settled, voided or expired since: their terms, and for the settled or voided an entry of their resident since", closed, cp.Size))
+	}
 	return sum, nil
 }
 
 // replayExport downloads the export's first cp.Size entries to a temporary file and
 // replays them. The file is unlinked as soon as it is made: its space returns to the
 // system when verify ends, however it ends.
-func (c *client) replayExport(cp *Checkpoint, progress func(uint64)) (*Summary, *ledger.MemState, error) {
+func (c *client) replayExport(cp *Checkpoint, progress func(uint64)) (*replay, error) {
 	f, err := os.CreateTemp("", "timebank-export-*.ndjson")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	unlinked := os.Remove(f.Name()) == nil // not where an open file cannot be removed
 	defer func() {
@@ -204,7 +214,7 @@ func (c *client) replayExport(cp *Checkpoint, progress func(uint64)) (*Summary, 
 	}()
 	resp, err := c.get(context.Background(), "/v1/export")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	// Read to the end rather than hang up at the checkpoint's size: a cut stream would be
 	// logged by the server as a failed export. But not without end: see netLimits.tail.
@@ -214,15 +224,15 @@ func (c *client) replayExport(cp *Checkpoint, progress func(uint64)) (*Summary, 
 	// Once the checkpoint's entries are in, what comes after is read only out of courtesy:
 	// a stall or a break there costs nothing.
 	if err != nil && lines.left > 0 {
-		return nil, nil, &SourceError{fmt.Errorf("downloading the export: %w", err)}
+		return nil, &SourceError{fmt.Errorf("downloading the export: %w", err)}
 	}
 	// An answer whose end is the connection's close ends without an error wherever it is
 	// cut; one that ends inside a line was cut on its way, as one that broke is.
 	if lines.left > 0 && lines.line > 0 {
-		return nil, nil, sourceErrorf("downloading the export: the export ended inside line %d, after %d whole lines: it was cut short", lines.n+1, lines.n)
+		return nil, sourceErrorf("downloading the export: the export ended inside line %d, after %d whole lines: it was cut short", lines.n+1, lines.n)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	return exportFile(f, "server "+c.base, cp, progress)
 }
@@ -425,4 +435,86 @@ func (l *statementLine) check(a *ledger.Account, n uint64, assets ledger.Assets)
 		}
 	}
 	return nil
+}
+
+// servedHold is the answer to GET /v1/holds/{id}.
+type servedHold struct {
+	HoldID    uint64            `json:"hold_id"`
+	Resident  ledger.AccountID  `json:"resident"`
+	Payee     ledger.AccountID  `json:"payee"`
+	Asset     string            `json:"asset"`
+	Amount    string            `json:"amount"`
+	Status    ledger.HoldStatus `json:"status"`
+	ExpiresAt string            `json:"expires_at"`
+}
+
+// compareHolds compares every hold of st, the replay of the first n entries (the last of
+// them at time last), with the server's answer (one request a hold), and returns how many
+// were open at n and are shown settled, voided or expired.
+//
+// A hold's terms (hold_id, resident, payee, asset, amount, expires_at) never change: one
+// that differs is the server's at once. Its status is as of the server's read, after n on a
+// busy server, and judged by the server's clock, which verify cannot see; no entry after n
+// is earlier than last + 1 µs, nor is the server's clock for holds (it reads them at the
+// next entry's time):
+//   - settled or voided at n is final: the server must show the same;
+//   - open at n but expired at last + 1 µs can no longer be settled (a settle needs a time
+//     before expires_at) nor voided (a void, an unexpired hold): the server must show
+//     expired;
+//   - open at n and unexpired then, it may since have expired on the server's clock, or
+//     been settled or voided by an entry after n. Shown open or expired, it is taken as
+//     shown. Shown settled or voided, its resident (a party of every settle and void of its
+//     holds) must have a statement line after n: none means no entry closed it.
+func (c *client) compareHolds(st *ledger.MemState, n uint64, last int64) (int, error) {
+	assets := st.Policy().Assets
+	closed := 0
+	for _, h := range st.Holds() {
+		raw, err := c.small(fmt.Sprintf("/v1/holds/%d", h.ID), maxAnswerBytes)
+		var status *statusError
+		if errors.As(err, &status) && status.code == http.StatusNotFound {
+			return closed, fmt.Errorf("hold %d was placed by entry %d of the log, but the server does not know it: %w", h.ID, h.ID, status)
+		}
+		if err != nil {
+			return closed, err
+		}
+		var got servedHold
+		if err := json.Unmarshal(raw, &got); err != nil {
+			return closed, sourceErrorf("hold %d: the server's answer: %w", h.ID, err)
+		}
+		if got.HoldID != h.ID {
+			return closed, fmt.Errorf("hold %d: the server shows hold_id %d", h.ID, got.HoldID)
+		}
+		for _, f := range []struct{ name, got, want string }{
+			{"resident", string(got.Resident), string(h.Resident)},
+			{"payee", string(got.Payee), string(h.Payee)},
+			{"asset", got.Asset, h.Asset},
+			{"amount", got.Amount, ledger.FormatAmount(h.Amount, assets[h.Asset].Scale)},
+			{"expires_at", got.ExpiresAt, ledger.FormatTime(h.ExpiresAt)},
+		} {
+			if f.got != f.want {
+				return closed, fmt.Errorf("hold %d: the server shows %s %q, but replaying the log gives %q", h.ID, f.name, f.got, f.want)
+			}
+		}
+		want := h.StatusAt(last + 1)
+		switch {
+		case got.Status == want:
+			continue
+		case want != ledger.HoldOpen:
+			return closed, fmt.Errorf("hold %d: the server shows status %q, but replaying the log gives %q", h.ID, got.Status, want)
+		case got.Status == ledger.HoldExpired:
+		case got.Status == ledger.HoldSettled || got.Status == ledger.HoldVoided:
+			line, err := c.lineAfter(h.Resident, n)
+			if err != nil {
+				return closed, err
+			}
+			if line == nil {
+				return closed, fmt.Errorf("hold %d: the server shows status %q, but it was open at tree size %d and its resident %s has no entry since: nothing settled or voided it",
+					h.ID, got.Status, n, h.Resident)
+			}
+		default:
+			return closed, fmt.Errorf("hold %d: the server shows status %q, not one of open, settled, voided or expired (replaying the log gives %q)", h.ID, got.Status, want)
+		}
+		closed++
+	}
+	return closed, nil
 }

@@ -40,7 +40,7 @@ func (c *verifyCmd) Help() string {
 Exit status:
 
 	0  verified: every entry, hash, balance and index agrees
-	1  FAILED: a difference, named (the first entry or account that differs), or a
+	1  FAILED: a difference, named (the first entry, account or hold that differs), or a
 	   damaged database file
 	2  wrong usage: a flag missing, unknown or in conflict; nothing was read
 	3  not verified: the source could not be read or is not one (a missing, unreadable,
