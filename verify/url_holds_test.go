@@ -19,8 +19,9 @@ import (
 )
 
 // serveHolds serves the fixture's ledger with a hold in every status at its checkpoint
-// (25 entries): 14 settled, 16 open (HOURS 1.00 for 60 s), 22 voided, 24 expired (an entry
-// came after its expiry, so nothing can close it since) and 25 open (POINTS 1 for an hour).
+// (25 entries): 14 settled, 16 open (HOURS 1.00 for 60 s), 22 voided, 24 expired (entry
+// 25 came a µs before its expiry, so nothing can close it since) and 25 open (POINTS 1 for
+// an hour).
 // The server's clock is t0 until the test moves it. Before the export is served (after
 // verify fetched the checkpoint), since runs, when set, with the ledger and the clock:
 // what it writes lies past the replayed point. Answers to the paths of rewrite are
@@ -50,8 +51,10 @@ func serveHolds(t *testing.T, rewrite map[string]func([]byte) []byte, before fun
 		t.Fatalf("the voided hold is entry %d, want 22", h.Seq)
 	}
 	do(o1, &ledger.VoidBody{HoldID: 22})
-	do(alice, &ledger.HoldBody{Payee: "outlet:o1", Asset: "POINTS", Amount: "1", TTLSeconds: 1})
-	clock.Add((2 * time.Second).Microseconds())
+	h24 := do(alice, &ledger.HoldBody{Payee: "outlet:o1", Asset: "POINTS", Amount: "1", TTLSeconds: 1})
+	// Entry 25 a µs before hold 24 expires: the next entry's time, the earliest a settle or
+	// a void could carry, is its expiry (the boundary; found by mutation testing).
+	clock.Store(h24.TimeMicros + time.Second.Microseconds() - 1)
 	do(alice, &ledger.HoldBody{Payee: "outlet:o1", Asset: "POINTS", Amount: "1", TTLSeconds: 3600})
 	const token = "tb_test_admin"
 	if err := l.EnsureAdminToken(token); err != nil {
@@ -84,6 +87,7 @@ func serveHolds(t *testing.T, rewrite map[string]func([]byte) []byte, before fun
 // was settled and hold 16 expired on the server's clock: a hold open at the replayed point
 // may since have closed, which is no difference.
 func TestURLVerifyComparesHolds(t *testing.T) {
+	var settled atomic.Bool
 	for _, c := range []struct {
 		name  string
 		since func(l *store.Ledger, clock *atomic.Int64)
@@ -91,7 +95,7 @@ func TestURLVerifyComparesHolds(t *testing.T) {
 	}{
 		{"quiet", nil, []string{"5 holds' resident, payee, asset, amount, expiry and status with the server's at tree size 25"}},
 		{"closed since", func(l *store.Ledger, clock *atomic.Int64) {
-			if clock.Load() != t0.Add(2*time.Second).UnixMicro() {
+			if settled.Swap(true) {
 				return // once
 			}
 			if _, _, err := l.Submit(context.Background(), ledger.Request{Principal: o1, IdempotencyKey: "settle-25",
