@@ -38,13 +38,15 @@ var defaultLimits = netLimits{header: time.Minute, idle: time.Minute, small: tim
 
 type client struct {
 	base  string
+	name  string // base with its password, if any, redacted: for messages
 	token string
 	http  *http.Client
 	lim   netLimits
 }
 
 func newClient(base, token string, lim netLimits) *client {
-	return &client{base: strings.TrimRight(base, "/"), token: token, http: idle.Client(lim.header), lim: lim}
+	base = strings.TrimRight(base, "/")
+	return &client{base: base, name: idle.Redacted(base), token: token, http: idle.Client(lim.header), lim: lim}
 }
 
 // statusError is a server's answer other than 200 OK.
@@ -174,7 +176,7 @@ func verifyURL(c *client, pinnedKey string, progress func(uint64)) (*Summary, er
 		return nil, err
 	}
 	sum, st := r.sum, r.st
-	sum.Source = "server " + c.base
+	sum.Source = "server " + c.name
 	if pinnedKey == "" {
 		sum.ServedKey = vkey
 	}
@@ -234,7 +236,7 @@ func (c *client) replayExport(cp *Checkpoint, progress func(uint64)) (*replay, e
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
-	return exportFile(f, "server "+c.base, cp, progress)
+	return exportFile(f, "server "+c.name, cp, progress)
 }
 
 // firstLines passes the first left lines written to it on to w and drops the rest: a busy

@@ -13,6 +13,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/timebank/timebank/internal/idle"
 	"github.com/timebank/timebank/ledger/store"
 )
 
@@ -269,7 +270,8 @@ func (e *exitError) Unwrap() error { return e.err }
 
 // checkURL refuses a server URL that no request can be sent to, before anything is sent:
 // `127.0.0.1:8080`, the form serve's --addr takes, parses as a path, and `localhost:8080` as
-// a URL of the scheme "localhost". The message starts with command when it is not empty.
+// a URL of the scheme "localhost". The message starts with command when it is not empty, and
+// names raw with its password, if any, redacted.
 func checkURL(command, raw string) error {
 	u, err := url.Parse(raw)
 	if err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
@@ -278,5 +280,5 @@ func checkURL(command, raw string) error {
 	if command != "" {
 		command += ": "
 	}
-	return usagef("%s--url %q is not a server's base URL; give one like http://127.0.0.1:8080", command, raw)
+	return usagef("%s--url %q is not a server's base URL; give one like http://127.0.0.1:8080", command, idle.Redacted(raw))
 }

@@ -91,3 +91,29 @@ func (b *body) Close() error {
 	b.cancel(nil)
 	return err
 }
+
+// Redacted returns the URL raw with the password of its userinfo, if any, replaced by
+// "xxxxx", as url.URL.Redacted does, for messages: a --url may carry a proxy's basic
+// authentication (https://user:password@host), which must not reach a terminal or a log.
+// Unlike url.URL.Redacted it works on what does not parse as a URL too (a --url refused as
+// malformed is still named), and on one without "//" ("user:password@host", which parses
+// as the opaque URL of the scheme "user").
+func Redacted(raw string) string {
+	prefix, rest := "", raw
+	if i := strings.Index(raw, "://"); i >= 0 {
+		prefix, rest = raw[:i+3], raw[i+3:]
+	}
+	authority := rest
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		authority = rest[:i]
+	}
+	at := strings.LastIndex(authority, "@")
+	if at < 0 {
+		return raw
+	}
+	user, _, hasPassword := strings.Cut(authority[:at], ":")
+	if !hasPassword {
+		return raw
+	}
+	return prefix + user + ":xxxxx" + rest[at:]
+}

@@ -24,3 +24,19 @@ func TestSameServer(t *testing.T) {
 		}
 	}
 }
+
+func TestRedacted(t *testing.T) {
+	for raw, want := range map[string]string{
+		"http://127.0.0.1:8080":                  "http://127.0.0.1:8080",
+		"https://ops:pw@ledger.example/base":     "https://ops:xxxxx@ledger.example/base",
+		"https://ops@ledger.example":             "https://ops@ledger.example",
+		"https://ops:p:w@ledger.example?next=@x": "https://ops:xxxxx@ledger.example?next=@x",
+		"http://ops:pw@127.0.0.1:80a":            "http://ops:xxxxx@127.0.0.1:80a",
+		"ops:pw@127.0.0.1:8080":                  "ops:xxxxx@127.0.0.1:8080",
+		"http://host/path@x:y":                   "http://host/path@x:y",
+	} {
+		if got := Redacted(raw); got != want {
+			t.Errorf("Redacted(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}
