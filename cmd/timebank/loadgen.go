@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/timebank/timebank/internal/idle"
 )
 
 // loadgenCmd loads a running server and prints throughput and latency (docs/PERFORMANCE.md).
@@ -52,8 +54,11 @@ func (c *loadgenCmd) Run() error {
 	if c.Clients < 1 || c.Clients > 4096 || c.Residents < 1 || c.Clients*c.Residents > 1<<20 {
 		return usagef("loadgen: --clients must be 1 to 4096, --residents at least 1, their product at most 2^20")
 	}
+	// Redirects are followed only within the server named, as by every client of the
+	// command line (internal/idle): the admin and station tokens go nowhere else.
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConns: c.Clients * 2, MaxIdleConnsPerHost: c.Clients * 2,
-		MaxConnsPerHost: c.Clients * 2, DisableCompression: true, IdleConnTimeout: time.Minute}, Timeout: 30 * time.Second}
+		MaxConnsPerHost: c.Clients * 2, DisableCompression: true, IdleConnTimeout: time.Minute}, Timeout: 30 * time.Second,
+		CheckRedirect: idle.SameServer}
 	var fx *fixture
 	var results []result
 	for _, mode := range c.Mode {

@@ -42,6 +42,7 @@ func TestTokenNotSentToAnotherServer(t *testing.T) {
 		{[]string{"token", "list", "--url", redirecting.URL}, exitFailed},
 		{[]string{"token", "create", "--role", "auditor", "--url", redirecting.URL}, exitFailed},
 		{[]string{"token", "revoke", "tok_0123456789abcdef", "--url", redirecting.URL}, exitFailed},
+		{[]string{"loadgen", "--duration", "1ms", "--warmup", "0s", "--url", redirecting.URL}, exitFailed},
 	} {
 		status, _, stderr := runCLI(t, append(c.args, "--token", "tb_secret")...)
 		if status != c.want || !strings.Contains(stderr, elsewhere.URL) {
