@@ -467,7 +467,7 @@ func TestLoadgenDescribesFailures(t *testing.T) {
 	srv := newTestServer(t)
 	c := &loadgenCmd{clientFlags: clientFlags{URL: srv.url, Token: srv.admin}, Clients: 1, Residents: 1, Keys: "ordered"}
 	hc := &http.Client{}
-	fx, err := c.setup(hc)
+	fx, err := c.setup(context.Background(), hc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,9 +4,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // withPassword returns base with the user name and password of a URL's userinfo in it.
@@ -73,4 +78,103 @@ func TestURLPasswordNeverPrinted(t *testing.T) {
 			}
 		})
 	}
+}
+
+// loadgenServer is a fake timebank server for loadgen: it opens accounts, makes a station
+// token (tok_00000000000000aa), takes credits (calling credited at each) and records the
+// tokens revoked, answering revocations with revokeStatus.
+type loadgenServer struct {
+	url      string
+	mu       sync.Mutex
+	revoked  []string
+	credited func()
+}
+
+func newLoadgenServer(t *testing.T, revokeStatus int) *loadgenServer {
+	t.Helper()
+	s := &loadgenServer{credited: func() {}}
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == http.MethodPost && r.URL.Path == "/v1/tokens":
+			w.WriteHeader(http.StatusCreated)
+			w.Write([]byte(`{"id":"tok_00000000000000aa","token":"tb_station-secret","role":"station"}`))
+		case r.Method == http.MethodPost && r.URL.Path == "/v1/credits":
+			s.credited()
+			w.WriteHeader(http.StatusCreated)
+			w.Write([]byte(`{}`))
+		case r.Method == http.MethodPost:
+			w.WriteHeader(http.StatusCreated)
+			w.Write([]byte(`{}`))
+		case r.Method == http.MethodDelete:
+			s.mu.Lock()
+			s.revoked = append(s.revoked, strings.TrimPrefix(r.URL.Path, "/v1/tokens/"))
+			s.mu.Unlock()
+			w.WriteHeader(revokeStatus)
+			if revokeStatus != http.StatusNoContent {
+				w.Write([]byte(`{"error":{"code":"internal","message":"Try again.","details":{}}}`))
+			}
+		default:
+			w.Write([]byte(`{}`))
+		}
+	}))
+	t.Cleanup(hs.Close)
+	s.url = hs.URL
+	return s
+}
+
+// revokedIDs returns the ids of the tokens revoked so far.
+func (s *loadgenServer) revokedIDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.revoked)
+}
+
+// TestLoadgenRevokesItsStationToken: the station token loadgen makes for its credits is
+// revoked when the run ends, also when it is interrupted (SIGINT); its secret is gone with
+// the run, so a token left live would be a credential nobody holds and nobody revokes. A
+// revocation that fails is said on stderr with the token's id, and the run fails.
+func TestLoadgenRevokesItsStationToken(t *testing.T) {
+	cleanEnv(t)
+	args := func(url, duration string) []string {
+		return []string{"loadgen", "--url", url, "--token", "tb_admin", "--clients", "1", "--residents", "1",
+			"--warmup", "0s", "--duration", duration}
+	}
+	run := func(args []string) (int, string) {
+		done := make(chan struct{})
+		var status int
+		var stderr string
+		go func() {
+			defer close(done)
+			status, _, stderr = runCLI(t, args...)
+		}()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second): // a hang guard
+			t.Fatalf("loadgen still running after 20 s")
+		}
+		return status, stderr
+	}
+	t.Run("run ends", func(t *testing.T) {
+		srv := newLoadgenServer(t, http.StatusNoContent)
+		if status, stderr := run(args(srv.url, "50ms")); status != 0 || !slices.Equal(srv.revokedIDs(), []string{"tok_00000000000000aa"}) {
+			t.Errorf("status %d, revoked %v\nstderr: %s", status, srv.revokedIDs(), stderr)
+		}
+	})
+	t.Run("interrupted", func(t *testing.T) {
+		srv := newLoadgenServer(t, http.StatusNoContent)
+		var once sync.Once
+		srv.credited = func() { once.Do(func() { syscall.Kill(os.Getpid(), syscall.SIGINT) }) }
+		status, stderr := run(args(srv.url, "1h"))
+		if status != exitFailed || !strings.Contains(stderr, "interrupted") || !slices.Equal(srv.revokedIDs(), []string{"tok_00000000000000aa"}) {
+			t.Errorf("status %d, revoked %v\nstderr: %s", status, srv.revokedIDs(), stderr)
+		}
+	})
+	t.Run("revocation fails", func(t *testing.T) {
+		srv := newLoadgenServer(t, http.StatusInternalServerError)
+		status, stderr := run(args(srv.url, "50ms"))
+		if status != exitFailed || !strings.Contains(stderr, "tok_00000000000000aa") || !strings.Contains(stderr, "internal") {
+			t.Errorf("status %d, revoked %v\nstderr: %s", status, srv.revokedIDs(), stderr)
+		}
+	})
 }

@@ -12,12 +12,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -49,22 +52,31 @@ type result struct {
 }
 
 // Run sets up what the modes need (a station, one resident per client, tokens), then runs
-// each mode and prints a table.
-func (c *loadgenCmd) Run() error {
+// each mode and prints a table. The station token it makes is revoked when it ends, however
+// it ends but killed: its secret ends with the run, and nobody else could use or revoke it by
+// what they hold. SIGINT and SIGTERM end the run early (exit 1), after that revocation.
+func (c *loadgenCmd) Run(inv *invocation) (err error) {
 	if c.Clients < 1 || c.Clients > 4096 || c.Residents < 1 || c.Clients*c.Residents > 1<<20 {
 		return usagef("loadgen: --clients must be 1 to 4096, --residents at least 1, their product at most 2^20")
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	// Redirects are followed only within the server named, as by every client of the
 	// command line (internal/idle): the admin and station tokens go nowhere else.
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConns: c.Clients * 2, MaxIdleConnsPerHost: c.Clients * 2,
 		MaxConnsPerHost: c.Clients * 2, DisableCompression: true, IdleConnTimeout: time.Minute}, Timeout: 30 * time.Second,
 		CheckRedirect: idle.SameServer}
 	var fx *fixture
+	defer func() {
+		if fx != nil {
+			err = errors.Join(err, c.revoke(fx.stationID, inv.stderr))
+		}
+	}()
 	var results []result
 	for _, mode := range c.Mode {
 		switch mode {
 		case "bare":
-			r, err := c.runBare(hc)
+			r, err := c.runBare(ctx, hc)
 			if err != nil {
 				return err
 			}
@@ -72,20 +84,36 @@ func (c *loadgenCmd) Run() error {
 		case "credits", "reads":
 			if fx == nil {
 				var err error
-				if fx, err = c.setup(hc); err != nil {
+				if fx, err = c.setup(ctx, hc); err != nil {
 					return err
 				}
 			}
-			results = append(results, c.measure(mode, hc, fx.request(mode, c.URL)))
+			results = append(results, c.measure(ctx, mode, hc, fx.request(mode, c.URL)))
+		}
+		if ctx.Err() != nil {
+			return errors.New("loadgen: interrupted")
 		}
 	}
-	printResults(results, c.Clients)
+	printResults(inv.stdout, results, c.Clients)
+	return nil
+}
+
+// revoke revokes the station token id that setup made. When it cannot, it says so on w
+// with the id, for an operator to revoke it.
+func (c *loadgenCmd) revoke(id string, w io.Writer) error {
+	res, err := c.client(30*time.Second).do(http.MethodDelete, "/v1/tokens/"+url.PathEscape(id), nil, http.StatusNoContent)
+	if err != nil {
+		fmt.Fprintf(w, "loadgen: the station token %s it made is still live: revoke it with timebank token revoke %s\n", id, id)
+		return fmt.Errorf("loadgen: revoking the station token %s: %w", id, err)
+	}
+	res.Body.Close()
 	return nil
 }
 
 // fixture is what the load needs on the server.
 type fixture struct {
 	admin, station string
+	stationID      string     // the id of station's token, revoked at the end
 	residents      [][]string // per client
 	base           time.Time  // local midnight 28 days ago: sessions fill days from here
 	next           []atomic.Int64
@@ -112,8 +140,9 @@ func (fx *fixture) idempotencyKey(who string, k int64) string {
 }
 
 // setup opens a station and Residents residents per client (distinct residents: no client
-// waits on another's caps) under a fresh run id, and makes the station's token.
-func (c *loadgenCmd) setup(hc *http.Client) (*fixture, error) {
+// waits on another's caps) under a fresh run id, and makes the station's token, labelled
+// with the run id. It stops early when ctx ends.
+func (c *loadgenCmd) setup(ctx context.Context, hc *http.Client) (*fixture, error) {
 	run := fmt.Sprintf("lg%x", time.Now().UnixNano()&0xffffffff)
 	a := &apiClient{base: strings.TrimRight(c.URL, "/"), token: c.Token, http: hc}
 	open := func(id string) error {
@@ -131,6 +160,10 @@ func (c *loadgenCmd) setup(hc *http.Client) (*fixture, error) {
 		go func() {
 			defer wg.Done()
 			for j := range c.Residents {
+				if ctx.Err() != nil {
+					errs <- errors.New("loadgen: interrupted")
+					return
+				}
 				id := fmt.Sprintf("resident:%s-%d-%d", run, i, j)
 				if err := open(id); err != nil {
 					errs <- err
@@ -145,16 +178,18 @@ func (c *loadgenCmd) setup(hc *http.Client) (*fixture, error) {
 	if err := <-errs; err != nil {
 		return nil, err
 	}
-	res, err := a.do(http.MethodPost, "/v1/tokens", map[string]string{"role": "station", "account": station, "label": "loadgen"}, http.StatusCreated)
+	label := "loadgen " + run
+	res, err := a.do(http.MethodPost, "/v1/tokens", map[string]string{"role": "station", "account": station, "label": label}, http.StatusCreated)
 	if err != nil {
 		return nil, err
 	}
 	defer res.Body.Close()
-	var tok struct{ Token string }
-	if err := json.NewDecoder(res.Body).Decode(&tok); err != nil {
-		return nil, err
+	var tok struct{ ID, Token string }
+	if b, err := readAnswer(res.Body, maxTokenBytes, "the new token"); err != nil || json.Unmarshal(b, &tok) != nil || tok.ID == "" || tok.Token == "" {
+		return nil, fmt.Errorf("loadgen: the server's answer with the station token it made cannot be read (%v): "+
+			"revoke the token labelled %q (timebank token list)", err, label)
 	}
-	fx.station = tok.Token
+	fx.station, fx.stationID = tok.Token, tok.ID
 	loc, _ := time.LoadLocation("Asia/Shanghai")
 	now := time.Now().In(loc)
 	fx.base = time.Date(now.Year(), now.Month(), now.Day()-28, 0, 0, 0, 0, loc)
@@ -230,9 +265,9 @@ func (fx *fixture) request(mode, base string) func(i int) *http.Request {
 }
 
 // measure runs Clients loops of mk for Warmup (not counted), then for Duration.
-func (c *loadgenCmd) measure(mode string, hc *http.Client, mk func(i int) *http.Request) result {
+func (c *loadgenCmd) measure(parent context.Context, mode string, hc *http.Client, mk func(i int) *http.Request) result {
 	var recording atomic.Bool
-	ctx, cancel := context.WithTimeout(context.Background(), c.Warmup+c.Duration)
+	ctx, cancel := context.WithTimeout(parent, c.Warmup+c.Duration)
 	defer cancel()
 	per := make([]result, c.Clients)
 	var wg sync.WaitGroup
@@ -269,7 +304,10 @@ func (c *loadgenCmd) measure(mode string, hc *http.Client, mk func(i int) *http.
 			}
 		}()
 	}
-	time.Sleep(c.Warmup)
+	select {
+	case <-time.After(c.Warmup):
+	case <-ctx.Done():
+	}
 	recording.Store(true)
 	start := time.Now()
 	wg.Wait()
@@ -314,14 +352,14 @@ func send(hc *http.Client, req *http.Request) (int, []byte, error) {
 
 // runBare measures the HTTP ceiling: an in-process Echo server whose one handler decodes a
 // small JSON body (the shape of a credit) and answers 201 with a small JSON object.
-func (c *loadgenCmd) runBare(hc *http.Client) (result, error) {
+func (c *loadgenCmd) runBare(ctx context.Context, hc *http.Client) (result, error) {
 	url, stop, err := startBareEcho()
 	if err != nil {
 		return result{}, err
 	}
 	defer stop()
 	payload := `{"volunteer":"resident:lg-1","hours":"0.01","activity":{"id":"lg-1","category":"loadgen","started_at":"2026-11-01T00:00:00+08:00","ended_at":"2026-11-01T00:00:36+08:00"}}`
-	return c.measure("bare", hc, func(int) *http.Request {
+	return c.measure(ctx, "bare", hc, func(int) *http.Request {
 		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(payload))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer x")
@@ -330,8 +368,8 @@ func (c *loadgenCmd) runBare(hc *http.Client) (result, error) {
 	}), nil
 }
 
-func printResults(rs []result, clients int) {
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+func printResults(out io.Writer, rs []result, clients int) {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "mode\tclients\tseconds\trequests\terrors\treq/s\tp50 ms\tp99 ms\tp999 ms\t")
 	rate := map[string]float64{}
 	for _, r := range rs {
@@ -342,14 +380,14 @@ func printResults(rs []result, clients int) {
 	}
 	w.Flush()
 	if rate["bare"] > 0 && rate["credits"] > 0 {
-		fmt.Printf("credits / bare Echo ceiling: %.2f\n", rate["credits"]/rate["bare"])
+		fmt.Fprintf(out, "credits / bare Echo ceiling: %.2f\n", rate["credits"]/rate["bare"])
 	}
 	for _, r := range rs {
 		if r.firstErr != "" {
-			fmt.Printf("%s: first error: %s\n", r.mode, r.firstErr)
+			fmt.Fprintf(out, "%s: first error: %s\n", r.mode, r.firstErr)
 		}
 		if r.mode == "credits" && strings.Contains(r.firstErr, " overlapping_session: ") {
-			fmt.Printf("credits: the residents ran out of fresh sessions (%d each): raise --residents\n", sessionsPerDay*sessionDays)
+			fmt.Fprintf(out, "credits: the residents ran out of fresh sessions (%d each): raise --residents\n", sessionsPerDay*sessionDays)
 		}
 	}
 }
