@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -62,50 +61,25 @@ func (e *statusError) Error() string { return e.msg }
 // it releases the request. An error status is a *SourceError holding a *statusError, and
 // so is a failure to connect or a timeout. A 429 (a server run with --rate-limit, past its
 // burst) is asked again after the wait its Retry-After tells, while the waits fit in
-// lim.header: a rate limit slows verify down, it does not make the server unreadable.
+// lim.header (idle.DoRetry): a rate limit slows verify down, it does not make the server
+// unreadable.
 func (c *client) get(ctx context.Context, path string) (*http.Response, error) {
-	giveUp := time.Now().Add(c.lim.header)
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
-		if err != nil {
-			return nil, &SourceError{err}
-		}
-		req.Header.Set("Authorization", "Bearer "+c.token)
-		resp, err := idle.Do(c.http, req, c.lim.idle)
-		if err != nil {
-			return nil, &SourceError{err}
-		}
-		if resp.StatusCode == http.StatusOK {
-			return resp, nil
-		}
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-		refused := &SourceError{&statusError{path: path, code: resp.StatusCode,
-			msg: fmt.Sprintf("GET %s: %s: %s", path, resp.Status, strings.TrimSpace(string(msg)))}}
-		wait := retryWait(resp.Header)
-		if resp.StatusCode != http.StatusTooManyRequests || time.Now().Add(wait).After(giveUp) {
-			return nil, refused
-		}
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			return nil, refused
-		}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return nil, &SourceError{err}
 	}
-}
-
-// minRetryWait is the least verify waits before asking again after a 429.
-const minRetryWait = 100 * time.Millisecond
-
-// retryWait is the wait a 429 answer asks for in its Retry-After (whole seconds, as
-// timebank's server sends it), at least minRetryWait and at most a day (no overflow); a
-// second when it says none.
-func retryWait(h http.Header) time.Duration {
-	s, err := strconv.Atoi(h.Get("Retry-After"))
-	if err != nil || s < 0 {
-		return time.Second
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := idle.DoRetry(c.http, req, c.lim.idle, c.lim.header)
+	if err != nil {
+		return nil, &SourceError{err}
 	}
-	return max(time.Duration(min(s, 86400))*time.Second, minRetryWait)
+	if resp.StatusCode == http.StatusOK {
+		return resp, nil
+	}
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	resp.Body.Close()
+	return nil, &SourceError{&statusError{path: path, code: resp.StatusCode,
+		msg: fmt.Sprintf("GET %s: %s: %s", path, resp.Status, strings.TrimSpace(string(msg)))}}
 }
 
 // small reads the whole answer to GET path, at most limit bytes and within lim.small.

@@ -1,12 +1,52 @@
 package main
 
 import (
+	"bytes"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 )
+
+// rateLimited is a proxy to target that refuses every request once with 429 and
+// Retry-After: retryAfter, as a rate limiter past its burst does, and passes it on when it
+// comes again.
+func rateLimited(t *testing.T, target, retryAfter string) string {
+	t.Helper()
+	var mu sync.Mutex
+	refused := map[string]bool{}
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		first := !refused[r.URL.String()]
+		refused[r.URL.String()] = true
+		mu.Unlock()
+		if first {
+			w.Header().Set("Retry-After", retryAfter)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusTooManyRequests)
+			w.Write([]byte(`{"error":{"code":"rate_limited","message":"Too many requests.","details":{}}}`))
+			return
+		}
+		req, _ := http.NewRequest(r.Method, target+r.URL.String(), nil)
+		req.Header = r.Header
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer res.Body.Close()
+		w.Header().Set("Content-Type", res.Header.Get("Content-Type"))
+		w.WriteHeader(res.StatusCode)
+		io.Copy(w, res.Body)
+	}))
+	t.Cleanup(proxy.Close)
+	return proxy.URL
+}
 
 // TestVerifyURLWaitsOutRateLimit: timebank verify --url against a server run with
 // --rate-limit whose burst is spent (by the run before, say) waits out each 429's
@@ -15,33 +55,39 @@ import (
 func TestVerifyURLWaitsOutRateLimit(t *testing.T) {
 	cleanEnv(t)
 	srv := newTestServer(t)
-	var mu sync.Mutex
-	refused := map[string]bool{}
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		first := !refused[r.URL.String()]
-		refused[r.URL.String()] = true
-		mu.Unlock()
-		if first { // every request is refused once, as a rate limiter past its burst does
-			w.Header().Set("Retry-After", "0")
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusTooManyRequests)
-			w.Write([]byte(`{"error":{"code":"rate_limited","message":"Too many requests.","details":{}}}`))
-			return
-		}
-		req, _ := http.NewRequest(r.Method, srv.url+r.URL.String(), nil)
-		req.Header = r.Header
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer res.Body.Close()
-		w.WriteHeader(res.StatusCode)
-		io.Copy(w, res.Body)
-	}))
-	defer proxy.Close()
-	if status, stdout, stderr := runCLI(t, "verify", "--url", proxy.URL, "--token", srv.admin); status != 0 {
+	proxy := rateLimited(t, srv.url, "0")
+	if status, stdout, stderr := runCLI(t, "verify", "--url", proxy, "--token", srv.admin); status != 0 {
 		t.Fatalf("verify --url of a rate-limited server: status %d\nstdout: %s\nstderr: %s", status, stdout, stderr)
+	}
+}
+
+// TestStreamsWaitOutRateLimit: backup and export --url wait out a 429's Retry-After as
+// verify --url does, and get the whole answer; they used to fail at once. A Retry-After
+// past their header wait (a minute) fails at once, naming the rate limit, and leaves no
+// output file.
+func TestStreamsWaitOutRateLimit(t *testing.T) {
+	cleanEnv(t)
+	srv := newTestServer(t)
+	for _, cmd := range []string{"backup", "export"} {
+		want := fetch(t, srv.url, srv.admin, "/v1/"+cmd)
+		out := filepath.Join(t.TempDir(), "out")
+		status, _, stderr := runCLI(t, cmd, "--url", rateLimited(t, srv.url, "0"), "--token", srv.admin, "--out", out)
+		if got, _ := os.ReadFile(out); status != 0 || !bytes.Equal(got, want) {
+			t.Errorf("%s of a rate-limited server: status %d, %d bytes written, want %d\nstderr: %s", cmd, status, len(got), len(want), stderr)
+		}
+		out = filepath.Join(t.TempDir(), "out")
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			status, _, stderr = runCLI(t, cmd, "--url", rateLimited(t, srv.url, "3600"), "--token", srv.admin, "--out", out)
+		}()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second): // a hang guard
+			t.Fatalf("%s waits out a Retry-After of an hour", cmd)
+		}
+		if _, err := os.Stat(out); status != exitFailed || !strings.Contains(stderr, "429 rate_limited") || err == nil {
+			t.Errorf("%s told to come back in an hour: status %d, %s left: %v\nstderr: %s", cmd, status, out, err == nil, stderr)
+		}
 	}
 }

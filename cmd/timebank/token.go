@@ -79,19 +79,21 @@ func (a *apiClient) do(method, path string, body any, want int) (*http.Response,
 // an answer's headers, and for each next byte of its body (internal/idle). A large ledger's
 // stream takes as long as it needs while bytes flow. A backup's headers come only once the
 // server has copied the whole database to a spool file (api/stream.go, docs/OPERATIONS.md),
-// which takes minutes for a large ledger: backup waits backupHeader for them.
+// which takes minutes for a large ledger: backup waits backupHeader for them. Both ask again
+// after a 429's Retry-After while the waits fit in header.
 var streamWait = struct{ header, backupHeader, idle time.Duration }{time.Minute, time.Hour, time.Minute}
 
 // stream sends GET path and returns the answer when it is 200 OK, waiting at most header for
 // its headers and streamWait.idle for each next byte; otherwise the server's error message
-// as an error.
+// as an error. A 429 (a server run with --rate-limit) is asked again after its Retry-After
+// while the waits fit in streamWait.header, as verify --url does (idle.DoRetry).
 func (a *apiClient) stream(path string, header time.Duration) (*http.Response, error) {
 	req, err := http.NewRequest(http.MethodGet, a.base+path, nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+a.token)
-	res, err := idle.Do(idle.Client(header), req, streamWait.idle)
+	res, err := idle.DoRetry(idle.Client(header), req, streamWait.idle, streamWait.header)
 	if err != nil {
 		return nil, err
 	}

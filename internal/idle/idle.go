@@ -5,11 +5,13 @@
 package idle
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -56,6 +58,48 @@ func Do(client *http.Client, req *http.Request, idle time.Duration) (*http.Respo
 	timer.Stop() // runs only while a read waits
 	resp.Body = &body{ReadCloser: resp.Body, ctx: ctx, cancel: cancel, timer: timer, idle: idle}
 	return resp, nil
+}
+
+// DoRetry is Do, sending req again while the server answers 429 (one run with a rate
+// limit, past its burst) and the wait its Retry-After asks for (RetryWait) ends within
+// within of the first send: a rate limit slows a client down, it does not make the server
+// unreadable. It returns the last answer whatever its status: a 429 whose wait does not fit,
+// or that came when req's context ended, with its body (read, at most 64 KiB) as it came.
+// req has no body (a GET): it is sent anew as it is.
+func DoRetry(client *http.Client, req *http.Request, idle, within time.Duration) (*http.Response, error) {
+	giveUp := time.Now().Add(within)
+	for {
+		resp, err := Do(client, req.Clone(req.Context()), idle)
+		if err != nil || resp.StatusCode != http.StatusTooManyRequests {
+			return resp, err
+		}
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(msg))
+		wait := RetryWait(resp.Header)
+		if time.Now().Add(wait).After(giveUp) {
+			return resp, nil
+		}
+		select {
+		case <-time.After(wait):
+		case <-req.Context().Done():
+			return resp, nil
+		}
+	}
+}
+
+// MinRetryWait is the least DoRetry waits before asking again after a 429.
+const MinRetryWait = 100 * time.Millisecond
+
+// RetryWait is the wait a 429 answer asks for in its Retry-After (whole seconds, as
+// timebank's server sends it), at least MinRetryWait and at most a day (no overflow); a
+// second when it says none.
+func RetryWait(h http.Header) time.Duration {
+	s, err := strconv.Atoi(h.Get("Retry-After"))
+	if err != nil || s < 0 {
+		return time.Second
+	}
+	return max(time.Duration(min(s, 86400))*time.Second, MinRetryWait)
 }
 
 // Cause returns why ctx ended, when it ended with a cause of its own, else err.
