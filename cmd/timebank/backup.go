@@ -21,7 +21,7 @@ func (c *backupCmd) Run(inv *invocation) error {
 	if err := checkOut("backup", c.Out, ""); err != nil {
 		return err
 	}
-	res, err := c.client(0).stream("/v1/backup", streamWait.backupHeader)
+	res, err := c.client(0).stream("/v1/backup", streamWait.backupHeader, "application/octet-stream")
 	if err != nil {
 		return err
 	}

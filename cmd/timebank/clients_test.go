@@ -178,3 +178,43 @@ func TestLoadgenRevokesItsStationToken(t *testing.T) {
 		}
 	})
 }
+
+// TestStreamsRefuseAnotherContentType: an export answered with another Content-Type than
+// application/x-ndjson, or a backup with another than application/octet-stream (a proxy's
+// HTML error page answered 200, say), is refused, saying so, with exit 1 and --out left as
+// it was: export used to save the page as the export.
+func TestStreamsRefuseAnotherContentType(t *testing.T) {
+	cleanEnv(t)
+	page := "<html><body>Sign in to continue</body></html>\n"
+	for _, c := range []struct {
+		cmd, contentType string
+		ok               bool
+	}{
+		{"export", "text/html; charset=utf-8", false},
+		{"export", "application/octet-stream", false},
+		{"export", "", false},
+		{"export", "application/x-ndjson", true},
+		{"export", "application/x-ndjson; charset=utf-8", true},
+		{"backup", "text/html", false},
+		{"backup", "application/x-ndjson", false},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header()["Content-Type"] = []string{c.contentType} // "" too: net/http would sniff
+			w.Write([]byte(page))
+		}))
+		dir := t.TempDir()
+		out := filepath.Join(dir, "out")
+		status, stdout, stderr := runCLI(t, c.cmd, "--url", srv.URL, "--token", "tb_x", "--out", out)
+		srv.Close()
+		got, err := os.ReadFile(out)
+		if c.ok && (status != 0 || string(got) != page) {
+			t.Errorf("%s answered as %q: status %d, %q written\nstderr: %s", c.cmd, c.contentType, status, got, stderr)
+		}
+		if !c.ok && (status != exitFailed || err == nil || !strings.Contains(stderr, "Content-Type")) {
+			t.Errorf("%s answered as %q: status %d, out left: %v\nstdout: %s\nstderr: %s", c.cmd, c.contentType, status, err == nil, stdout, stderr)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) > 1 {
+			t.Errorf("%s answered as %q left %d files", c.cmd, c.contentType, len(entries))
+		}
+	}
+}

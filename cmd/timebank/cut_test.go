@@ -29,12 +29,21 @@ func closeDelimited(t *testing.T, path string, body []byte) string {
 			return
 		}
 		defer conn.Close()
-		buf.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n")
+		buf.WriteString("HTTP/1.1 200 OK\r\nContent-Type: " + streamType(r.URL.Path) + "\r\nConnection: close\r\n\r\n")
 		buf.Write(body)
 		buf.Flush()
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// streamType is the Content-Type of the timebank server's answer to GET path: the
+// export's or the backup's.
+func streamType(path string) string {
+	if strings.HasPrefix(path, "/v1/export") {
+		return "application/x-ndjson"
+	}
+	return "application/octet-stream"
 }
 
 // fetch GETs path of the real API with token.
@@ -114,6 +123,7 @@ func TestBackupRefusesJunkAsItArrives(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var sent atomic.Int64
 			junk := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", streamType(r.URL.Path))
 				w.Write(head)
 				chunk := bytes.Repeat([]byte("x"), 64<<10)
 				for range 1024 {

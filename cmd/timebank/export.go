@@ -115,7 +115,7 @@ func (h *lineHasher) Write(p []byte) (int, error) {
 
 func exportURL(url, token string, after uint64, w io.Writer) error {
 	a := &apiClient{base: strings.TrimRight(url, "/"), token: token}
-	resp, err := a.stream(fmt.Sprintf("/v1/export?after_seq=%d", after), streamWait.header)
+	resp, err := a.stream(fmt.Sprintf("/v1/export?after_seq=%d", after), streamWait.header, "application/x-ndjson")
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ func TestStreamsGiveUpOnASilentServer(t *testing.T) {
 	streamWait.header, streamWait.backupHeader, streamWait.idle = 300*time.Millisecond, 300*time.Millisecond, 300*time.Millisecond
 	t.Cleanup(func() { streamWait = old })
 	halfway := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", streamType(r.URL.Path))
 		w.Write([]byte("{\"seq\":1"))
 		w.(http.Flusher).Flush()
 		<-r.Context().Done()
@@ -64,6 +65,7 @@ func TestBackupWaitsForTheServersCopy(t *testing.T) {
 	copied := fetch(t, srv.url, srv.admin, "/v1/backup") // backup refuses what is not a whole copy
 	spooling := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(time.Second) // the spool
+		w.Header().Set("Content-Type", streamType(r.URL.Path))
 		w.Write(copied)
 	}))
 	defer spooling.Close()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -83,11 +84,13 @@ func (a *apiClient) do(method, path string, body any, want int) (*http.Response,
 // after a 429's Retry-After while the waits fit in header.
 var streamWait = struct{ header, backupHeader, idle time.Duration }{time.Minute, time.Hour, time.Minute}
 
-// stream sends GET path and returns the answer when it is 200 OK, waiting at most header for
-// its headers and streamWait.idle for each next byte; otherwise the server's error message
-// as an error. A 429 (a server run with --rate-limit) is asked again after its Retry-After
-// while the waits fit in streamWait.header, as verify --url does (idle.DoRetry).
-func (a *apiClient) stream(path string, header time.Duration) (*http.Response, error) {
+// stream sends GET path and returns the answer when it is 200 OK of Content-Type
+// mediaType, waiting at most header for its headers and streamWait.idle for each next byte;
+// otherwise the server's error message as an error. A 429 (a server run with --rate-limit)
+// is asked again after its Retry-After while the waits fit in streamWait.header, as verify
+// --url does (idle.DoRetry). A 200 of another type is no timebank server's answer (a
+// proxy's sign-in page, say): it is refused, not saved as the export or the backup.
+func (a *apiClient) stream(path string, header time.Duration, mediaType string) (*http.Response, error) {
 	req, err := http.NewRequest(http.MethodGet, a.base+path, nil)
 	if err != nil {
 		return nil, err
@@ -100,6 +103,11 @@ func (a *apiClient) stream(path string, header time.Duration) (*http.Response, e
 	if res.StatusCode != http.StatusOK {
 		defer res.Body.Close()
 		return nil, serverError(res)
+	}
+	if got, _, err := mime.ParseMediaType(res.Header.Get("Content-Type")); err != nil || got != mediaType {
+		res.Body.Close()
+		return nil, fmt.Errorf("GET %s: the server answered 200 with Content-Type %.100q, not %s: not a timebank server's answer (a proxy's page?); nothing was saved",
+			req.URL.Path, res.Header.Get("Content-Type"), mediaType)
 	}
 	return res, nil
 }
