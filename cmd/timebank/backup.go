@@ -21,9 +21,11 @@ func (c *backupCmd) Run(inv *invocation) error {
 	if err := checkOut("backup", c.Out, ""); err != nil {
 		return err
 	}
-	res, err := c.client(0).stream("/v1/backup", streamWait.backupHeader, "application/octet-stream")
+	ctx, stop := interruptible() // Ctrl-C removes the temporary file, as a failure does
+	defer stop()
+	res, err := c.client(0).stream(ctx, "/v1/backup", streamWait.backupHeader, "application/octet-stream")
 	if err != nil {
-		return err
+		return interrupted(ctx, "backup", err)
 	}
 	defer res.Body.Close()
 	var n int64
@@ -41,7 +43,7 @@ func (c *backupCmd) Run(inv *invocation) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return interrupted(ctx, "backup", err)
 	}
 	fmt.Fprintf(inv.stdout, "backup: %d bytes written to %s\n", n, c.Out)
 	return nil

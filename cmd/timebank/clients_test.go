@@ -218,3 +218,43 @@ func TestStreamsRefuseAnotherContentType(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamsInterruptedLeaveNoPartialFile: backup and export --out stopped by SIGINT
+// (an operator's Ctrl-C) in the middle of the answer remove the temporary file they were
+// filling, leave FILE as it was and exit 1: they used to die with the temporary file, as
+// large as what had come of the database, left beside FILE.
+func TestStreamsInterruptedLeaveNoPartialFile(t *testing.T) {
+	cleanEnv(t)
+	for _, cmd := range []string{"backup", "export"} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", streamType(r.URL.Path))
+			w.Write([]byte("{\"seq\":1}\n"))
+			w.(http.Flusher).Flush()
+			syscall.Kill(os.Getpid(), syscall.SIGINT)
+			<-r.Context().Done()
+		}))
+		dir := t.TempDir()
+		out := filepath.Join(dir, "out")
+		if err := os.WriteFile(out, []byte("the previous file\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		var status int
+		var stderr string
+		go func() {
+			defer close(done)
+			status, _, stderr = runCLI(t, cmd, "--url", srv.URL, "--token", "tb_x", "--out", out)
+		}()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second): // a hang guard
+			t.Fatalf("%s still running 20 s after SIGINT", cmd)
+		}
+		srv.Close()
+		got, _ := os.ReadFile(out)
+		entries, _ := os.ReadDir(dir)
+		if status != exitFailed || !strings.Contains(stderr, "interrupted") || string(got) != "the previous file\n" || len(entries) != 1 {
+			t.Errorf("%s interrupted: status %d, FILE holds %q, %d files in its directory\nstderr: %s", cmd, status, got, len(entries), stderr)
+		}
+	}
+}

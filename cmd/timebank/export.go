@@ -43,13 +43,22 @@ func (c *exportCmd) Run(inv *invocation) error {
 	if err := checkOut("export", c.Out, c.Data); err != nil {
 		return err
 	}
+	// With --out, Ctrl-C removes the temporary file, as a failure does. Without, a signal
+	// ends the process as it would any filter's: a write to a pipe nobody reads would not
+	// notice it.
+	ctx := context.Background()
+	if c.Out != "" {
+		var stop context.CancelFunc
+		ctx, stop = interruptible()
+		defer stop()
+	}
 	export := func(w io.Writer) error {
 		bw := bufio.NewWriterSize(w, 1<<20)
 		var err error
 		if src == "data" {
-			err = exportData(c.Data, c.AfterSeq, bw)
+			err = interrupted(ctx, "export", exportData(ctx, c.Data, c.AfterSeq, bw))
 		} else {
-			err = exportURL(c.URL, c.Token, c.AfterSeq, bw)
+			err = interrupted(ctx, "export", exportURL(ctx, c.URL, c.Token, c.AfterSeq, bw))
 		}
 		if err != nil {
 			return err
@@ -67,18 +76,18 @@ func (c *exportCmd) Run(inv *invocation) error {
 // exportData writes the entries of a stopped server's directory. A whole export (from seq
 // 1) is checked against the stored tree root as it goes: a database damaged in a way its
 // reads do not notice (an audit changed one entry's postings) must not export quietly.
-func exportData(dir string, after uint64, w io.Writer) error {
+func exportData(ctx context.Context, dir string, after uint64, w io.Writer) error {
 	l, err := store.Open(dir, store.Options{ReadOnly: true})
 	if err != nil {
 		return err
 	}
 	defer l.Close()
 	if after > 0 {
-		return l.Export(context.Background(), after, w)
+		return l.Export(ctx, after, w)
 	}
 	size, root := l.Root()
 	h := &lineHasher{w: w}
-	if err := l.Export(context.Background(), 0, h); err != nil {
+	if err := l.Export(ctx, 0, h); err != nil {
 		return err
 	}
 	if h.partial != nil || h.tree.Size() != size || h.tree.Root() != root {
@@ -113,9 +122,9 @@ func (h *lineHasher) Write(p []byte) (int, error) {
 	return h.w.Write(p)
 }
 
-func exportURL(url, token string, after uint64, w io.Writer) error {
+func exportURL(ctx context.Context, url, token string, after uint64, w io.Writer) error {
 	a := &apiClient{base: strings.TrimRight(url, "/"), token: token}
-	resp, err := a.stream(fmt.Sprintf("/v1/export?after_seq=%d", after), streamWait.header, "application/x-ndjson")
+	resp, err := a.stream(ctx, fmt.Sprintf("/v1/export?after_seq=%d", after), streamWait.header, "application/x-ndjson")
 	if err != nil {
 		return err
 	}

@@ -59,7 +59,7 @@ func TestExportDataRefusesChangedEntries(t *testing.T) {
 			t.Fatal(err)
 		}
 		var got bytes.Buffer
-		if err := exportData(cdir, 0, &got); err != nil {
+		if err := exportData(context.Background(), cdir, 0, &got); err != nil {
 			refused++
 			continue
 		}

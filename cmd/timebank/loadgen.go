@@ -13,14 +13,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -59,7 +56,7 @@ func (c *loadgenCmd) Run(inv *invocation) (err error) {
 	if c.Clients < 1 || c.Clients > 4096 || c.Residents < 1 || c.Clients*c.Residents > 1<<20 {
 		return usagef("loadgen: --clients must be 1 to 4096, --residents at least 1, their product at most 2^20")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible()
 	defer stop()
 	// Redirects are followed only within the server named, as by every client of the
 	// command line (internal/idle): the admin and station tokens go nowhere else.

@@ -3,13 +3,16 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/alecthomas/kong"
 
@@ -281,4 +284,20 @@ func checkURL(command, raw string) error {
 		command += ": "
 	}
 	return usagef("%s--url %q is not a server's base URL; give one like http://127.0.0.1:8080", command, idle.Redacted(raw))
+}
+
+// interruptible returns a context that ends at SIGINT or SIGTERM, which then no longer end
+// the process: a command that writes a temporary file (backup, export --out) or holds a
+// credential on the server (loadgen's station token) cleans up and fails instead of dying.
+func interruptible() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// interrupted returns err, or when ctx ended (a signal), an error saying that command was
+// interrupted.
+func interrupted(ctx context.Context, command string, err error) error {
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%s: interrupted", command)
+	}
+	return err
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -84,14 +85,14 @@ func (a *apiClient) do(method, path string, body any, want int) (*http.Response,
 // after a 429's Retry-After while the waits fit in header.
 var streamWait = struct{ header, backupHeader, idle time.Duration }{time.Minute, time.Hour, time.Minute}
 
-// stream sends GET path and returns the answer when it is 200 OK of Content-Type
+// stream sends GET path under ctx and returns the answer when it is 200 OK of Content-Type
 // mediaType, waiting at most header for its headers and streamWait.idle for each next byte;
 // otherwise the server's error message as an error. A 429 (a server run with --rate-limit)
 // is asked again after its Retry-After while the waits fit in streamWait.header, as verify
 // --url does (idle.DoRetry). A 200 of another type is no timebank server's answer (a
 // proxy's sign-in page, say): it is refused, not saved as the export or the backup.
-func (a *apiClient) stream(path string, header time.Duration, mediaType string) (*http.Response, error) {
-	req, err := http.NewRequest(http.MethodGet, a.base+path, nil)
+func (a *apiClient) stream(ctx context.Context, path string, header time.Duration, mediaType string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.base+path, nil)
 	if err != nil {
 		return nil, err
 	}
