@@ -140,6 +140,11 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"token", "revoke", "--token", "t"},
 		{"token", "create", "--token", "t", "--role", "king"},
 		{"loadgen", "--token", "t", "--clients", "0"},
+		// 4 × 2^62 residents wraps around to 0 in an int: loadgen opened accounts without end.
+		{"loadgen", "--token", "t", "--url", "http://127.0.0.1:1", "--clients", "4", "--residents", "4611686018427387904"},
+		// The raw client writes plain HTTP/1.1 on a TCP connection: to an https server's port
+		// every request failed.
+		{"loadgen", "--token", "t", "--url", "https://127.0.0.1:1", "--client", "raw"},
 		{"serve", "--log-level", "loud"},
 		// A server address without its scheme, as serve prints its --addr: nothing can be sent.
 		{"verify", "--url", "127.0.0.1:1", "--token", "t"},

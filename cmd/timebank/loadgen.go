@@ -34,7 +34,7 @@ type loadgenCmd struct {
 	Warmup      time.Duration `default:"1s" help:"Load before each measurement, not counted."`
 	Mode        []string      `default:"credits" enum:"credits,reads,bare" help:"What to measure, in order: credits (durable writes), reads (balances), bare (an in-process bare Echo handler decoding a small JSON body: the HTTP ceiling)."`
 	Residents   int           `default:"64" help:"Residents per client, credited in turn: each has ${sessions} fresh sessions (${sessions_per_day} a day over ${session_days} days), and a client's credits past ${sessions} × residents are answered 422 overlapping_session. Raise it for long or fast runs (--clients does not change this: each client has its own residents)."`
-	Client      string        `default:"std" enum:"std,raw" help:"HTTP client of the load: std (net/http) or raw (HTTP/1.1 written and parsed by hand on one kept-alive connection per client: less of the shared CPU goes to the load generator)."`
+	Client      string        `default:"std" enum:"std,raw" help:"HTTP client of the load: std (net/http) or raw (HTTP/1.1 written and parsed by hand on one kept-alive connection per client: less of the shared CPU goes to the load generator; plain http:// only)."`
 	Keys        string        `default:"ordered" enum:"ordered,random,resident" help:"Idempotency-Keys of the credits: ordered (increasing, as time-ordered UUIDv7 or ULID keys are), random (128 random bits, as UUIDv4 keys are) or resident (the resident's id and a count)."`
 }
 
@@ -53,8 +53,12 @@ type result struct {
 // it ends but killed: its secret ends with the run, and nobody else could use or revoke it by
 // what they hold. SIGINT and SIGTERM end the run early (exit 1), after that revocation.
 func (c *loadgenCmd) Run(inv *invocation) (err error) {
-	if c.Clients < 1 || c.Clients > 4096 || c.Residents < 1 || c.Clients*c.Residents > 1<<20 {
+	// The product is bounded by a division: 4 × 2^62 residents wraps around to 0.
+	if c.Clients < 1 || c.Clients > 4096 || c.Residents < 1 || c.Residents > (1<<20)/c.Clients {
 		return usagef("loadgen: --clients must be 1 to 4096, --residents at least 1, their product at most 2^20")
+	}
+	if c.Client == "raw" && strings.HasPrefix(strings.ToLower(c.URL), "https:") {
+		return usagef("loadgen: --client raw speaks plain HTTP only; use --client std with an https --url")
 	}
 	ctx, stop := interruptible()
 	defer stop()
