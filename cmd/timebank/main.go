@@ -286,11 +286,15 @@ func checkURL(command, raw string) error {
 	return usagef("%s--url %q is not a server's base URL; give one like http://127.0.0.1:8080", command, idle.Redacted(raw))
 }
 
-// interruptible returns a context that ends at SIGINT or SIGTERM, which then no longer end
-// the process: a command that writes a temporary file (backup, export --out) or holds a
+// interruptible returns a context that ends at SIGINT or SIGTERM, which then do not end the
+// process: a command that writes a temporary file (backup, export --out) or holds a
 // credential on the server (loadgen's station token) cleans up and fails instead of dying.
+// A second signal ends the process as it would have: a clean-up that hangs on the network
+// can still be cut short.
 func interruptible() (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop)
+	return ctx, stop
 }
 
 // interrupted returns err, or when ctx ended (a signal), an error saying that command was
