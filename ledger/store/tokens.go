@@ -8,7 +8,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"sort"
+	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"go.etcd.io/bbolt"
@@ -80,11 +82,23 @@ func NewSecret() string {
 
 // EnsureAdminToken makes secret an admin token (label "bootstrap") unless a live admin token
 // has that secret already. A revoked secret, or a live token of another role's, is refused
-// (invalid_field): a revoked one stays revoked.
+// (invalid_field): a revoked one stays revoked. So is one that no request could present:
+// empty, over maxSecretBytes (Authenticate refuses it unhashed), with white space at an end
+// (the API trims the header) or a control character (clients refuse to send it); stored, it
+// would be a live admin token nobody can use, and no later start would make another.
 // serve calls it when no admin token is live (cmd/timebank, ensureAdmin).
 func (l *Ledger) EnsureAdminToken(secret string) error {
 	if secret == "" {
 		return ledger.Errorf(ledger.CodeInvalidField, "The bootstrap admin token is empty.").With("field", "token")
+	}
+	if len(secret) > maxSecretBytes {
+		return ledger.Errorf(ledger.CodeInvalidField, "The bootstrap admin token is over %d bytes: no request could present it.",
+			maxSecretBytes).With("field", "token").With("limit_bytes", maxSecretBytes)
+	}
+	if strings.TrimSpace(secret) != secret || strings.ContainsFunc(secret, unicode.IsControl) {
+		return ledger.Errorf(ledger.CodeInvalidField,
+			"The bootstrap admin token begins or ends with white space or holds a control character: no request could present it.").
+			With("field", "token")
 	}
 	switch l.TokenStatus(secret) {
 	case TokenLive:

@@ -134,6 +134,29 @@ func TestEnsureAdminToken(t *testing.T) {
 	wantCode(t, l.EnsureAdminToken(auditorSecret), ledger.CodeInvalidField)
 }
 
+// TestEnsureAdminTokenUnpresentable: a bootstrap secret that no request could present is
+// refused where it is stored, not kept as a live admin token. One over maxSecretBytes
+// (Authenticate refuses it unhashed) or with white space at an end (the API trims the
+// header) or a control character (clients refuse to send it) was stored: HasLiveAdmin then
+// held for good, so no later start made another admin token, and nobody could log in.
+func TestEnsureAdminTokenUnpresentable(t *testing.T) {
+	l, _ := openTest(t, Options{})
+	for _, secret := range []string{strings.Repeat("s", maxSecretBytes+1), " bootstrap-secret-from-env",
+		"bootstrap-secret-from-env\n", "bootstrap\x00secret-from-env"} {
+		wantCode(t, l.EnsureAdminToken(secret), ledger.CodeInvalidField)
+	}
+	if l.HasLiveAdmin() {
+		t.Fatal("an unpresentable secret became a live admin token")
+	}
+	longest := strings.Repeat("s", maxSecretBytes)
+	if err := l.EnsureAdminToken(longest); err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := l.Authenticate(longest); !ok || p.Role != ledger.RoleAdmin {
+		t.Fatalf("the longest secret taken does not authenticate: %+v %v", p, ok)
+	}
+}
+
 // TestRevokedStaysRevoked: a revoked secret is never a token again, also after a reopen
 // (serve's bootstrap used to bring back a revoked TIMEBANK_ADMIN_TOKEN at every start).
 func TestRevokedStaysRevoked(t *testing.T) {
