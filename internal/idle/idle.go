@@ -119,6 +119,19 @@ type body struct {
 	idle   time.Duration
 }
 
+// Read arms the idle timer for the length of one read of the transport's body.
+//
+// The timer and the read race at the limit, and that race is harmless. The timer's function
+// cancels the request when it fires, even if the read returned a moment before and Stop has
+// not run yet (AfterFunc's Stop does not wait for a function that has started): then this
+// read's bytes are returned, and the next read fails as stalled. But no read can be told
+// from one that took the whole limit there: between the transport's Read returning and Stop
+// there are only a few instructions, so the data reached this goroutine at the limit, give or
+// take a preemption, which is as late as the same bytes would be had the kernel held them
+// that long. A read that returns before the limit stops the timer before it fires, and its
+// bytes never fail; and no stall is missed: every read that waits Resets the timer first
+// (Reset re-arms an AfterFunc timer that fired or was stopped), and a cancel ends the
+// transport's read, whatever the timer did before.
 func (b *body) Read(p []byte) (int, error) {
 	b.timer.Reset(b.idle)
 	n, err := b.ReadCloser.Read(p)
