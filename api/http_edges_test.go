@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -174,5 +175,28 @@ func TestMetricsFormatsAreDocumented(t *testing.T) {
 		"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited",
 		"application/openmetrics-text; version=1.0.0"} {
 		e.must(e.do("GET", "/metrics", "", "", "Accept", accept), http.StatusOK)
+	}
+}
+
+// TestRetryAfterAtTheSmallestRates: a 429's Retry-After is 1/RateLimit seconds, rounded up,
+// and never more than 1/api.MinRateLimit, the smallest rate served (serve refuses a smaller
+// --rate-limit). A tiny rate used to promise a wait of 10^300 seconds, a number no client
+// parses, or "+Inf", which is no delay at all, for a limiter that forgets an address after
+// three minutes of silence anyway.
+func TestRetryAfterAtTheSmallestRates(t *testing.T) {
+	for rate, want := range map[float64]string{
+		2:                           "1",
+		0.3:                         "4",
+		0.01:                        "100",
+		0.0099:                      "100",
+		1e-300:                      "100",
+		math.SmallestNonzeroFloat64: "100",
+	} {
+		e := newEnv(t, envOptions{options: api.Options{RateLimit: rate, RateBurst: 1}, noSeed: true})
+		e.must(e.do("GET", "/v1/policy", "admin", ""), http.StatusOK) // the burst
+		got := e.do("GET", "/v1/policy", "admin", "")
+		if got.Status != http.StatusTooManyRequests || got.Header.Get("Retry-After") != want {
+			t.Errorf("rate %g: %d, Retry-After %q; want 429, %s", rate, got.Status, got.Header.Get("Retry-After"), want)
+		}
 	}
 }

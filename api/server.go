@@ -37,8 +37,9 @@ type Options struct {
 	// collectors in it too. Default: a new registry with the Go and process collectors.
 	Registry *prometheus.Registry
 	// RateLimit is the steady number of requests per second one client address may make;
-	// 0 turns rate limiting off. RateBurst is the burst above it (default: RateLimit). A 429
-	// carries Retry-After: 1/RateLimit seconds, rounded up.
+	// 0 turns rate limiting off, and a rate below MinRateLimit is taken as MinRateLimit.
+	// RateBurst is the burst above it (default: RateLimit). A 429 carries Retry-After:
+	// 1/RateLimit seconds, rounded up (100 at most).
 	RateLimit float64
 	RateBurst int
 	// Now is the clock for what reads derive from time: held and available amounts, a
@@ -208,10 +209,23 @@ func (s *Server) logAndMeasure() echo.MiddlewareFunc {
 	})
 }
 
+// MinRateLimit is the smallest rate limit served, in requests per second per client
+// address: one request in 100 seconds. A smaller one would promise a wait the limiter does
+// not keep (it forgets an address after rateMemory without a request, and lets it have its
+// burst again), and at the smallest rates 1/rate is a number of seconds no client parses, or
+// infinity.
+const MinRateLimit = 0.01
+
+// rateMemory is how long the rate limiter remembers an address that sends nothing; it must
+// outlast the longest Retry-After, 1/MinRateLimit seconds.
+const rateMemory = 3 * time.Minute
+
 // rateLimiter answers 429 rate_limited past perSecond requests per client address, with a
 // Retry-After header: the whole seconds the limiter takes to allow one more request
 // (1/perSecond, rounded up, so never 0: a client that waits that long is let through).
+// perSecond below MinRateLimit is taken as MinRateLimit.
 func rateLimiter(perSecond float64, burst int) echo.MiddlewareFunc {
+	perSecond = max(perSecond, MinRateLimit)
 	if burst <= 0 {
 		burst = max(1, int(perSecond))
 	}
@@ -221,7 +235,7 @@ func rateLimiter(perSecond float64, burst int) echo.MiddlewareFunc {
 		return errRateLimited()
 	}
 	store := middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
-		Rate: rate.Limit(perSecond), Burst: burst, ExpiresIn: 3 * time.Minute,
+		Rate: rate.Limit(perSecond), Burst: burst, ExpiresIn: rateMemory,
 	})
 	return middleware.RateLimiterWithConfig(middleware.RateLimiterConfig{
 		Skipper: func(c echo.Context) bool { return c.Path() == "/healthz" || c.Path() == "/metrics" },

@@ -156,6 +156,10 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"serve", "--addr", "127.0.0.1:0", "--data", f.export, "--rate-limit=-5"},
 		{"serve", "--addr", "127.0.0.1:0", "--data", f.export, "--rate-limit", "NaN"},
 		{"serve", "--addr", "127.0.0.1:0", "--data", f.export, "--rate-limit", "+Inf"},
+		// Below one request in 100 s, which the limiter does not keep (api.MinRateLimit): it
+		// used to promise a Retry-After of up to 10^300 seconds, or +Inf.
+		{"serve", "--addr", "127.0.0.1:0", "--data", f.export, "--rate-limit", "0.0099"},
+		{"serve", "--addr", "127.0.0.1:0", "--data", f.export, "--rate-limit", "1e-300"},
 		{"nosuchcommand"},
 	} {
 		status, stdout, stderr := runCLI(t, args...)
@@ -164,6 +168,17 @@ func TestUsageErrorsExit2(t *testing.T) {
 			t.Errorf("timebank %s: status %d, want %d with a usage hint and no FAILED\nstdout: %s\nstderr: %s",
 				strings.Join(args, " "), status, exitUsage, stdout, stderr)
 		}
+	}
+}
+
+// TestSmallestRateLimitServes: --rate-limit 0.01, the smallest taken, is no usage error
+// (--data is a file, so serve fails there instead of serving).
+func TestSmallestRateLimitServes(t *testing.T) {
+	cleanEnv(t)
+	f := newLedger(t)
+	status, stdout, stderr := runCLI(t, "serve", "--addr", "127.0.0.1:0", "--data", f.export, "--rate-limit", "0.01")
+	if status == exitUsage || status == 0 || strings.Contains(stderr, "--rate-limit") {
+		t.Errorf("serve --rate-limit 0.01: status %d\nstdout: %s\nstderr: %s", status, stdout, stderr)
 	}
 }
 

@@ -34,7 +34,7 @@ type serveCmd struct {
 	Addr      string  `default:"127.0.0.1:8080" help:"Address to listen on, HOST:PORT (port 0 picks a free one)."`
 	Name      string  `help:"Ledger name: the checkpoint origin and signing key name (default timebank; an existing ledger keeps its own: a different --name refuses to start)."`
 	LogLevel  string  `default:"info" enum:"debug,info,warn,error" help:"Lowest log level written (JSON on stderr)."`
-	RateLimit float64 `default:"0" help:"Requests per second allowed per client address; 0 turns the limit off."`
+	RateLimit float64 `default:"0" help:"Requests per second allowed per client address, 0.01 (one in 100 s) or more; 0 turns the limit off."`
 	DebugAddr string  `help:"Address of a separate listener for Go's profiler (net/http/pprof), HOST:PORT; empty (the default) serves none. Unauthenticated: bind it to loopback."`
 	// A restored backup needs its checkpoint.key; this is for a key that is lost for good.
 	AllowClockBehind bool `help:"Take writes while the clock is more than five minutes behind the ledger's last entry (a last entry stamped by a clock that was ahead): entry times then advance a microsecond an entry until the clock catches up. Without it such writes wait (503) until the clock is right."`
@@ -95,8 +95,9 @@ const adminTokenFile = "admin.token"
 // then stops gracefully: in-flight requests finish, the store commits and closes.
 func (c *serveCmd) Run() error {
 	// NaN fails every comparison: !(x >= 0) refuses it with the negative ones.
-	if !(c.RateLimit >= 0) || math.IsInf(c.RateLimit, 0) {
-		return usagef("serve: --rate-limit must be a number of requests per second, 0 (no limit) or more, not %v", c.RateLimit)
+	if !(c.RateLimit >= 0) || math.IsInf(c.RateLimit, 0) || c.RateLimit > 0 && c.RateLimit < api.MinRateLimit {
+		return usagef("serve: --rate-limit must be a number of requests per second, %v (one in %v s) or more, or 0 (no limit), not %v",
+			api.MinRateLimit, 1/api.MinRateLimit, c.RateLimit)
 	}
 	// The signals are caught from here on, not only once serving: one that comes during
 	// startup (opening the store, the first start's genesis entry and admin token) lets it
