@@ -47,7 +47,7 @@ func newMetrics(r *prometheus.Registry, routes []Route) *metrics {
 		}, []string{"route", "method", "status"}),
 		cut: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "timebank_http_streams_cut_total",
-			Help: "Streamed answers (export, backup) that failed after their 200 was sent, and were cut: their requests count under status 200.",
+			Help: "Answers (mostly export, backup) that failed after their 200 was sent, their client's reading stalled included, and were cut: their requests count under status 200.",
 		}, []string{"route"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "timebank_http_request_duration_seconds",

@@ -42,6 +42,10 @@ type Options struct {
 	// 1/RateLimit seconds, rounded up (100 at most).
 	RateLimit float64
 	RateBurst int
+	// WriteIdle is the longest a write of an answer may wait for the client to take bytes
+	// before the answer is cut and its connection closed (writeIdleLimit); an answer takes
+	// as long as its client reads it. 0: no limit.
+	WriteIdle time.Duration
 	// Now is the clock for what reads derive from time: held and available amounts, a
 	// hold's expired status (never earlier than the last entry's time: readNow). Default
 	// time.Now; tests set the store's clock here too.
@@ -84,6 +88,9 @@ func New(svc ledger.Service, opts Options) *Server {
 	// to echo.ExtractIPFromXFFHeader with that proxy's range trusted.
 	e.IPExtractor = echo.ExtractIPDirect()
 	e.HTTPErrorHandler = s.handleError
+	if opts.WriteIdle > 0 {
+		e.Pre(writeIdleLimit(opts.WriteIdle))
+	}
 	e.Use(handledOnce, requestIDMiddleware, s.logAndMeasure(), middleware.RecoverWithConfig(middleware.RecoverConfig{
 		// The panic's stack goes to the server's own log, with the request id, not to
 		// Echo's logger on stdout; the client gets the plain internal error.

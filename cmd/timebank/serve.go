@@ -61,6 +61,13 @@ const (
 	readTimeout       = 30 * time.Second
 	idleTimeout       = 2 * time.Minute
 	maxHeaderBytes    = 64 << 10
+	// writeIdleTimeout is how long a write of an answer may wait for the client to take
+	// bytes (api.Options.WriteIdle; for net/http's own answers, one deadline): a client that
+	// stops reading is cut after it, instead of holding its connection for ever. It bounds
+	// each 64 KiB, not the answer: a multi-GB export over a slow auditor's link takes hours
+	// and is never cut while the link carries 64 KiB a minute (about 9 kbit/s). A minute is
+	// also what the CLI's own clients wait for a byte from a server (streamWait.idle).
+	writeIdleTimeout = time.Minute
 )
 
 // serveGCPercent is the garbage collector's target when GOGC is not set. bbolt allocates
@@ -147,9 +154,10 @@ func (c *serveCmd) Run() error {
 	}
 	registerStoreMetrics(reg, led)
 	registerLogMetrics(reg, logw)
-	srv := api.New(led, api.Options{Logger: log, Registry: reg, RateLimit: c.RateLimit})
+	srv := api.New(led, api.Options{Logger: log, Registry: reg, RateLimit: c.RateLimit, WriteIdle: writeIdleTimeout})
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
-		IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		WriteTimeout: writeIdleTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	if debugLn != nil {
 		serveDebug(debugLn, log)
 	}
