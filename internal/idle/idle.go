@@ -128,8 +128,8 @@ type body struct {
 // from one that took the whole limit there: between the transport's Read returning and Stop
 // there are only a few instructions, so the data reached this goroutine at the limit, give or
 // take a preemption, which is as late as the same bytes would be had the kernel held them
-// that long. A read that returns before the limit stops the timer before it fires, and its
-// bytes never fail; and no stall is missed: every read that waits Resets the timer first
+// that long. A read that returns sooner stops the timer before it fires, and the stream
+// goes on; and no stall is missed: every read that waits Resets the timer first
 // (Reset re-arms an AfterFunc timer that fired or was stopped), and a cancel ends the
 // transport's read, whatever the timer did before.
 func (b *body) Read(p []byte) (int, error) {
