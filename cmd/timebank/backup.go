@@ -18,9 +18,11 @@ type backupCmd struct {
 
 // Run streams the backup into Out.
 func (c *backupCmd) Run(inv *invocation) error {
-	if err := checkOut("backup", c.Out, ""); err != nil {
+	out, err := checkOut("backup", c.Out, "")
+	if err != nil {
 		return err
 	}
+	c.Out = out
 	ctx, stop := interruptible() // Ctrl-C removes the temporary file, as a failure does
 	defer stop()
 	res, err := c.client(0).stream(ctx, "/v1/backup", streamWait.backupHeader, "application/octet-stream")

@@ -567,3 +567,75 @@ func TestOutNeverReplacesALedger(t *testing.T) {
 		t.Errorf("the exported ledger no longer verifies: %s", stderr)
 	}
 }
+
+// TestOutThroughASymbolicLink: an --out that is a symbolic link (backups/latest.db pointing
+// at the day's file on a larger disk) gets the new content at the link's target, as cp would
+// write it; the link stays a link. Replacing the link with a regular file put a whole backup
+// on the link's file system, beside the link, and left the target as it was. A link that
+// points at nothing yet gets its target made; one whose target is a ledger is refused as the
+// ledger itself is.
+func TestOutThroughASymbolicLink(t *testing.T) {
+	cleanEnv(t)
+	f := newLedger(t)
+	srvDir := t.TempDir()
+	srv := newTestServerIn(t, srvDir)
+	disk := t.TempDir() // the larger disk
+	links := t.TempDir()
+	for _, c := range []struct {
+		name, target string
+		args         []string
+	}{
+		{"backup", filepath.Join(disk, "day1.db"), []string{"backup", "--url", srv.url, "--token", srv.admin}},
+		{"export --url", filepath.Join(disk, "day1.ndjson"), []string{"export", "--url", srv.url, "--token", srv.admin}},
+		{"export --data", filepath.Join(disk, "data1.ndjson"), []string{"export", "--data", f.data}},
+	} {
+		for _, exists := range []bool{true, false} {
+			os.Remove(c.target)
+			if exists {
+				if err := os.WriteFile(c.target, []byte("yesterday\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			link := filepath.Join(links, "latest")
+			os.Remove(link)
+			// A relative link, read from the link's own directory, not the working one.
+			rel, err := filepath.Rel(links, c.target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(rel, link); err != nil {
+				t.Fatal(err)
+			}
+			status, _, stderr := runCLI(t, append(c.args, "--out", link)...)
+			if status != 0 {
+				t.Fatalf("%s (target exists: %v): status %d\n%s", c.name, exists, status, stderr)
+			}
+			fi, err := os.Lstat(link)
+			if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+				t.Fatalf("%s (target exists: %v): --out is no longer a link (%v, %v)", c.name, exists, fi.Mode(), err)
+			}
+			got, err := os.ReadFile(c.target)
+			if err != nil || len(got) < 100 || string(got) == "yesterday\n" {
+				t.Fatalf("%s (target exists: %v): the link's target holds %d bytes (%v), not the new content", c.name, exists, len(got), err)
+			}
+			if left, _ := filepath.Glob(filepath.Join(links, "*partial*")); len(left) > 0 {
+				t.Fatalf("%s: temporary files left beside the link: %v", c.name, left)
+			}
+		}
+	}
+	// A link to a running server's database is refused like the database itself.
+	link := filepath.Join(links, "to-live")
+	if err := os.Symlink(filepath.Join(srvDir, store.DBFile), link); err != nil {
+		t.Fatal(err)
+	}
+	if status, _, stderr := runCLI(t, "backup", "--url", srv.url, "--token", srv.admin, "--out", link); status != exitUsage {
+		t.Fatalf("backup --out a link to the live database: status %d, want %d\n%s", status, exitUsage, stderr)
+	}
+	// A loop of links is an error, not a hang.
+	a, b := filepath.Join(links, "a"), filepath.Join(links, "b")
+	os.Symlink(b, a)
+	os.Symlink(a, b)
+	if status, _, _ := runCLI(t, "export", "--data", f.data, "--out", a); status == 0 {
+		t.Fatal("export --out a loop of links succeeded")
+	}
+}

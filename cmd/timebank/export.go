@@ -40,9 +40,11 @@ func (c *exportCmd) Run(inv *invocation) error {
 	} else if err := checkURL("export", c.URL); err != nil {
 		return err
 	}
-	if err := checkOut("export", c.Out, c.Data); err != nil {
+	out, err := checkOut("export", c.Out, c.Data)
+	if err != nil {
 		return err
 	}
+	c.Out = out
 	// With --out, Ctrl-C removes the temporary file, as a failure does. Without, a signal
 	// ends the process as it would any filter's: a write to a pipe nobody reads would not
 	// notice it.

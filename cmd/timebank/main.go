@@ -16,6 +16,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/timebank/timebank/internal/durable"
 	"github.com/timebank/timebank/internal/idle"
 	"github.com/timebank/timebank/ledger/store"
 )
@@ -234,21 +235,27 @@ func dropUnused(given map[string]bool, what string, flags ...flagRef) error {
 // file over it. A database that a running server holds would be swapped under the server,
 // which would go on acknowledging writes into the replaced file, all lost at its next start.
 // An export replaces no database at all (a backup named by a TIMEBANK_OUT exported for
-// backup), nor the signing key of the ledger it reads (data, when not empty).
-func checkOut(command, out, data string) error {
+// backup), nor the signing key of the ledger it reads (data, when not empty). It returns the
+// name to write: --out with its symbolic links followed (durable.Target), so that a link is
+// written through and what it points at is what is checked.
+func checkOut(command, out, data string) (string, error) {
 	if out == "" {
-		return nil
+		return "", nil
+	}
+	out, err := durable.Target(out)
+	if err != nil {
+		return "", usagef("%s: --out: %v", command, err)
 	}
 	if data != "" && sameFile(out, filepath.Join(data, store.KeyFile)) {
-		return usagef("%s: --out %s is the %s of the ledger it reads; write to another file", command, out, store.KeyFile)
+		return "", usagef("%s: --out %s is the %s of the ledger it reads; write to another file", command, out, store.KeyFile)
 	}
 	switch database, inUse := store.Probe(out); {
 	case inUse:
-		return usagef("%s: --out %s is the database of a running server; replacing it would lose every entry the server writes after; write to another file", command, out)
+		return "", usagef("%s: --out %s is the database of a running server; replacing it would lose every entry the server writes after; write to another file", command, out)
 	case database && command == "export":
-		return usagef("%s: --out %s is a ledger's database or a backup, which an export would replace; write to another file", command, out)
+		return "", usagef("%s: --out %s is a ledger's database or a backup, which an export would replace; write to another file", command, out)
 	}
-	return nil
+	return out, nil
 }
 
 // sameFile reports whether the paths a and b name one existing file.

@@ -97,3 +97,33 @@ func MakeDir(dir string, perm fs.FileMode) error {
 	}
 	return nil
 }
+
+// maxLinks is the most symbolic links Target follows, as Linux's own limit (ELOOP).
+const maxLinks = 40
+
+// Target follows the symbolic links at path, one whose target does not exist yet too, and
+// returns the name the content of path lives at: WriteFile renames over its argument, which
+// replaces a link with a regular file beside it. The CLI's --out goes through it, so that a
+// link (backups/latest.db to the day's file on another disk) is written through, as cp
+// writes. The ledger's own files are not: a link planted in a data directory must not
+// redirect its secrets.
+func Target(path string) (string, error) {
+	for range maxLinks {
+		fi, err := os.Lstat(path)
+		if errors.Is(err, fs.ErrNotExist) || err == nil && fi.Mode()&fs.ModeSymlink == 0 {
+			return path, nil
+		}
+		if err != nil {
+			return "", err
+		}
+		to, err := os.Readlink(path)
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(to) {
+			to = filepath.Join(filepath.Dir(path), to)
+		}
+		path = to
+	}
+	return "", fmt.Errorf("%s: too many levels of symbolic links", path)
+}

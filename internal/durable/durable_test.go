@@ -67,3 +67,39 @@ func TestWriteFile(t *testing.T) {
 		t.Fatalf("%d files in the directory, want 1 (no temporary left)", len(entries))
 	}
 }
+
+// TestTarget: links are followed through a chain, relative ones from their own directory,
+// to a target that may not exist yet; a path that is no link is itself; a loop is an error.
+func TestTarget(t *testing.T) {
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	final := filepath.Join(sub, "final")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.Symlink("final", filepath.Join(sub, "l2")))                  // relative, in sub
+	must(os.Symlink("sub/l2", filepath.Join(dir, "l1")))                 // relative, in dir
+	must(os.Symlink(filepath.Join(dir, "l1"), filepath.Join(dir, "l0"))) // absolute
+	for _, c := range []struct{ path, want string }{
+		{filepath.Join(dir, "l0"), final},
+		{filepath.Join(dir, "plain"), filepath.Join(dir, "plain")},
+	} {
+		if got, err := Target(c.path); err != nil || got != c.want {
+			t.Errorf("Target(%s) = %q, %v; want %q", c.path, got, err, c.want)
+		}
+	}
+	must(os.WriteFile(final, nil, 0o600))
+	if got, err := Target(filepath.Join(dir, "l0")); err != nil || got != final {
+		t.Errorf("Target through an existing target = %q, %v", got, err)
+	}
+	must(os.Symlink("loop", filepath.Join(dir, "loop")))
+	if got, err := Target(filepath.Join(dir, "loop")); err == nil {
+		t.Errorf("Target of a loop = %q, no error", got)
+	}
+}
