@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -637,5 +638,26 @@ func TestOutThroughASymbolicLink(t *testing.T) {
 	os.Symlink(a, b)
 	if status, _, _ := runCLI(t, "export", "--data", f.data, "--out", a); status == 0 {
 		t.Fatal("export --out a loop of links succeeded")
+	}
+}
+
+// TestRawClientDialsPort80ByDefault: loadgen --client raw with a --url without a port
+// (http://ledger.example) connects to port 80, as net/http does; it dialled the bare host
+// name, which fails every request with "missing port in address".
+func TestRawClientDialsPort80ByDefault(t *testing.T) {
+	for raw, want := range map[string]string{
+		"http://ledger.example":    "ledger.example:80",
+		"http://ledger.example/":   "ledger.example:80",
+		"http://127.0.0.1:8080/v1": "127.0.0.1:8080",
+		"http://[::1]":             "[::1]:80",
+		"http://[::1]:9000":        "[::1]:9000",
+	} {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := dialAddress(u); got != want {
+			t.Errorf("dialAddress(%s) = %q, want %q", raw, got, want)
+		}
 	}
 }

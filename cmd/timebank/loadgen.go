@@ -419,9 +419,17 @@ func (rc *rawConn) close() {
 	}
 }
 
+// dialAddress is the host and port to connect to for u, an http URL: its port, or 80.
+func dialAddress(u *url.URL) string {
+	if u.Port() == "" {
+		return net.JoinHostPort(u.Hostname(), "80")
+	}
+	return u.Host
+}
+
 func (rc *rawConn) send(req *http.Request) (int, []byte, error) {
 	if rc.conn == nil {
-		conn, err := net.Dial("tcp", req.URL.Host)
+		conn, err := net.Dial("tcp", dialAddress(req.URL))
 		if err != nil {
 			return 0, nil, err
 		}
