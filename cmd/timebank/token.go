@@ -48,34 +48,54 @@ func (f clientFlags) client(timeout time.Duration) *apiClient {
 }
 
 // do sends a request and returns the response when its status is want; otherwise it returns
-// the server's error message as an error.
+// the server's error message as an error. A 429 (a server run with --rate-limit, past its
+// burst) is sent again once its Retry-After has passed, while the waits fit in
+// rateLimitWait, as the streaming commands do: the limiter refused it unread, so a create is
+// not made twice.
 func (a *apiClient) do(method, path string, body any, want int) (*http.Response, error) {
-	var rd io.Reader
+	var b []byte
 	if body != nil {
-		b, err := json.Marshal(body)
+		var err error
+		if b, err = json.Marshal(body); err != nil {
+			return nil, err
+		}
+	}
+	giveUp := time.Now().Add(rateLimitWait)
+	for {
+		var rd io.Reader
+		if body != nil {
+			rd = bytes.NewReader(b)
+		}
+		req, err := http.NewRequest(method, a.base+path, rd)
 		if err != nil {
 			return nil, err
 		}
-		rd = bytes.NewReader(b)
+		req.Header.Set("Authorization", "Bearer "+a.token)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		res, err := a.http.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		if res.StatusCode == http.StatusTooManyRequests {
+			if wait := idle.RetryWait(res.Header); !time.Now().Add(wait).After(giveUp) {
+				io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+				res.Body.Close()
+				time.Sleep(wait)
+				continue
+			}
+		}
+		if res.StatusCode != want {
+			defer res.Body.Close()
+			return nil, serverError(res)
+		}
+		return res, nil
 	}
-	req, err := http.NewRequest(method, a.base+path, rd)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+a.token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := a.http.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	if res.StatusCode != want {
-		defer res.Body.Close()
-		return nil, serverError(res)
-	}
-	return res, nil
 }
+
+// rateLimitWait is how long do waits out a server's rate limit in all.
+const rateLimitWait = time.Minute
 
 // streamWait bounds export --url and backup on a server that stops sending: the wait for
 // an answer's headers, and for each next byte of its body (internal/idle). A large ledger's
