@@ -659,5 +659,38 @@ func TestRawClientDialsPort80ByDefault(t *testing.T) {
 		if got := dialAddress(u); got != want {
 			t.Errorf("dialAddress(%s) = %q, want %q", raw, got, want)
 		}
+
+	}
+}
+// TestServeRefusesEmptyAddrAndData: an empty --addr or --data, as a TIMEBANK_ADDR or
+// TIMEBANK_DATA set to nothing (an env file's `TIMEBANK_ADDR=`) gives, is wrong usage. kong
+// takes a variable that is set but empty as the flag's value, not as unset: serve then
+// listened on every interface at a random port instead of 127.0.0.1:8080 (net.Listen's ""),
+// and an empty --data failed with "mkdir : no such file or directory". Empty values of the
+// other flags were already refused (an enum, a bool, a number, a URL).
+func TestServeRefusesEmptyAddrAndData(t *testing.T) {
+	cleanEnv(t)
+	f := newLedger(t)
+	for _, c := range []struct {
+		what string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		// --data is a file: a serve that does not refuse the address fails at once, not serves.
+		{"TIMEBANK_ADDR=", map[string]string{"TIMEBANK_ADDR": ""}, []string{"serve", "--data", f.export}, "--addr"},
+		{"--addr ''", nil, []string{"serve", "--addr", "", "--data", f.export}, "--addr"},
+		{"TIMEBANK_DATA=", map[string]string{"TIMEBANK_DATA": ""}, []string{"serve", "--addr", "127.0.0.1:0"}, "--data"},
+	} {
+		t.Run(c.what, func(t *testing.T) {
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			status, stdout, stderr := runCLI(t, c.args...)
+			if status != exitUsage || !strings.Contains(stderr, "timebank: usage: serve: "+c.want+" is empty") {
+				t.Errorf("timebank %s: status %d, want %d refusing an empty %s\nstdout: %s\nstderr: %s",
+					strings.Join(c.args, " "), status, exitUsage, c.want, stdout, stderr)
+			}
+		})
 	}
 }

@@ -106,6 +106,16 @@ func (c *serveCmd) Run() error {
 		return usagef("serve: --rate-limit must be a number of requests per second, %v (one in %v s) or more, or 0 (no limit), not %v",
 			api.MinRateLimit, 1/api.MinRateLimit, c.RateLimit)
 	}
+	// kong takes a TIMEBANK_ADDR or TIMEBANK_DATA that is set but empty as an empty value, not
+	// as unset. An empty address is net.Listen's every interface at a random port, not the
+	// default 127.0.0.1:8080: the ledger would be open to the network unasked. To listen on
+	// every interface, say so (":8080").
+	if c.Addr == "" {
+		return usagef("serve: --addr is empty (is TIMEBANK_ADDR set to nothing?); give HOST:PORT, e.g. 127.0.0.1:8080, the default")
+	}
+	if c.Data == "" {
+		return usagef("serve: --data is empty (is TIMEBANK_DATA set to nothing?); give the data directory, e.g. ./timebank-data, the default")
+	}
 	// The signals are caught from here on, not only once serving: one that comes during
 	// startup (opening the store, the first start's genesis entry and admin token) lets it
 	// finish, then stops at once, gracefully. Killed where it was, a first start could leave a
