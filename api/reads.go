@@ -406,8 +406,11 @@ func (s *Server) getInclusion(c echo.Context, g gate) error {
 	if err != nil {
 		return err
 	}
-	if seq == 0 || (given && size < seq) {
-		return invalidField("tree_size", "seq must be 1 to tree_size.")
+	if seq == 0 {
+		return invalidField("seq", "seq must be at least 1: entries are numbered from 1.")
+	}
+	if given && size < seq {
+		return invalidField("tree_size", "tree_size must be at least seq (%d): a tree of %d entries does not hold entry %d.", seq, size, seq)
 	}
 	p, err := g.check(s, c)
 	if err != nil {

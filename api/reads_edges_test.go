@@ -177,3 +177,29 @@ func TestProofSizesBeyondTheLedger(t *testing.T) {
 		}
 	}
 }
+
+// TestProofSeqZeroNamesSeq: an inclusion proof for seq 0 is 400 invalid_field naming seq,
+// the parameter that is wrong, not tree_size, which the client may not have sent; a seq past
+// tree_size names tree_size.
+func TestProofSeqZeroNamesSeq(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range []struct{ query, field string }{
+		{"/v1/proofs/inclusion?seq=0", "seq"},
+		{"/v1/proofs/inclusion?seq=0&tree_size=1", "seq"},
+		{"/v1/proofs/inclusion?seq=2&tree_size=1", "tree_size"},
+	} {
+		var body struct {
+			Error struct {
+				Code    string
+				Message string
+				Details map[string]any
+			}
+		}
+		r := e.do("GET", c.query, "auditor", "")
+		r.decode(&body)
+		if r.Status != 400 || body.Error.Code != "invalid_field" || body.Error.Details["field"] != c.field ||
+			!strings.HasPrefix(body.Error.Message, c.field) {
+			t.Errorf("%s: %s, want 400 invalid_field naming %s", c.query, r, c.field)
+		}
+	}
+}
