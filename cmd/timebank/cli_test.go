@@ -694,3 +694,41 @@ func TestServeRefusesEmptyAddrAndData(t *testing.T) {
 		})
 	}
 }
+
+// TestOutRefusesADirectory: an --out that is a directory is wrong usage, refused before
+// anything is read. --out is written by renaming a new file over it, which a directory
+// refuses only at the end: backup downloaded the whole copy (beside the directory, in its
+// parent) before failing. An empty TIMEBANK_OUT made backup's --out (a path flag) the
+// working directory.
+func TestOutRefusesADirectory(t *testing.T) {
+	cleanEnv(t)
+	f := newLedger(t)
+	srv := newTestServer(t)
+	dir := filepath.Join(t.TempDir(), "out")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		env  string // TIMEBANK_OUT, when set
+		args []string
+	}{
+		{"backup --out DIR", "", []string{"backup", "--url", srv.url, "--token", srv.admin, "--out", dir}},
+		{"export --out DIR", "", []string{"export", "--data", f.data, "--out", dir}},
+		{"backup with TIMEBANK_OUT empty", "set", []string{"backup", "--url", srv.url, "--token", srv.admin}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.env != "" {
+				t.Setenv("TIMEBANK_OUT", "")
+				t.Chdir(dir)
+			}
+			status, _, stderr := runCLI(t, c.args...)
+			if status != exitUsage || !strings.Contains(stderr, "is a directory") {
+				t.Errorf("status %d, want %d refusing a directory\nstderr: %s", status, exitUsage, stderr)
+			}
+			if entries, _ := os.ReadDir(filepath.Dir(dir)); len(entries) != 1 {
+				t.Errorf("%s's parent holds %v, want the directory alone (no partial copy)", dir, entries)
+			}
+		})
+	}
+}

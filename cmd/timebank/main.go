@@ -231,8 +231,8 @@ func dropUnused(given map[string]bool, what string, flags ...flagRef) error {
 	return nil
 }
 
-// checkOut refuses an --out that would replace a ledger: --out is written by renaming a new
-// file over it. A database that a running server holds would be swapped under the server,
+// checkOut refuses an --out that is a directory, or that would replace a ledger: --out is
+// written by renaming a new file over it. A database that a running server holds would be swapped under the server,
 // which would go on acknowledging writes into the replaced file, all lost at its next start.
 // An export replaces no database at all (a backup named by a TIMEBANK_OUT exported for
 // backup), nor the signing key of the ledger it reads (data, when not empty). It returns the
@@ -245,6 +245,12 @@ func checkOut(command, out, data string) (string, error) {
 	out, err := durable.Target(out)
 	if err != nil {
 		return "", usagef("%s: --out: %v", command, err)
+	}
+	// A directory refuses the rename only once the copy is whole, which for a backup of a
+	// large ledger is minutes of download beside it. An empty TIMEBANK_OUT makes backup's
+	// --out (a path flag) the working directory.
+	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
+		return usagef("%s: --out %s is a directory; name the file to write", command, out)
 	}
 	if data != "" && sameFile(out, filepath.Join(data, store.KeyFile)) {
 		return "", usagef("%s: --out %s is the %s of the ledger it reads; write to another file", command, out, store.KeyFile)
