@@ -33,8 +33,8 @@ func TestReadmeWalkthrough(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	build := shBlock(t, readme, "go build -o timebank ./cmd/timebank && ./timebank serve")
-	if strings.TrimSpace(build) != "go build -o timebank ./cmd/timebank && ./timebank serve" {
+	build := shBlock(t, readme, "CGO_ENABLED=0 go build -o timebank ./cmd/timebank && ./timebank serve")
+	if strings.TrimSpace(build) != "CGO_ENABLED=0 go build -o timebank ./cmd/timebank && ./timebank serve" {
 		t.Fatalf("README's build-and-serve block changed; update this test to run it:\n%s", build)
 	}
 	walkthrough := shBlock(t, readme, "TB=http://127.0.0.1:8080\n")
