@@ -659,9 +659,9 @@ func TestRawClientDialsPort80ByDefault(t *testing.T) {
 		if got := dialAddress(u); got != want {
 			t.Errorf("dialAddress(%s) = %q, want %q", raw, got, want)
 		}
-
 	}
 }
+
 // TestServeRefusesEmptyAddrAndData: an empty --addr or --data, as a TIMEBANK_ADDR or
 // TIMEBANK_DATA set to nothing (an env file's `TIMEBANK_ADDR=`) gives, is wrong usage. kong
 // takes a variable that is set but empty as the flag's value, not as unset: serve then

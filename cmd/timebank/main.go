@@ -250,7 +250,7 @@ func checkOut(command, out, data string) (string, error) {
 	// large ledger is minutes of download beside it. An empty TIMEBANK_OUT makes backup's
 	// --out (a path flag) the working directory.
 	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
-		return usagef("%s: --out %s is a directory; name the file to write", command, out)
+		return "", usagef("%s: --out %s is a directory; name the file to write", command, out)
 	}
 	if data != "" && sameFile(out, filepath.Join(data, store.KeyFile)) {
 		return "", usagef("%s: --out %s is the %s of the ledger it reads; write to another file", command, out, store.KeyFile)
