@@ -732,3 +732,38 @@ func TestOutRefusesADirectory(t *testing.T) {
 		})
 	}
 }
+
+// TestTokenListJSONIsTheServersJSON: token list --json prints the server's answer only when
+// it is JSON of a bounded size, as the table does: a proxy's sign-in page answered 200 was
+// printed as the token list, and an endless answer copied for as long as it came.
+func TestTokenListJSONIsTheServersJSON(t *testing.T) {
+	cleanEnv(t)
+	html := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Write([]byte("<html><body>Sign in</body></html>"))
+	}))
+	defer html.Close()
+	endless := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"tokens":[`))
+		row := []byte(`{"id":"tok_0000000000000000","role":"auditor","account":null,"label":"x","created_at":"2026-01-01T00:00:00Z"},`)
+		for i := 0; i < (maxTokenListBytes/len(row))+2; i++ {
+			if _, err := w.Write(row); err != nil {
+				return
+			}
+		}
+	}))
+	defer endless.Close()
+	for _, srv := range []*httptest.Server{html, endless} {
+		status, stdout, stderr := runCLI(t, "token", "list", "--json", "--url", srv.URL, "--token", "tb_x")
+		if status != exitFailed || stdout != "" {
+			t.Errorf("token list --json of %s: status %d, printed %d bytes\n%s", srv.URL, status, len(stdout), stderr)
+		}
+	}
+	// The real server's answer is printed as it came.
+	real := newTestServer(t)
+	status, stdout, stderr := runCLI(t, "token", "list", "--json", "--url", real.url, "--token", real.admin)
+	if want := fetch(t, real.url, real.admin, "/v1/tokens"); status != 0 || stdout != string(want) {
+		t.Fatalf("token list --json: status %d, printed %q, want %q\n%s", status, stdout, want, stderr)
+	}
+}

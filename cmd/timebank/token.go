@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -225,8 +226,15 @@ func (c *tokenListCmd) Run(inv *invocation) error {
 		return err
 	}
 	defer res.Body.Close()
+	b, err := readAnswer(res.Body, maxTokenListBytes, "the token list")
+	if err != nil {
+		return err
+	}
 	if c.JSON {
-		_, err := io.Copy(inv.stdout, res.Body)
+		if !json.Valid(b) {
+			return errors.New("the server's answer with the token list is not JSON: not what a timebank server sends")
+		}
+		_, err := inv.stdout.Write(b)
 		return err
 	}
 	// The names of GET /v1/tokens (api/tokens.go): created_at needs its tag, the others
@@ -239,10 +247,6 @@ func (c *tokenListCmd) Run(inv *invocation) error {
 			Label     string  `json:"label"`
 			CreatedAt string  `json:"created_at"`
 		} `json:"tokens"`
-	}
-	b, err := readAnswer(res.Body, maxTokenListBytes, "the token list")
-	if err != nil {
-		return err
 	}
 	if err := json.Unmarshal(b, &list); err != nil {
 		return err
