@@ -2,13 +2,19 @@ package verify
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/timebank/timebank/ledger"
+	"github.com/timebank/timebank/ledger/store"
 )
 
 // docs/FORMAT.md promises an auditor can write a verifier from it alone. Its examples are
@@ -76,4 +82,126 @@ func TestFormatDocExamples(t *testing.T) {
 			t.Fatalf("signature %q does not open with the key hash of %q", sig, vkey)
 		}
 	})
+}
+
+// TestFormatDocPolicyFigures checks the page's statement of the policy's string figures: SPEC
+// §2's plain decimals, HOURS amounts > 0 for the hour caps, amounts ≥ 0 at the asset's scale
+// for upper limits, rates ≥ 0 with at most 6 decimals, each written exactly as sent.
+func TestFormatDocPolicyFigures(t *testing.T) {
+	assets := ledger.DefaultPolicy().Assets
+	set := map[string]func(p *ledger.Policy, v string){
+		"max_hours_per_entry": func(p *ledger.Policy, v string) { p.Credit.MaxHoursPerEntry = v },
+		"max_hours_per_day":   func(p *ledger.Policy, v string) { p.Credit.MaxHoursPerDay = v },
+		"upper": func(p *ledger.Policy, v string) {
+			p.Limits[ledger.KindResident]["HOURS"] = ledger.LimitPolicy{Upper: v}
+		},
+		"points_per_hour": func(p *ledger.Policy, v string) { p.Credit.PointsPerHour = v },
+		"category points_per_hour": func(p *ledger.Policy, v string) {
+			p.Credit.Categories["elderly-care"] = ledger.CategoryPolicy{PointsPerHour: v}
+		},
+		"convert.points_per_hour": func(p *ledger.Policy, v string) { p.Convert.PointsPerHour = v },
+	}
+	cases := []struct {
+		member string
+		ok     []string
+		bad    []string
+	}{
+		{"max_hours_per_entry", []string{"12", "12.0", "12.00", "0.01"}, []string{"0", "0.00", "12.345", "0012", "1.", ".5", "1e1", "-1", "+1", " 12"}},
+		{"max_hours_per_day", []string{"24.5"}, []string{"0", "24.555"}},
+		{"upper", []string{"0", "1500.5", "999999999999.99"}, []string{"1500.555", "01500", "1000000000000"}},
+		{"points_per_hour", []string{"0", "2.5", "0.333333", "1.000000", "999999999999.999999"}, []string{"1.0000000", "1000000000000", "000.5", "07", "-1", "1."}},
+		{"category points_per_hour", []string{"0", "0.5"}, []string{"0.1234567", ".5"}},
+		{"convert.points_per_hour", []string{"0", "2.5"}, []string{"1e1", "2,5"}},
+	}
+	for _, c := range cases {
+		for _, v := range append(append([]string{}, c.ok...), c.bad...) {
+			p := ledger.DefaultPolicy()
+			set[c.member](p, v)
+			err := p.Compile(assets)
+			if want := slices.Contains(c.ok, v); (err == nil) != want {
+				t.Errorf("%s %q: Compile error %v; the page says it is %s", c.member, v, err, map[bool]string{true: "accepted", false: "refused"}[want])
+				continue
+			}
+			if err != nil {
+				continue
+			}
+			raw, err := ledger.EncodeEntry(&ledger.Entry{Seq: 2, Type: ledger.TypePolicy, Actor: "admin:tok_a", IdempotencyKey: "p",
+				Body: &ledger.PolicyBody{Policy: *p}}, assets)
+			if err != nil {
+				t.Fatalf("%s %q: %v", c.member, v, err)
+			}
+			if !bytes.Contains(raw, []byte(`:"`+v+`"`)) {
+				t.Errorf("%s %q is not written as sent: %s", c.member, v, raw)
+			}
+		}
+	}
+}
+
+// TestFormatDocVerifierKeyLine: the verifier key file is the key and one "\n", as the page
+// says (GET /v1/checkpoint/key answers the same bytes: api's TestFormatDocOnTheWire).
+func TestFormatDocVerifierKeyLine(t *testing.T) {
+	dir := t.TempDir()
+	l, err := store.Open(dir, store.Options{Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vkey := l.VerifierKey()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, store.VerifierKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(raw) != vkey+"\n" || strings.Count(vkey, "+") != 2 || strings.ContainsAny(vkey, " \n") {
+		t.Fatalf("%s holds %q, the page says NAME+HASH+KEY and \\n (key %q)", store.VerifierKeyFile, raw, vkey)
+	}
+}
+
+// TestFormatDocReversedSettleLeavesHoldSettled: the page tells a verifier that a reversed
+// settle moves the amount back and leaves its hold settled, reserving nothing; the ledger and
+// verify's replay must agree.
+func TestFormatDocReversedSettleLeavesHoldSettled(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	l, err := store.Open(dir, store.Options{Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	do := func(p ledger.Principal, b ledger.Body) *ledger.Entry {
+		t.Helper()
+		n++
+		e, _, err := l.Submit(context.Background(), ledger.Request{Principal: p, IdempotencyKey: fmt.Sprint("k", n), Body: b})
+		if err != nil {
+			t.Fatalf("%T: %v", b, err)
+		}
+		return e
+	}
+	for _, id := range []ledger.AccountID{"station:s1", "outlet:o1", "resident:alice"} {
+		do(admin, &ledger.OpenBody{ID: id})
+	}
+	do(s1, &ledger.CreditBody{Volunteer: "resident:alice", Hours: "2",
+		Activity: ledger.Activity{ID: "a", Category: "cleaning", StartedAt: at(-5 * time.Hour), EndedAt: at(-3 * time.Hour)}})
+	h := do(alice, &ledger.HoldBody{Payee: "outlet:o1", Asset: "HOURS", Amount: "1.50", TTLSeconds: 3600})
+	s := do(o1, &ledger.SettleBody{HoldID: h.Seq, Amount: "1"})
+	do(admin, &ledger.ReversalBody{Seq: s.Seq, Reason: "refund"})
+	hold, err := l.Hold(h.Seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc, err := l.Account("resident:alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := t0.UnixMicro()
+	if hold.StatusAt(now) != ledger.HoldSettled || acc.Held("HOURS", now) != 0 || acc.Balances["HOURS"].Balance != 200 {
+		t.Fatalf("after the settle's reversal: hold %s, held %d, balance %d; the page says settled, 0, 2.00",
+			hold.StatusAt(now), acc.Held("HOURS", now), acc.Balances["HOURS"].Balance)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Data(dir, nil, "", nil); err != nil {
+		t.Fatalf("verify disagrees with the ledger: %v", err)
+	}
 }

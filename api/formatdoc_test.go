@@ -1,0 +1,60 @@
+package api_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+// TestFormatDocOnTheWire checks what docs/FORMAT.md says of bytes that only HTTP shapes: an
+// entry's idempotency_key is the header's value without the spaces and tabs around it (so
+// the key " k 1\t" is the key "k 1", replayed by a later "k 1"), and the verifier key is
+// answered as one line ending in "\n". The requests are written by hand: Go's client trims
+// header values itself, and the test's direct handler calls do not parse headers at all.
+func TestFormatDocOnTheWire(t *testing.T) {
+	e := newEnv(t)
+	ts := httptest.NewServer(e.srv.Handler())
+	defer ts.Close()
+	send := func(key string) (int, []byte) {
+		t.Helper()
+		conn, err := net.Dial("tcp", ts.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		body := `{"id":"resident:wire"}`
+		fmt.Fprintf(conn, "POST /v1/accounts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"+
+			"Content-Type: application/json\r\nIdempotency-Key:%s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+			e.tok["admin"], key, len(body), body)
+		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.StatusCode, b
+	}
+	code, b := send(" \tk 1 \t")
+	var entry struct {
+		Key string `json:"idempotency_key"`
+	}
+	if err := json.Unmarshal(b, &entry); code != 201 || err != nil || entry.Key != "k 1" {
+		t.Fatalf("Idempotency-Key \" \\tk 1 \\t\": %d %s; the page says the entry's key is \"k 1\"", code, b)
+	}
+	if code, b := send("k 1"); code != 200 {
+		t.Fatalf("Idempotency-Key \"k 1\" after \" \\tk 1 \\t\": %d %s, want the replay", code, b)
+	}
+
+	vkey := e.must(e.do("GET", "/v1/checkpoint/key", "auditor", ""), 200).Body
+	if string(vkey) != e.led.VerifierKey()+"\n" {
+		t.Fatalf("GET /v1/checkpoint/key answered %q, the page says the key %q and \\n", vkey, e.led.VerifierKey())
+	}
+}
