@@ -207,3 +207,34 @@ func TestFormatDocReversedSettleLeavesHoldSettled(t *testing.T) {
 		t.Fatalf("verify disagrees with the ledger: %v", err)
 	}
 }
+
+// TestFormatDocRequestTimes checks the page's rule for a time a request writes: RFC 3339's
+// date-time with a fraction none of whose digits past the sixth is not 0, Z or ±HH:MM, at
+// most 40 characters, a year 2000 to 9999 in UTC; and its examples of what is refused.
+func TestFormatDocRequestTimes(t *testing.T) {
+	zeros := func(n int) string { return strings.Repeat("0", n) }
+	ok := []string{
+		"2026-11-28T06:00:00Z", "2026-11-28T06:00:00.5Z", "2026-11-28T06:00:00.123456Z",
+		"2026-11-28T06:00:00.1234560Z", "2026-11-28T06:00:00-00:00", "2026-11-28T06:00:00+23:59",
+		"2026-11-28T06:00:00." + zeros(19) + "Z", "2026-11-28T06:00:00." + zeros(14) + "+08:00",
+		"2000-01-01T00:00:00Z", "9999-12-31T23:59:59.999999Z", "2000-01-01T07:30:00+07:30",
+	}
+	bad := []string{
+		"2026-11-28T06:00:00." + zeros(20) + "Z", "2026-11-28T06:00:00." + zeros(15) + "+08:00",
+		"2026-11-28T06:00:00.1234561Z", "2026-11-28T06:00:00.Z", "2026-11-28T6:00:00Z",
+		"2026-11-28T06:00:00,5Z", "2026-11-28T06:00:00+24:00", "2026-11-28T06:00:00+05:60",
+		"2026-11-28T23:59:60Z", "2026-11-28t06:00:00Z", "2026-11-28T06:00:00z",
+		"2000-01-01T00:30:00+01:00", "1999-12-31T23:30:00Z", "9999-12-31T23:30:00-01:00",
+		"2026-11-28T06:00:00", "2026-11-28T06:00Z", "2026-11-28T06:00:00+0800", "2026-11-28 06:00:00Z",
+	}
+	for _, s := range ok {
+		if _, err := ledger.ParseTime("started_at", s); err != nil {
+			t.Errorf("%q refused (%v); the page accepts it", s, err)
+		}
+	}
+	for _, s := range bad {
+		if _, err := ledger.ParseTime("started_at", s); err == nil {
+			t.Errorf("%q accepted; the page refuses it", s)
+		}
+	}
+}
