@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -56,5 +57,21 @@ func TestFormatDocOnTheWire(t *testing.T) {
 	vkey := e.must(e.do("GET", "/v1/checkpoint/key", "auditor", ""), 200).Body
 	if string(vkey) != e.led.VerifierKey()+"\n" {
 		t.Fatalf("GET /v1/checkpoint/key answered %q, the page says the key %q and \\n", vkey, e.led.VerifierKey())
+	}
+}
+
+// TestFormatDocHoldTTLZero: the page says a hold's ttl_seconds is the policy's default both
+// when not sent and when sent as 0, and the entry holds the figure filled in.
+func TestFormatDocHoldTTLZero(t *testing.T) {
+	e := newEnv(t)
+	e.must(e.credit("station", "resident:r01", "3", ledgerHours(1), ledgerHours(3)), 201)
+	for i, body := range []string{
+		`{"payee":"station:s01","asset":"HOURS","amount":"1.00"}`,
+		`{"payee":"station:s01","asset":"HOURS","amount":"1.00","ttl_seconds":0}`,
+	} {
+		r := e.must(e.do("POST", "/v1/holds", "resident", body, "Idempotency-Key", fmt.Sprint("ttl-", i)), 201)
+		if !strings.Contains(string(r.Body), `"body":{"payee":"station:s01","asset":"HOURS","amount":"1.00","ttl_seconds":900}`) {
+			t.Errorf("%s: entry %s, want ttl_seconds 900 (hold.default_ttl_seconds)", body, r.Body)
+		}
 	}
 }
