@@ -75,3 +75,39 @@ func TestFormatDocHoldTTLZero(t *testing.T) {
 		}
 	}
 }
+
+// TestFormatDocHoldAnswers: the page says every answer showing a whole entry holds its export
+// line's bytes, except a hold's, which appends hold_id and expires_at before its last "}".
+func TestFormatDocHoldAnswers(t *testing.T) {
+	e := newEnv(t)
+	e.must(e.credit("station", "resident:r01", "3", ledgerHours(1), ledgerHours(3)), 201)
+	written := e.must(e.do("POST", "/v1/holds", "resident", `{"payee":"station:s01","asset":"HOURS","amount":"1.00","ttl_seconds":60}`,
+		"Idempotency-Key", "h"), 201).Body
+	export := strings.Split(strings.TrimSuffix(string(e.must(e.do("GET", "/v1/export", "auditor", ""), 200).Body), "\n"), "\n")
+	hold := export[len(export)-1]
+	var h struct {
+		Seq       uint64 `json:"seq"`
+		ExpiresAt string `json:"expires_at"`
+	}
+	if err := json.Unmarshal(written, &h); err != nil {
+		t.Fatal(err)
+	}
+	want := strings.TrimSuffix(hold, "}") + fmt.Sprintf(`,"hold_id":%d,"expires_at":%q}`, h.Seq, h.ExpiresAt)
+	if string(written) != want {
+		t.Errorf("hold's write answer\n %s\nwant its export line with hold_id and expires_at appended\n %s", written, want)
+	}
+	page := string(e.must(e.do("GET", "/v1/entries?limit=500", "auditor", ""), 200).Body)
+	for i, line := range export {
+		one := string(e.must(e.do("GET", fmt.Sprintf("/v1/entries/%d", i+1), "auditor", ""), 200).Body)
+		w := line
+		if line == hold {
+			w = want
+		}
+		if one != w {
+			t.Errorf("GET /v1/entries/%d answered\n %s\nwant\n %s", i+1, one, w)
+		}
+		if !strings.Contains(page, w) {
+			t.Errorf("GET /v1/entries does not show entry %d as %s", i+1, w)
+		}
+	}
+}
