@@ -238,3 +238,29 @@ func TestFormatDocRequestTimes(t *testing.T) {
 		}
 	}
 }
+
+// TestFormatDocLedgerNames: the page says a ledger's name, the key's name and checkpoint
+// origin, is 1 to 128 bytes of UTF-8 without white space or "+", so that a verifier key
+// splits at its first two "+" (its base64 may hold more).
+func TestFormatDocLedgerNames(t *testing.T) {
+	for _, name := range []string{"a+b", "a b", "a\tb", "a\u3000b", strings.Repeat("n", 129), "\xff"} {
+		if l, err := store.Open(t.TempDir(), store.Options{Name: name}); err == nil {
+			l.Close()
+			t.Errorf("ledger name %q accepted; the page refuses it", name)
+		}
+	}
+	for _, name := range []string{"example.org/timebank", "时间银行", strings.Repeat("n", 128)} {
+		l, err := store.Open(t.TempDir(), store.Options{Name: name, Now: func() time.Time { return t0 }})
+		if err != nil {
+			t.Errorf("ledger name %q refused: %v", name, err)
+			continue
+		}
+		f := strings.SplitN(l.VerifierKey(), "+", 3)
+		if len(f) != 3 || f[0] != name {
+			t.Errorf("ledger %q: verifier key %q does not split into NAME+HASH+KEY at its first two '+'", name, l.VerifierKey())
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
