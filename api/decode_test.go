@@ -143,3 +143,39 @@ func TestIdempotencyKeyHeader(t *testing.T) {
 	e.must(e.do("POST", "/v1/tokens", "admin", `{"role":"auditor"}`, "Idempotency-Key", "same"), 201)
 	e.must(e.do("POST", "/v1/tokens", "admin", `{"role":"auditor"}`, "Idempotency-Key", "same"), 201)
 }
+
+// TestRepeatedCredentialHeaders: a request with two Idempotency-Key headers, or two
+// Authorization headers, is ambiguous: which key, which token, acts? The first used to win
+// silently, so a retry whose client (or a proxy) put the headers in the other order was
+// taken as a new request (409 account_exists instead of its replay), and a request
+// carrying two tokens acted as whichever came first. Both are refused now, and leave no
+// trace.
+func TestRepeatedCredentialHeaders(t *testing.T) {
+	e := newEnv(t)
+	send := func(method, path, body string, header http.Header) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		req.Header = header
+		rec := httptest.NewRecorder()
+		e.srv.Handler().ServeHTTP(rec, req)
+		return rec
+	}
+	auth := "Bearer " + adminSecret
+	rec := send("POST", "/v1/accounts", `{"id":"resident:twice"}`, http.Header{
+		"Content-Type": {"application/json"}, "Authorization": {auth}, "Idempotency-Key": {"k-a", "k-b"}})
+	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "missing_idempotency_key") {
+		t.Fatalf("two Idempotency-Key headers: %d %s, want 400 missing_idempotency_key", rec.Code, rec.Body)
+	}
+	e.must(e.do("GET", "/v1/accounts/resident:twice", "admin", ""), 404)
+	for _, second := range []string{auth, "Bearer tb_not_a_token"} {
+		rec = send("GET", "/v1/accounts/issuer:HOURS", "", http.Header{"Authorization": {auth, second}})
+		if rec.Code != http.StatusUnauthorized {
+			t.Fatalf("two Authorization headers (%q second): %d %s, want 401", second, rec.Code, rec.Body)
+		}
+	}
+	// One of each is as before.
+	rec = send("POST", "/v1/accounts", `{"id":"resident:twice"}`, http.Header{
+		"Content-Type": {"application/json"}, "Authorization": {auth}, "Idempotency-Key": {"k-a"}})
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("one of each: %d %s", rec.Code, rec.Body)
+	}
+}

@@ -88,7 +88,7 @@ const (
 	whoLower  = "<lower>"  // bearer (lower case) and the admin secret
 	whoBasic  = "<basic>"  // another scheme
 	whoSpaces = "<spaces>" // Bearer, the admin secret, padded with spaces
-	whoTwice  = "<twice>"  // two Authorization headers, the admin's first
+	whoTwice  = "<twice>"  // two Authorization headers, the admin's first: 401
 	ctNone    = "<none>"   // no Content-Type header
 	ctHdr     = "<hdr>"    // Content-Type: Hdr
 	ctTwice   = "<twice>"  // application/json, then text/plain
@@ -111,7 +111,7 @@ const (
 	keyTooLong        // one character more
 	keyRepeat         // the previous request's key
 	keyFixed          // one key for every input: replays, or reuse with another body
-	keyTwice          // two headers: a fresh key, then Key
+	keyTwice          // two headers: a fresh key, then Key: 400
 	keyModes
 )
 
@@ -324,10 +324,9 @@ func (w *fuzzWorld) authorize(in fuzzInput, add func(name, value string)) string
 	case whoSpaces:
 		add("Authorization", "Bearer    "+admin+"   ")
 		return w.adminActor
-	case whoTwice:
+	case whoTwice: // two credentials: neither acts (decision 0005)
 		add("Authorization", "Bearer "+admin)
 		add("Authorization", "Bearer "+wrongAuth)
-		return w.adminActor
 	default:
 		add("Authorization", "Bearer "+w.secrets[who])
 		return w.actors[who]

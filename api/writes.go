@@ -23,6 +23,12 @@ func readWrite(c echo.Context, body any, kind kindOfBody) (string, error) {
 	if err := checkMediaType(c); err != nil {
 		return "", err
 	}
+	// Two keys are one request named two ways: whichever were taken, a retry with the
+	// headers in the other order would be a new request.
+	if n := len(c.Request().Header.Values(HeaderIdempotencyKey)); n > 1 {
+		return "", ledger.Errorf(ledger.CodeMissingIdempotencyKey,
+			"Send one Idempotency-Key header with every write; this request has %d.", n)
+	}
 	key := c.Request().Header.Get(HeaderIdempotencyKey)
 	if !ledger.ValidIdempotencyKey(key) {
 		return "", ledger.Errorf(ledger.CodeMissingIdempotencyKey,
