@@ -59,6 +59,9 @@ func (r *Replayer) Decide(e *Entry) (*Entry, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := r.actorExists(e, req.Principal); err != nil {
+		return nil, err
+	}
 	got, err := Decide(r.St, req, e.Seq, e.TimeMicros)
 	if err != nil {
 		return nil, fmt.Errorf("entry %d (%s): the rules reject it on replay: %w", e.Seq, e.Type, err)
@@ -67,6 +70,31 @@ func (r *Replayer) Decide(e *Entry) (*Entry, error) {
 		r.Assets = got.Body.(*GenesisBody).Assets
 	}
 	return got, nil
+}
+
+// actorExists checks that the account a station, outlet or resident acted as is open: such a
+// principal acts with a token, and a token names an existing account of its kind (SPEC §3), so
+// no server writes an entry acted by an account the log has not opened. Most rules read the
+// acting account and would refuse it anyway; `open` by a station does not.
+func (r *Replayer) actorExists(e *Entry, p Principal) error {
+	if p.Account == "" {
+		return nil // the system (genesis) or an admin: no account
+	}
+	var a *Account
+	var err error
+	if pk, ok := r.St.(AccountPeeker); ok {
+		a, err = pk.PeekAccount(p.Account)
+	} else {
+		a, err = r.St.Account(p.Account)
+	}
+	if err != nil {
+		return err
+	}
+	if a == nil {
+		return fmt.Errorf("entry %d (%s): actor %s is no account the log has opened: a %s acts with a token, which names an open account, so no server wrote this entry",
+			e.Seq, e.Type, p.Account, p.Role)
+	}
+	return nil
 }
 
 // CheckEntry encodes got (an entry Decide made) into buf and compares it with the logged

@@ -5,6 +5,11 @@ func decideGenesis(req Request, seq uint64, now int64) (*Entry, error) {
 	if seq != 1 || !ok || req.Principal.Role != RoleSystem {
 		return nil, forbidden("Only the ledger itself writes the genesis entry, as entry 1.")
 	}
+	// The ledger writes it under this key and no other (docs/FORMAT.md): replay refuses a
+	// genesis entry under another, which no server wrote.
+	if req.IdempotencyKey != GenesisKey {
+		return nil, forbidden("The genesis entry's Idempotency-Key is " + GenesisKey + ".")
+	}
 	n := &GenesisBody{Policy: b.Policy}
 	if err := n.Policy.Compile(nil); err != nil {
 		return nil, err

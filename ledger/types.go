@@ -112,6 +112,9 @@ type Principal struct {
 	TokenID string
 }
 
+// GenesisKey is the Idempotency-Key of the genesis entry, the only one the ledger writes.
+const GenesisKey = "genesis"
+
 // Actor is the principal's name in the log and the scope of its idempotency keys: the bound
 // account for station, outlet and resident; "admin:TOKENID" for an admin; "system" for genesis.
 func (p Principal) Actor() string {

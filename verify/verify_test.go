@@ -299,3 +299,37 @@ func TestReplayFindsEntriesTheRulesDidNotMake(t *testing.T) {
 		t.Fatalf("the fixture's own log, signed by the test: %v", err)
 	}
 }
+
+// TestReplayFindsActorsNoServerHas: entries whose bytes follow the rules of their body but
+// whose actor or key no server writes. Genesis is written by the ledger itself under the key
+// `genesis` (docs/FORMAT.md); a station, outlet or resident acts with a token, which names an
+// existing account of its kind (SPEC §3), so an entry acted by an account the log never
+// opened is forged. Before, verify accepted both: the rules of genesis ignored its key, and
+// those of `open` never read the acting station's account.
+func TestReplayFindsActorsNoServerHas(t *testing.T) {
+	_, export, _, _ := fixture(t)
+	const openAlice = `"actor":"admin:tok_admin","idempotency_key":"k4","body":{"id":"resident:alice"}`
+	cases := map[string]struct{ old, new, want string }{
+		"genesis under another key": {`"idempotency_key":"genesis"`, `"idempotency_key":"x"`, "entry 1 (genesis): the rules reject it"},
+		"genesis under no key":      {`"idempotency_key":"genesis"`, `"idempotency_key":""`, "entry 1 (genesis): the rules reject it"},
+		"an account opened by a station never opened": {openAlice,
+			`"actor":"station:ghost","idempotency_key":"k4","body":{"id":"resident:alice"}`, "entry 5 (open): actor station:ghost"},
+		"an account opened by a station that is an outlet": {openAlice,
+			`"actor":"station:o1","idempotency_key":"k4","body":{"id":"resident:alice"}`, "entry 5 (open): actor station:o1"},
+		"an account opened by a station id no account can have": {openAlice,
+			`"actor":"station:Ghost Town","idempotency_key":"k4","body":{"id":"resident:alice"}`, "entry 5 (open): actor station:Ghost Town"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			forged := bytes.Replace(export, []byte(c.old), []byte(c.new), 1)
+			if bytes.Equal(forged, export) {
+				t.Fatalf("the fixture's export has no %s", c.old)
+			}
+			ckpt, vkey := signLog(t, forged)
+			_, _, err := Export(writeFile(t, forged), ckpt, vkey, nil)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want %q", err, c.want)
+			}
+		})
+	}
+}

@@ -334,7 +334,7 @@ func (l *Ledger) loadPacker() error {
 func (l *Ledger) genesis() error {
 	req := ledger.Request{
 		Principal:      ledger.Principal{Role: ledger.RoleSystem},
-		IdempotencyKey: "genesis",
+		IdempotencyKey: ledger.GenesisKey,
 		Body:           &ledger.GenesisBody{Policy: *ledger.DefaultPolicy()},
 	}
 	w, err := newWaiter(backgroundCtx, req)
