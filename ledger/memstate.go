@@ -21,12 +21,12 @@ type MemState struct {
 }
 
 // memAccount is what the state knows of one account id: the account (nil until opened) and
-// its credited sessions, sorted by Start. One record per id, so that a credit's rules find
+// its credited sessions, in Start order. One record per id, so that a credit's rules find
 // the volunteer's account and sessions with one lookup in a map that, with many accounts,
 // misses the CPU cache.
 type memAccount struct {
 	acct     *Account
-	sessions []Session
+	sessions sessionList
 }
 
 // rec returns id's record, made empty when missing.
@@ -37,14 +37,6 @@ func (m *MemState) rec(id AccountID) *memAccount {
 		m.accounts[id] = r
 	}
 	return r
-}
-
-// sessionsOf returns volunteer v's sessions, the state's own slice.
-func (m *MemState) sessionsOf(v AccountID) []Session {
-	if r := m.accounts[v]; r != nil {
-		return r.sessions
-	}
-	return nil
 }
 
 var _ State = (*MemState)(nil)
@@ -95,20 +87,17 @@ func (m *MemState) Linked(a, b AccountID) (bool, error) {
 }
 
 func (m *MemState) SessionBefore(v AccountID, t int64) (*Session, error) {
-	ss := m.sessionsOf(v)
-	i := sort.Search(len(ss), func(i int) bool { return ss[i].Start >= t })
-	if i == 0 {
-		return nil, nil
+	if r := m.accounts[v]; r != nil {
+		return r.sessions.last(t), nil
 	}
-	s := ss[i-1]
-	return &s, nil
+	return nil, nil
 }
 
 func (m *MemState) SessionsIn(v AccountID, from, to int64) ([]Session, error) {
-	ss := m.sessionsOf(v)
-	i := sort.Search(len(ss), func(i int) bool { return ss[i].Start >= from })
-	j := sort.Search(len(ss), func(i int) bool { return ss[i].Start >= to })
-	return ss[i:j:j], nil // capacity clipped: an append by the caller copies
+	if r := m.accounts[v]; r != nil {
+		return r.sessions.in(from, to), nil
+	}
+	return nil, nil
 }
 
 func (m *MemState) Entry(seq uint64) (*Entry, error) {
@@ -140,13 +129,7 @@ func (m *MemState) PutHold(h *Hold) error {
 }
 
 func (m *MemState) AddSession(v AccountID, s Session) error {
-	r := m.rec(v)
-	ss := r.sessions
-	i := sort.Search(len(ss), func(i int) bool { return ss[i].Start > s.Start })
-	ss = append(ss, Session{})
-	copy(ss[i+1:], ss[i:])
-	ss[i] = s
-	r.sessions = ss
+	m.rec(v).sessions.add(s)
 	return nil
 }
 
@@ -155,17 +138,9 @@ func (m *MemState) DeleteSession(v AccountID, s Session) error {
 	if r == nil {
 		return nil
 	}
-	for i := range r.sessions {
-		if r.sessions[i].Seq == s.Seq {
-			r.sessions = append(r.sessions[:i:i], r.sessions[i+1:]...)
-			break
-		}
-	}
-	if len(r.sessions) == 0 {
-		r.sessions = nil
-		if r.acct == nil {
-			delete(m.accounts, v)
-		}
+	r.sessions.remove(s)
+	if r.sessions.n == 0 && r.acct == nil {
+		delete(m.accounts, v)
 	}
 	return nil
 }
@@ -211,8 +186,8 @@ func (m *MemState) Holds() []Hold {
 func (m *MemState) Sessions() map[AccountID][]Session {
 	out := map[AccountID][]Session{}
 	for v, r := range m.accounts {
-		if len(r.sessions) > 0 {
-			out[v] = append([]Session(nil), r.sessions...)
+		if r.sessions.n > 0 {
+			out[v] = r.sessions.all()
 		}
 	}
 	return out
