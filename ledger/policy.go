@@ -91,6 +91,27 @@ type Policy struct {
 	c compiledPolicy
 }
 
+// withEmptyMaps returns p with its nil maps made empty (the maps it shares with p are not
+// changed). The canonical form of an empty map is `{}` (docs/FORMAT.md), but encoding/json
+// decodes a `null` to a nil map and the codec writes a nil map back as `null`: without this,
+// replay accepted a policy entry with `"limits":null` as well as with `"limits":{}`, two
+// encodings of one policy, the first of which no server writes (the API refuses a null).
+// Assets and transfer are never empty in a valid policy.
+func (p Policy) withEmptyMaps() Policy {
+	if p.Credit.Categories == nil {
+		p.Credit.Categories = map[string]CategoryPolicy{}
+	}
+	limits := make(map[Kind]map[string]LimitPolicy, len(p.Limits))
+	for kind, byAsset := range p.Limits {
+		if byAsset == nil {
+			byAsset = map[string]LimitPolicy{}
+		}
+		limits[kind] = byAsset
+	}
+	p.Limits = limits
+	return p
+}
+
 // compiledPolicy holds the policy's figures in minor units, checked by Compile.
 type compiledPolicy struct {
 	ok                  bool

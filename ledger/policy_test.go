@@ -1,6 +1,9 @@
 package ledger
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestPolicyErrorsAreDeterministic: a policy with two faults in one of its maps (categories,
 // limits, transfer modes, assets) is refused naming the same field every time. The checks
@@ -92,5 +95,31 @@ func TestPolicyRefusesOutOfRange(t *testing.T) {
 				t.Fatalf("got %v, want invalid_policy naming %s", err, c.field)
 			}
 		})
+	}
+}
+
+// TestPolicyEntryWritesEmptyMapsAsObjects: a policy whose maps of categories and limits are
+// nil (what encoding/json makes of a `null`) is logged with `{}` for them, the only form
+// docs/FORMAT.md gives an empty map, and the request's own maps are left as they were.
+func TestPolicyEntryWritesEmptyMapsAsObjects(t *testing.T) {
+	b := newBook(t)
+	pol := *DefaultPolicy()
+	pol.Credit.Categories = nil
+	pol.Limits = map[Kind]map[string]LimitPolicy{KindPool: nil}
+	e, err := b.try(admin, &PolicyBody{Policy: pol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := EncodeEntry(e, pol.Assets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"categories":{}`, `"limits":{"pool":{}}`} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("the policy entry has no %s:\n%s", want, raw)
+		}
+	}
+	if pol.Limits[KindPool] != nil {
+		t.Errorf("the request's map of limits was changed: %v", pol.Limits)
 	}
 }

@@ -10,7 +10,7 @@ func decideGenesis(req Request, seq uint64, now int64) (*Entry, error) {
 	if req.IdempotencyKey != GenesisKey {
 		return nil, forbidden("The genesis entry's Idempotency-Key is " + GenesisKey + ".")
 	}
-	n := &GenesisBody{Policy: b.Policy}
+	n := &GenesisBody{Policy: b.Policy.withEmptyMaps()}
 	if err := n.Policy.Compile(nil); err != nil {
 		return nil, err
 	}
@@ -89,7 +89,7 @@ func (d *decider) link(b *LinkBody) (Body, error) {
 }
 
 func (d *decider) policy(b *PolicyBody) (Body, error) {
-	n := &PolicyBody{Policy: b.Policy}
+	n := &PolicyBody{Policy: b.Policy.withEmptyMaps()}
 	if err := n.Policy.Compile(d.p.Assets); err != nil {
 		return nil, err
 	}

@@ -157,3 +157,32 @@ func TestCheckpointOfHugeSize(t *testing.T) {
 		exportRefused(t, path, ckpt, vkey, fmt.Sprintf("the checkpoint covers %d entries but the log has only 21", size))
 	}
 }
+
+// TestPolicyMapsWrittenNull: a map of the policy document is an object, `{}` when empty
+// (docs/FORMAT.md), and the API refuses a null one (400 invalid_policy). encoding/json
+// decodes `null` to a nil map, which the encoder wrote back as `null`, so verify accepted a
+// log whose genesis or policy entry held `null` for a map: a second encoding of the same
+// policy, which no server writes and a verifier written from FORMAT.md refuses.
+func TestPolicyMapsWrittenNull(t *testing.T) {
+	_, export, _, _ := fixture(t)
+	const limits = `"limits":{"resident":{"HOURS":{"upper":"1500"}}}`
+	for _, forgedLimits := range []string{`"limits":null`, `"limits":{"resident":null}`} {
+		t.Run(forgedLimits, func(t *testing.T) {
+			forged := bytes.Replace(export, []byte(limits), []byte(forgedLimits), 1)
+			if bytes.Equal(forged, export) {
+				t.Fatalf("the fixture's genesis has no %s", limits)
+			}
+			ckpt, vkey := signLog(t, forged)
+			_, _, err := Export(writeFile(t, forged), ckpt, vkey, nil)
+			if err == nil || !strings.Contains(err.Error(), "entry 1 (genesis): replay gives a different entry") {
+				t.Fatalf("got %v, want entry 1 named", err)
+			}
+		})
+	}
+	// The same policy with its empty maps written `{}`, as the server writes it, verifies.
+	forged := bytes.Replace(export, []byte(limits), []byte(`"limits":{"resident":{}}`), 1)
+	ckpt, vkey := signLog(t, forged)
+	if _, _, err := Export(writeFile(t, forged), ckpt, vkey, nil); err != nil {
+		t.Fatalf("a genesis with an empty map of limits: %v", err)
+	}
+}
