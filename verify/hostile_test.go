@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/timebank/timebank/ledger"
 	"github.com/timebank/timebank/ledger/store"
 )
 
@@ -184,5 +185,49 @@ func TestPolicyMapsWrittenNull(t *testing.T) {
 	ckpt, vkey := signLog(t, forged)
 	if _, _, err := Export(writeFile(t, forged), ckpt, vkey, nil); err != nil {
 		t.Fatalf("a genesis with an empty map of limits: %v", err)
+	}
+}
+
+// countingLines counts the lines read through it.
+type countingLines struct {
+	Lines
+	n int
+}
+
+func (c *countingLines) Next() ([]byte, error) {
+	c.n++
+	return c.Lines.Next()
+}
+
+// TestReplayErrorStopsTheReading: once the replay finds a difference, the entries after it
+// are not read. The prefetching goroutine was told to stop only after it had read the
+// whole export (the replay drained its batches first): an export of many gigabytes with a
+// forged entry near its start was read and decoded to its end before verify named the entry.
+// It may run ahead of the replay by the batches in flight, no further.
+func TestReplayErrorStopsTheReading(t *testing.T) {
+	_, export, _, _ := fixture(t)
+	forged := bytes.Replace(export, []byte(`"hours":"1.50"`), []byte(`"hours":"13.00"`), 1) // entry 7 over the cap
+	// Then many entries that decode (the rules would refuse them all, were they replayed).
+	const more = 50_000
+	var b bytes.Buffer
+	b.Write(forged)
+	for seq := 22; seq < 22+more; seq++ {
+		fmt.Fprintf(&b, `{"seq":%d,"time":"2026-11-29T03:00:00.000000Z","type":"void","actor":"resident:alice","idempotency_key":"v%d","body":{"hold_id":1},"postings":[]}`+"\n", seq, seq)
+	}
+	f, err := os.Open(writeFile(t, b.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	lines := &countingLines{Lines: NewLines(f)}
+	src := &fileSource{f: f, offsets: []int64{0}}
+	r := newReplay(src, nil, nil)
+	src.assets = func() ledger.Assets { return r.rp.Assets }
+	err = run(r, lines, f, func(it item) { src.offsets = append(src.offsets, it.end) })
+	if err == nil || !strings.Contains(err.Error(), "entry 7 (credit): the rules reject it on replay: entry_cap_exceeded") {
+		t.Fatalf("got %v, want entry 7 named", err)
+	}
+	if limit := 7 + 16*prefetchBatch; lines.n > limit {
+		t.Fatalf("verify read %d lines, stopping at entry 7; want at most %d", lines.n, limit)
 	}
 }

@@ -79,8 +79,15 @@ func newPipe() *pipe {
 	return &pipe{batches: make(chan []item, 8), errc: make(chan error, 1), stop: make(chan struct{})}
 }
 
-// send hands a full batch over; false means the replay has stopped.
+// send hands a full batch over; false means the replay has stopped. A stop already given is
+// seen first: select picks at random among ready cases, and while the replay drains the
+// batches after its error, a send could otherwise go on succeeding.
 func (p *pipe) send(b []item) bool {
+	select {
+	case <-p.stop:
+		return false
+	default:
+	}
 	select {
 	case p.batches <- b:
 		return true
@@ -116,19 +123,22 @@ func (p *pipe) produce(walk func(emit func(item) error) error) {
 	}()
 }
 
-// consume replays every item; it stops the producer on the first error.
+// consume replays every item; it stops the producer on the first error, before it reads
+// further than the batches in flight (a forged entry near the start of a huge export is named
+// without reading the rest).
 func (p *pipe) consume(fn func(item) error) error {
-	defer close(p.stop)
 	for batch := range p.batches {
 		for _, it := range batch {
 			if err := fn(it); err != nil {
-				for range p.batches { // let the producer finish
+				close(p.stop)
+				for range p.batches { // let the producer see the stop and finish
 				}
 				<-p.errc
 				return err
 			}
 		}
 	}
+	close(p.stop)
 	return <-p.errc
 }
 
