@@ -199,6 +199,27 @@ func (c *countingLines) Next() ([]byte, error) {
 	return c.Lines.Next()
 }
 
+// readWithCount runs the export in b through run with a line counter, as exportFile does,
+// and returns the number of lines read and run's error.
+func readWithCount(t *testing.T, b []byte) (int, error) {
+	t.Helper()
+	f, err := os.Open(writeFile(t, b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	lines := &countingLines{Lines: NewLines(f)}
+	src := &fileSource{f: f, offsets: []int64{0}}
+	r := newReplay(src, nil, nil)
+	src.assets = func() ledger.Assets { return r.rp.Assets }
+	err = run(r, lines, f, func(it item) { src.offsets = append(src.offsets, it.end) })
+	return lines.n, err
+}
+
+// readLimit bounds the lines read past a difference: the batches in flight between the
+// reading, the replay and the comparison (channels of 8 batches), with room to spare.
+const readLimit = 32 * prefetchBatch
+
 // TestReplayErrorStopsTheReading: once the replay finds a difference, the entries after it
 // are not read. The prefetching goroutine was told to stop only after it had read the
 // whole export (the replay drained its batches first): an export of many gigabytes with a
@@ -214,20 +235,33 @@ func TestReplayErrorStopsTheReading(t *testing.T) {
 	for seq := 22; seq < 22+more; seq++ {
 		fmt.Fprintf(&b, `{"seq":%d,"time":"2026-11-29T03:00:00.000000Z","type":"void","actor":"resident:alice","idempotency_key":"v%d","body":{"hold_id":1},"postings":[]}`+"\n", seq, seq)
 	}
-	f, err := os.Open(writeFile(t, b.Bytes()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	lines := &countingLines{Lines: NewLines(f)}
-	src := &fileSource{f: f, offsets: []int64{0}}
-	r := newReplay(src, nil, nil)
-	src.assets = func() ledger.Assets { return r.rp.Assets }
-	err = run(r, lines, f, func(it item) { src.offsets = append(src.offsets, it.end) })
+	n, err := readWithCount(t, b.Bytes())
 	if err == nil || !strings.Contains(err.Error(), "entry 7 (credit): the rules reject it on replay: entry_cap_exceeded") {
 		t.Fatalf("got %v, want entry 7 named", err)
 	}
-	if limit := 7 + 16*prefetchBatch; lines.n > limit {
-		t.Fatalf("verify read %d lines, stopping at entry 7; want at most %d", lines.n, limit)
+	if n > readLimit {
+		t.Fatalf("verify read %d lines, stopping at entry 7; want at most %d", n, readLimit)
+	}
+}
+
+// TestDifferenceStopsTheReplay: an entry the rules accept but whose logged bytes differ from
+// what they make (the comparison runs on its own goroutine, behind the replay) stops the
+// replay too. The replay went on to the end of the export, however long, and only then
+// named the entry.
+func TestDifferenceStopsTheReplay(t *testing.T) {
+	_, export, _, _ := fixture(t)
+	forged := bytes.Replace(export, []byte(`"asset":"POINTS","amount":"22"}`), []byte(`"asset":"POINTS","amount":"23"}`), 1)
+	const more = 50_000 // entries the rules accept
+	var b bytes.Buffer
+	b.Write(forged)
+	for seq := 22; seq < 22+more; seq++ {
+		fmt.Fprintf(&b, `{"seq":%d,"time":"2026-11-29T03:00:00.%06dZ","type":"open","actor":"admin:tok_admin","idempotency_key":"o%d","body":{"id":"resident:r%d"},"postings":[]}`+"\n", seq, seq, seq, seq)
+	}
+	n, err := readWithCount(t, b.Bytes())
+	if err == nil || !strings.Contains(err.Error(), "entry 7 (credit): replay gives a different entry") {
+		t.Fatalf("got %v, want entry 7 named", err)
+	}
+	if n > readLimit {
+		t.Fatalf("verify read %d lines, stopping at entry 7; want at most %d", n, readLimit)
 	}
 }

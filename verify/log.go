@@ -235,8 +235,16 @@ func newReplay(src ledger.EntrySource, ckpt *Checkpoint, progress func(uint64)) 
 		check: newChecker(), sum: &Summary{ByType: map[ledger.Type]uint64{}, Checkpoint: ckpt}}
 }
 
-// step checks one decoded entry against the rules and adds it to the tree.
+// errCheckFailed stops a replay whose comparison found a difference; check.wait names it.
+var errCheckFailed = errors.New("verify: an entry replayed differs from its logged bytes")
+
+// step checks one decoded entry against the rules and adds it to the tree. It stops once
+// the comparison, behind it, has found a difference: going on to the end of the log would
+// only delay naming it.
 func (r *replay) step(it item) error {
+	if r.check.failed.Load() {
+		return errCheckFailed
+	}
 	e, raw := it.e, it.raw
 	got, err := r.rp.Decide(e)
 	if err != nil {

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -147,9 +148,10 @@ func (p *pipe) consume(fn func(item) error) error {
 // goroutine, the bound of verify, only decides and applies. wait returns the first
 // difference; it is always of an entry before any the replay itself stopped at.
 type checker struct {
-	batch []checkItem
-	c     chan []checkItem
-	done  chan error
+	batch  []checkItem
+	c      chan []checkItem
+	done   chan error
+	failed atomic.Bool // set once a difference is found: the replay stops (replay.step)
 }
 
 type checkItem struct {
@@ -168,7 +170,9 @@ func newChecker() *checker {
 				if first != nil {
 					break
 				}
-				buf, first = ledger.CheckEntry(buf, it.got, it.raw, it.assets)
+				if buf, first = ledger.CheckEntry(buf, it.got, it.raw, it.assets); first != nil {
+					c.failed.Store(true)
+				}
 			}
 		}
 		c.done <- first
