@@ -265,3 +265,31 @@ func TestDifferenceStopsTheReplay(t *testing.T) {
 		t.Fatalf("verify read %d lines, stopping at entry 7; want at most %d", n, readLimit)
 	}
 }
+
+// TestExportOfHugeLinesTheRulesRefuse: lines of nearly MaxLineBytes that decode (a reason of
+// a megabyte: only the rules bound its length) are read ahead of the replay in batches. A
+// batch held 256 entries whatever their size, so verify read a quarter of a gigabyte of such
+// lines, twice over (the line and its decoded string), before the replay saw the first and
+// refused it. The batches in flight are bounded in bytes too.
+func TestExportOfHugeLinesTheRulesRefuse(t *testing.T) {
+	_, export, ckpt, vkey := fixture(t)
+	lines := bytes.SplitAfter(export, []byte("\n"))
+	var b bytes.Buffer
+	for _, l := range lines[:6] {
+		b.Write(l)
+	}
+	reason := strings.Repeat("a", MaxLineBytes-300)
+	for seq := 7; seq < 7+100; seq++ {
+		fmt.Fprintf(&b, `{"seq":%d,"time":"2026-11-29T03:00:00.%06dZ","type":"freeze","actor":"admin:tok_admin","idempotency_key":"f%d","body":{"account":"resident:bob","reason":"%s"},"postings":[]}`+"\n", seq, seq, seq, reason)
+	}
+	path := writeFile(t, b.Bytes())
+	var err error
+	n := allocatedDuring(func() { _, _, err = Export(path, ckpt, vkey, nil) })
+	if err == nil || !strings.Contains(err.Error(), "entry 7 (freeze): the rules reject it on replay: invalid_field") {
+		t.Fatalf("got %v, want entry 7 refused", err)
+	}
+	t.Logf("%d MiB allocated", n>>20)
+	if limit := uint64(64 << 20); n > limit {
+		t.Fatalf("verify allocated %d MiB to refuse entry 7 of an export of %d MiB, more than %d MiB", n>>20, b.Len()>>20, limit>>20)
+	}
+}

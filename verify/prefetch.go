@@ -24,6 +24,11 @@ type item struct {
 // prefetchBatch is how many items travel together: fewer channel operations.
 const prefetchBatch = 256
 
+// prefetchBatchBytes bounds the canonical bytes of a batch (a few hundred bytes an entry
+// make a full batch far smaller): lines of up to MaxLineBytes that decode, but that the rules
+// then refuse (a reason of a megabyte), must not travel 256 to a batch, 8 batches in flight.
+const prefetchBatchBytes = 256 << 10
+
 // decoder decodes entries in order, learning the assets from genesis.
 type decoder struct {
 	assets ledger.Assets
@@ -103,14 +108,14 @@ var errStopped = fmt.Errorf("verify: stopped")
 // produce runs walk on a new goroutine; walk calls emit with each decoded item.
 func (p *pipe) produce(walk func(emit func(item) error) error) {
 	go func() {
-		batch := make([]item, 0, prefetchBatch)
+		batch, size := make([]item, 0, prefetchBatch), 0
 		err := walk(func(it item) error {
-			batch = append(batch, it)
-			if len(batch) == prefetchBatch {
+			batch, size = append(batch, it), size+len(it.raw)
+			if len(batch) == prefetchBatch || size >= prefetchBatchBytes {
 				if !p.send(batch) {
 					return errStopped
 				}
-				batch = make([]item, 0, prefetchBatch)
+				batch, size = make([]item, 0, prefetchBatch), 0
 			}
 			return nil
 		})
