@@ -10,7 +10,7 @@ import (
 func RequestOf(e *Entry) (Request, error) {
 	p, ok := ParseActor(e.Actor)
 	if !ok {
-		return Request{}, fmt.Errorf("entry %d: actor %q is not a principal", e.Seq, e.Actor)
+		return Request{}, fmt.Errorf("entry %d: actor %q is not a principal", e.Seq, truncate(e.Actor, 80))
 	}
 	return Request{Principal: p, IdempotencyKey: e.IdempotencyKey, Body: e.Body}, nil
 }

@@ -140,11 +140,34 @@ func ParseActor(actor string) (Principal, bool) {
 	}
 	switch Role(k) {
 	case RoleAdmin:
+		if !validTokenID(rest) {
+			return Principal{}, false
+		}
 		return Principal{Role: RoleAdmin, TokenID: rest}, true
 	case RoleStation, RoleOutlet, RoleResident:
 		return Principal{Role: Role(k), Account: AccountID(actor)}, true
 	}
 	return Principal{}, false
+}
+
+// maxTokenIDBytes bounds a token id (the ledger makes TokenIDPrefix and 16 hex digits).
+const maxTokenIDBytes = 64
+
+// validTokenID reports whether id has the shape of a token id: TokenIDPrefix, then lower-case
+// letters, digits and underscores, at most maxTokenIDBytes in all. An admin entry names its
+// token in its actor; one of another shape was written by no server, and nothing else would
+// bound its length (replay holds hundreds of entries in flight).
+func validTokenID(id string) bool {
+	rest, ok := strings.CutPrefix(id, TokenIDPrefix)
+	if !ok || rest == "" || len(id) > maxTokenIDBytes {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		if c := rest[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // Request is a write as the ledger receives it: who, under which key, and the typed body.

@@ -318,6 +318,13 @@ func TestReplayFindsActorsNoServerHas(t *testing.T) {
 			`"actor":"station:o1","idempotency_key":"k4","body":{"id":"resident:alice"}`, "entry 5 (open): actor station:o1"},
 		"an account opened by a station id no account can have": {openAlice,
 			`"actor":"station:Ghost Town","idempotency_key":"k4","body":{"id":"resident:alice"}`, "entry 5 (open): actor station:Ghost Town"},
+		// An admin acts with a token whose id is tok_ and a few letters or digits (16 hex
+		// digits as the ledger makes them); no rule read the id, so an admin entry could
+		// carry an actor of nearly a megabyte and verify held 256 such entries a batch.
+		"an admin token id that is not one": {openAlice,
+			`"actor":"admin:root","idempotency_key":"k4","body":{"id":"resident:alice"}`, `entry 5: actor "admin:root" is not a principal`},
+		"an admin token id of 100 KB": {openAlice,
+			`"actor":"admin:tok_` + strings.Repeat("a", 100<<10) + `","idempotency_key":"k4","body":{"id":"resident:alice"}`, `entry 5: actor "admin:tok_aaaa`},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
