@@ -29,6 +29,13 @@ import (
 func serveHolds(t *testing.T, rewrite map[string]func([]byte) []byte, before func(r *http.Request),
 	since func(l *store.Ledger, clock *atomic.Int64)) (string, string, string) {
 	t.Helper()
+	return serveHoldsGap(t, time.Microsecond, rewrite, before, since)
+}
+
+// serveHoldsGap is serveHolds with entry 25 gap before hold 24 expires.
+func serveHoldsGap(t *testing.T, gap time.Duration, rewrite map[string]func([]byte) []byte, before func(r *http.Request),
+	since func(l *store.Ledger, clock *atomic.Int64)) (string, string, string) {
+	t.Helper()
 	dir, _, _, vkey := fixture(t)
 	var clock atomic.Int64 // UnixMicro
 	clock.Store(t0.UnixMicro())
@@ -54,7 +61,7 @@ func serveHolds(t *testing.T, rewrite map[string]func([]byte) []byte, before fun
 	h24 := do(alice, &ledger.HoldBody{Payee: "outlet:o1", Asset: "POINTS", Amount: "1", TTLSeconds: 1})
 	// Entry 25 a µs before hold 24 expires: the next entry's time, the earliest a settle or
 	// a void could carry, is its expiry (the boundary; found by mutation testing).
-	clock.Store(h24.TimeMicros + time.Second.Microseconds() - 1)
+	clock.Store(h24.TimeMicros + time.Second.Microseconds() - gap.Microseconds())
 	do(alice, &ledger.HoldBody{Payee: "outlet:o1", Asset: "POINTS", Amount: "1", TTLSeconds: 3600})
 	const token = "tb_test_admin"
 	if err := l.EnsureAdminToken(token); err != nil {
@@ -198,6 +205,97 @@ func TestURLVerifyFindsMisreportedHold(t *testing.T) {
 		}
 		if _, unreadable := err.(*SourceError); unreadable {
 			t.Fatalf("got a SourceError (exit 3), want a difference (exit 1): %v", err)
+		}
+	})
+}
+
+// TestURLVerifyHoldOpenJustPastTheCheckpoint: a hold that expires 2 µs after the last
+// replayed entry was still open at the earliest time an entry after it could carry (1 µs
+// later): the server showing it open is no difference. Judging its status 2 µs later, a
+// µs too late, took it for expired (found by mutation testing).
+func TestURLVerifyHoldOpenJustPastTheCheckpoint(t *testing.T) {
+	base, token, vkey := serveHoldsGap(t, 2*time.Microsecond, nil, nil, nil)
+	sum, err := URL(base, token, vkey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	sum.Print(&out)
+	if want := "5 holds' resident, payee, asset, amount, expiry and status with the server's at tree size 25"; !strings.Contains(out.String(), want) {
+		t.Errorf("the summary does not say %q:\n%s", want, out.String())
+	}
+}
+
+// TestURLVerifyOneHoldClosedSince: one hold open at the checkpoint and expired since on the
+// server's clock is counted in the summary too (found by mutation testing: a summary that
+// named only two or more passed).
+func TestURLVerifyOneHoldClosedSince(t *testing.T) {
+	base, token, vkey := serveHolds(t, nil, nil, func(_ *store.Ledger, clock *atomic.Int64) {
+		clock.Add(2 * time.Minute.Microseconds()) // hold 16 (60 s) expires, hold 25 (an hour) not
+	})
+	sum, err := URL(base, token, vkey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	sum.Print(&out)
+	for _, want := range []string{
+		"4 holds' resident, payee, asset, amount, expiry and status with the server's at tree size 25",
+		"1 holds open at tree size 25 and settled, voided or expired since",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the summary does not say %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestURLVerifyClosedHoldNeedsItsResidentsEntry: a hold open at the checkpoint and shown
+// voided since needs an entry of its resident since; one of its payee's alone (the outlet
+// frozen) does not close it (found by mutation testing).
+func TestURLVerifyClosedHoldNeedsItsResidentsEntry(t *testing.T) {
+	var frozen atomic.Bool
+	base, token, vkey := serveHolds(t, map[string]func([]byte) []byte{
+		"/v1/holds/16": func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"status":"open"`), []byte(`"status":"voided"`), 1)
+		},
+	}, nil, func(l *store.Ledger, _ *atomic.Int64) {
+		if frozen.Swap(true) {
+			return
+		}
+		if _, _, err := l.Submit(context.Background(), ledger.Request{Principal: admin, IdempotencyKey: "freeze-o1",
+			Body: &ledger.FreezeBody{Account: "outlet:o1", Reason: "audit"}}); err != nil {
+			t.Errorf("freezing outlet:o1: %v", err)
+		}
+	})
+	_, err := URL(base, token, vkey, nil)
+	const want = `hold 16: the server shows status "voided", but it was open at tree size 25 and its resident resident:alice has no entry since`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want %q", err, want)
+	}
+}
+
+// TestURLVerifyUnreadableHold: a hold's answer that is an error status or not JSON is a
+// server that cannot be read (a SourceError, exit 3) named by what went wrong, not a
+// difference (found by mutation testing).
+func TestURLVerifyUnreadableHold(t *testing.T) {
+	t.Run("400", func(t *testing.T) {
+		base, token, vkey := serveHolds(t, nil, func(r *http.Request) {
+			if r.URL.Path == "/v1/holds/22" {
+				r.URL.Path, r.URL.RawPath = "/v1/holds/x", ""
+			}
+		}, nil)
+		_, err := URL(base, token, vkey, nil)
+		if _, unreadable := err.(*SourceError); !unreadable || !strings.Contains(err.Error(), "GET /v1/holds/22: 400") {
+			t.Fatalf("got %v, want a SourceError naming the 400 of GET /v1/holds/22", err)
+		}
+	})
+	t.Run("not JSON", func(t *testing.T) {
+		base, token, vkey := serveHolds(t, map[string]func([]byte) []byte{
+			"/v1/holds/16": func([]byte) []byte { return []byte("<html>sign in</html>") },
+		}, nil, nil)
+		_, err := URL(base, token, vkey, nil)
+		if _, unreadable := err.(*SourceError); !unreadable || !strings.Contains(err.Error(), "hold 16: the server's answer") {
+			t.Fatalf("got %v, want a SourceError naming hold 16's answer", err)
 		}
 	})
 }
