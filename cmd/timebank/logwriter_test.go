@@ -324,3 +324,87 @@ func TestLogWriterDropsWholeLinesWhileStalled(t *testing.T) {
 		t.Fatalf("Close with the output blocked for good took %v, want about %v", took, logCloseGrace)
 	}
 }
+
+// jsonLine is a log line of exactly n bytes (n ≥ 9), newline included.
+func jsonLine(n int) []byte {
+	return []byte(`{"p":"` + strings.Repeat("x", n-9) + "\"}\n")
+}
+
+// TestLogWriterBufferBound: with the output blocked, lines are kept while what waits stays
+// within logBufferMax, the boundary included, and the first that would pass it is dropped;
+// a single dropped line is noticed too, once the output takes writes (found by mutation
+// testing: a bound that let the buffer pass logBufferMax by a line, and a notice only for
+// two or more, passed).
+func TestLogWriterBufferBound(t *testing.T) {
+	out := &gate{open: make(chan struct{})}
+	l := newLogWriter(out, time.Hour)
+	l.Write(jsonLine(logKickBytes)) // wakes the flusher, which blocks writing it
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
+		l.mu.Lock()
+		waiting := len(l.pending) > 0
+		l.mu.Unlock()
+		if !waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("logKickBytes waiting did not wake the flusher")
+		}
+	}
+	l.Write(jsonLine(logBufferMax - 10))
+	l.Write(jsonLine(10)) // exactly logBufferMax waiting: kept
+	if d := l.Dropped(); d != 0 {
+		t.Fatalf("%d lines dropped with logBufferMax bytes waiting, want 0", d)
+	}
+	l.Write(jsonLine(9)) // past it: dropped
+	if d := l.Dropped(); d != 1 {
+		t.Fatalf("%d lines dropped past logBufferMax, want 1", d)
+	}
+	close(out.open)
+	l.Close()
+	out.mu.Lock()
+	got := out.buf.String()
+	out.mu.Unlock()
+	lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
+	if len(lines) != 4 || !strings.Contains(lines[1], `"msg":"log lines dropped`) || !strings.HasSuffix(lines[1], `"dropped":1}`) ||
+		len(lines[0])+1 != logKickBytes || len(lines[2])+1 != logBufferMax-10 || len(lines[3])+1 != 10 {
+		t.Fatalf("the log holds %d lines, want the first line, a notice of 1 dropped line, then the 2 kept; lines 2 to 4 begin: %.100q",
+			len(lines), lines[1:])
+	}
+}
+
+// signalled is a log output that says when it has been written to.
+type signalled struct {
+	wrote chan struct{}
+	once  sync.Once
+}
+
+func (s *signalled) Write(p []byte) (int, error) {
+	s.once.Do(func() { close(s.wrote) })
+	return len(p), nil
+}
+
+// TestLogWriterFlushes: logKickBytes waiting wake the flusher before its interval ends, and
+// a short line is written once the interval ends, without more lines or Close (found by
+// mutation testing: without the wake-up, or without the timer, lines waited).
+func TestLogWriterFlushes(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		interval time.Duration
+		size     int
+	}{
+		{"full buffer", time.Hour, logKickBytes},
+		{"interval", time.Millisecond, 100},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out := &signalled{wrote: make(chan struct{})}
+			l := newLogWriter(out, c.interval)
+			defer l.Close()
+			l.Write(jsonLine(c.size))
+			select {
+			case <-out.wrote:
+			case <-time.After(30 * time.Second):
+				t.Fatalf("a line of %d bytes was not written (flush interval %v)", c.size, c.interval)
+			}
+		})
+	}
+}
