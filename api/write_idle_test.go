@@ -38,6 +38,13 @@ func TestClientThatStopsReadingIsCut(t *testing.T) {
 		// Far more answers than the socket buffers of stallingClient hold.
 		stallingClient(t, e.srv.Handler(), strings.Repeat("GET /v1/policy HTTP/1.1\r\nHost: ledger\r\nAuthorization: Bearer "+adminSecret+"\r\n\r\n", 2000))
 	})
+	// Answers without a body (HEAD) are written by net/http after the handler, under the
+	// deadline set when their request came (found by mutation testing: without it they
+	// had none).
+	t.Run("pipelined answers without a body", func(t *testing.T) {
+		e := newEnv(t, envOptions{options: api.Options{WriteIdle: writeIdle}, noSeed: true})
+		stallingClient(t, e.srv.Handler(), strings.Repeat("HEAD /v1/export HTTP/1.1\r\nHost: ledger\r\nAuthorization: Bearer "+adminSecret+"\r\n\r\n", 4000))
+	})
 }
 
 // TestSlowReaderIsNotCut: a client that reads slowly, but reads, gets the whole answer,
