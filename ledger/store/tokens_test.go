@@ -142,7 +142,10 @@ func TestEnsureAdminToken(t *testing.T) {
 func TestEnsureAdminTokenUnpresentable(t *testing.T) {
 	l, _ := openTest(t, Options{})
 	for _, secret := range []string{strings.Repeat("s", maxSecretBytes+1), " bootstrap-secret-from-env",
-		"bootstrap-secret-from-env\n", "bootstrap\x00secret-from-env"} {
+		"bootstrap-secret-from-env\n", "bootstrap\x00secret-from-env",
+		// White space that is no control character, at the end, or not ASCII (the API's
+		// strings.TrimSpace trims both; found by mutation testing).
+		"bootstrap-secret-from-env ", "\u00a0bootstrap-secret-from-env"} {
 		wantCode(t, l.EnsureAdminToken(secret), ledger.CodeInvalidField)
 	}
 	if l.HasLiveAdmin() {
