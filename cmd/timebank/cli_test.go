@@ -146,6 +146,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		// The raw client writes plain HTTP/1.1 on a TCP connection: to an https server's port
 		// every request failed.
 		{"loadgen", "--token", "t", "--url", "https://127.0.0.1:1", "--client", "raw"},
+		{"loadgen", "--token", "t", "--url", "HTTPS://127.0.0.1:1", "--client", "raw"}, // a scheme is case-insensitive
 		{"serve", "--log-level", "loud"},
 		// A server address without its scheme, as serve prints its --addr: nothing can be sent.
 		{"verify", "--url", "127.0.0.1:1", "--token", "t"},
@@ -180,6 +181,19 @@ func TestSmallestRateLimitServes(t *testing.T) {
 	status, stdout, stderr := runCLI(t, "serve", "--addr", "127.0.0.1:0", "--data", f.export, "--rate-limit", "0.01")
 	if status == exitUsage || status == 0 || strings.Contains(stderr, "--rate-limit") {
 		t.Errorf("serve --rate-limit 0.01: status %d\nstdout: %s\nstderr: %s", status, stdout, stderr)
+	}
+}
+
+// TestLoadgenLargestResidentsTaken: --residents up to 2^20 / --clients is no usage error
+// (the loadgen here fails on the closed --url instead; found by mutation testing).
+func TestLoadgenLargestResidentsTaken(t *testing.T) {
+	cleanEnv(t)
+	url := closedURL(t)
+	for _, c := range [][2]string{{"1", "1048576"}, {"4", "262144"}, {"4096", "256"}} {
+		status, stdout, stderr := runCLI(t, "loadgen", "--url", url, "--token", "t", "--clients", c[0], "--residents", c[1])
+		if status == exitUsage || status == 0 {
+			t.Errorf("loadgen --clients %s --residents %s: status %d\nstdout: %s\nstderr: %s", c[0], c[1], status, stdout, stderr)
+		}
 	}
 }
 

@@ -1,14 +1,18 @@
 package main
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -80,30 +84,36 @@ func TestURLPasswordNeverPrinted(t *testing.T) {
 	}
 }
 
-// loadgenServer is a fake timebank server for loadgen: it opens accounts, makes a station
-// token (tok_00000000000000aa), takes credits (calling credited at each) and records the
-// tokens revoked, answering revocations with revokeStatus.
+// loadgenServer is a fake timebank server for loadgen: it opens accounts (calling opening
+// at each), makes a station token (answering tokenAnswer), takes credits (calling credited
+// at each) and records the tokens revoked, answering revocations with revokeStatus.
 type loadgenServer struct {
-	url      string
-	mu       sync.Mutex
-	revoked  []string
-	credited func()
+	url         string
+	mu          sync.Mutex
+	revoked     []string
+	credited    func()
+	opening     func()
+	tokenAnswer string
 }
 
 func newLoadgenServer(t *testing.T, revokeStatus int) *loadgenServer {
 	t.Helper()
-	s := &loadgenServer{credited: func() {}}
+	s := &loadgenServer{credited: func() {}, opening: func() {},
+		tokenAnswer: `{"id":"tok_00000000000000aa","token":"tb_station-secret","role":"station"}`}
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		switch {
 		case r.Method == http.MethodPost && r.URL.Path == "/v1/tokens":
 			w.WriteHeader(http.StatusCreated)
-			w.Write([]byte(`{"id":"tok_00000000000000aa","token":"tb_station-secret","role":"station"}`))
+			w.Write([]byte(s.tokenAnswer))
 		case r.Method == http.MethodPost && r.URL.Path == "/v1/credits":
 			s.credited()
 			w.WriteHeader(http.StatusCreated)
 			w.Write([]byte(`{}`))
 		case r.Method == http.MethodPost:
+			if r.URL.Path == "/v1/accounts" {
+				s.opening()
+			}
 			w.WriteHeader(http.StatusCreated)
 			w.Write([]byte(`{}`))
 		case r.Method == http.MethodDelete:
@@ -170,10 +180,54 @@ func TestLoadgenRevokesItsStationToken(t *testing.T) {
 			t.Errorf("status %d, revoked %v\nstderr: %s", status, srv.revokedIDs(), stderr)
 		}
 	})
+	// An interruption in the warm-up ends it too, not only the measurement (found by
+	// mutation testing).
+	t.Run("interrupted in the warm-up", func(t *testing.T) {
+		srv := newLoadgenServer(t, http.StatusNoContent)
+		var once sync.Once
+		srv.credited = func() { once.Do(func() { syscall.Kill(os.Getpid(), syscall.SIGINT) }) }
+		a := args(srv.url, "1h")
+		a[slices.Index(a, "--warmup")+1] = "1h"
+		status, stderr := run(a)
+		if status != exitFailed || !strings.Contains(stderr, "interrupted") || !slices.Equal(srv.revokedIDs(), []string{"tok_00000000000000aa"}) {
+			t.Errorf("status %d, revoked %v\nstderr: %s", status, srv.revokedIDs(), stderr)
+		}
+	})
+	// An interruption while the residents are opened stops opening them, and makes no
+	// token (found by mutation testing: all 1,000 were opened first).
+	t.Run("interrupted in the setup", func(t *testing.T) {
+		srv := newLoadgenServer(t, http.StatusNoContent)
+		sig := make(chan os.Signal, 1) // the first open is answered once the signal came
+		signal.Notify(sig, syscall.SIGINT)
+		defer signal.Stop(sig)
+		var opened atomic.Int32
+		srv.opening = func() {
+			if opened.Add(1) == 1 {
+				syscall.Kill(os.Getpid(), syscall.SIGINT)
+				<-sig
+			}
+		}
+		a := args(srv.url, "1h")
+		a[slices.Index(a, "--residents")+1] = "1000"
+		status, stderr := run(a)
+		if status != exitFailed || !strings.Contains(stderr, "interrupted") || opened.Load() > 1000 || len(srv.revokedIDs()) != 0 {
+			t.Errorf("status %d, %d accounts opened, revoked %v\nstderr: %s", status, opened.Load(), srv.revokedIDs(), stderr)
+		}
+	})
+	// A token answer without the token's id cannot be revoked by the run: it fails, naming
+	// the token's label for an operator to find it (found by mutation testing).
+	t.Run("token answer without an id", func(t *testing.T) {
+		srv := newLoadgenServer(t, http.StatusNoContent)
+		srv.tokenAnswer = `{"token":"tb_station-secret","role":"station"}`
+		status, stderr := run(args(srv.url, "50ms"))
+		if status != exitFailed || !strings.Contains(stderr, "revoke the token labelled") {
+			t.Errorf("status %d, revoked %v\nstderr: %s", status, srv.revokedIDs(), stderr)
+		}
+	})
 	t.Run("revocation fails", func(t *testing.T) {
 		srv := newLoadgenServer(t, http.StatusInternalServerError)
 		status, stderr := run(args(srv.url, "50ms"))
-		if status != exitFailed || !strings.Contains(stderr, "tok_00000000000000aa") || !strings.Contains(stderr, "internal") {
+		if status != exitFailed || !strings.Contains(stderr, "revoke it with timebank token revoke tok_00000000000000aa") || !strings.Contains(stderr, "internal") {
 			t.Errorf("status %d, revoked %v\nstderr: %s", status, srv.revokedIDs(), stderr)
 		}
 	})
@@ -255,6 +309,79 @@ func TestStreamsInterruptedLeaveNoPartialFile(t *testing.T) {
 		entries, _ := os.ReadDir(dir)
 		if status != exitFailed || !strings.Contains(stderr, "interrupted") || string(got) != "the previous file\n" || len(entries) != 1 {
 			t.Errorf("%s interrupted: status %d, FILE holds %q, %d files in its directory\nstderr: %s", cmd, status, got, len(entries), stderr)
+		}
+	}
+}
+
+// TestSecondSignalEndsTheCommand: a second SIGINT ends a command whose clean-up after the
+// first hangs (loadgen revoking its token on a server that never answers) at once, as
+// SIGINT ends any program, instead of waiting out the clean-up (found by mutation testing:
+// nothing tested it). It runs the binary: the signal's default action ends the process.
+func TestSecondSignalEndsTheCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	credited, revoking := make(chan struct{}), make(chan struct{})
+	var creditOnce, revokeOnce sync.Once
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == http.MethodDelete: // the revocation hangs
+			revokeOnce.Do(func() { close(revoking) })
+			<-r.Context().Done()
+			return
+		case r.URL.Path == "/v1/tokens":
+			w.WriteHeader(http.StatusCreated)
+			w.Write([]byte(`{"id":"tok_00000000000000aa","token":"tb_station-secret","role":"station"}`))
+			return
+		case r.URL.Path == "/v1/credits":
+			creditOnce.Do(func() { close(credited) })
+		}
+		w.WriteHeader(http.StatusCreated)
+		w.Write([]byte(`{}`))
+	}))
+	t.Cleanup(srv.Close) // after the process is killed, which ends the hung revocation
+	cmd := exec.Command(bin, "loadgen", "--url", srv.URL, "--token", "tb_admin", "--clients", "1", "--residents", "1",
+		"--warmup", "0s", "--duration", "1h")
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "TIMEBANK_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	guard := time.After(20 * time.Second) // under the revocation's 30 s timeout
+	for _, step := range []chan struct{}{credited, revoking} {
+		select {
+		case <-step:
+		case err := <-exited:
+			t.Fatalf("loadgen ended early: %v", err)
+		case <-guard:
+			t.Fatal("loadgen did not get as far as a credit and its revocation in 20 s")
+		}
+		cmd.Process.Signal(syscall.SIGINT)
+	}
+	// The first signal's handler is let go just after it came: until the process ends, the
+	// second is sent again now and then, in case it came before.
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-exited:
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGINT {
+				t.Fatalf("loadgen ended with %v after a second SIGINT, want killed by it", err)
+			}
+			return
+		case <-tick.C:
+			cmd.Process.Signal(syscall.SIGINT)
+		case <-guard:
+			t.Fatal("loadgen still waits on its revocation after a second SIGINT")
 		}
 	}
 }
