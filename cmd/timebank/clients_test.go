@@ -276,14 +276,22 @@ func TestStreamsRefuseAnotherContentType(t *testing.T) {
 // TestStreamsInterruptedLeaveNoPartialFile: backup and export --out stopped by SIGINT
 // (an operator's Ctrl-C) in the middle of the answer remove the temporary file they were
 // filling, leave FILE as it was and exit 1: they used to die with the temporary file, as
-// large as what had come of the database, left beside FILE.
+// large as what had come of the database, left beside FILE. So does one stopped while it
+// waits for the answer's headers (a backup's come after the server spooled the database;
+// found by mutation testing).
 func TestStreamsInterruptedLeaveNoPartialFile(t *testing.T) {
 	cleanEnv(t)
-	for _, cmd := range []string{"backup", "export"} {
+	for _, c := range []struct {
+		cmd          string
+		beforeHeader bool
+	}{{"backup", false}, {"export", false}, {"backup", true}, {"export", true}} {
+		cmd := c.cmd
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", streamType(r.URL.Path))
-			w.Write([]byte("{\"seq\":1}\n"))
-			w.(http.Flusher).Flush()
+			if !c.beforeHeader {
+				w.Header().Set("Content-Type", streamType(r.URL.Path))
+				w.Write([]byte("{\"seq\":1}\n"))
+				w.(http.Flusher).Flush()
+			}
 			syscall.Kill(os.Getpid(), syscall.SIGINT)
 			<-r.Context().Done()
 		}))
@@ -308,7 +316,8 @@ func TestStreamsInterruptedLeaveNoPartialFile(t *testing.T) {
 		got, _ := os.ReadFile(out)
 		entries, _ := os.ReadDir(dir)
 		if status != exitFailed || !strings.Contains(stderr, "interrupted") || string(got) != "the previous file\n" || len(entries) != 1 {
-			t.Errorf("%s interrupted: status %d, FILE holds %q, %d files in its directory\nstderr: %s", cmd, status, got, len(entries), stderr)
+			t.Errorf("%s interrupted (before the headers: %v): status %d, FILE holds %q, %d files in its directory\nstderr: %s",
+				cmd, c.beforeHeader, status, got, len(entries), stderr)
 		}
 	}
 }
