@@ -322,10 +322,11 @@ func TestStreamsInterruptedLeaveNoPartialFile(t *testing.T) {
 	}
 }
 
-// TestSecondSignalEndsTheCommand: a second SIGINT ends a command whose clean-up after the
-// first hangs (loadgen revoking its token on a server that never answers) at once, as
-// SIGINT ends any program, instead of waiting out the clean-up (found by mutation testing:
-// nothing tested it). It runs the binary: the signal's default action ends the process.
+// TestSecondSignalEndsTheCommand: a SIGTERM starts loadgen's clean-up as a SIGINT does, and
+// a second signal (SIGINT) ends a command whose clean-up hangs (revoking its token on a
+// server that never answers) at once, as SIGINT ends any program, instead of waiting it out
+// (found by mutation testing: nothing tested either). It runs the binary: the signal's
+// default action ends the process.
 func TestSecondSignalEndsTheCommand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -365,15 +366,18 @@ func TestSecondSignalEndsTheCommand(t *testing.T) {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	guard := time.After(20 * time.Second) // under the revocation's 30 s timeout
-	for _, step := range []chan struct{}{credited, revoking} {
+	for _, step := range []struct {
+		reached chan struct{}
+		then    os.Signal
+	}{{credited, syscall.SIGTERM}, {revoking, syscall.SIGINT}} {
 		select {
-		case <-step:
+		case <-step.reached:
 		case err := <-exited:
-			t.Fatalf("loadgen ended early: %v", err)
+			t.Fatalf("loadgen ended before its revocation: %v", err)
 		case <-guard:
 			t.Fatal("loadgen did not get as far as a credit and its revocation in 20 s")
 		}
-		cmd.Process.Signal(syscall.SIGINT)
+		cmd.Process.Signal(step.then)
 	}
 	// The first signal's handler is let go just after it came: until the process ends, the
 	// second is sent again now and then, in case it came before.
