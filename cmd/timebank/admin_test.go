@@ -35,8 +35,17 @@ func TestBootstrapAdmin(t *testing.T) {
 
 	t.Setenv("TIMEBANK_ADMIN_TOKEN", "short")
 	led, err := start()
-	if err == nil || !strings.Contains(err.Error(), "24 to 256 characters") {
+	if err == nil || !strings.Contains(err.Error(), "24 to 256 bytes") {
 		t.Fatalf("a 5-character admin secret: %v", err)
+	}
+	led.Close()
+
+	// The bound is in bytes, as Authenticate reads them: 100 characters of 3 bytes each are
+	// refused, and the message must not call them too few or too many characters.
+	t.Setenv("TIMEBANK_ADMIN_TOKEN", strings.Repeat("时", 100))
+	led, err = start()
+	if err == nil || !strings.Contains(err.Error(), "24 to 256 bytes") || !strings.Contains(err.Error(), "300") {
+		t.Fatalf("a 300-byte admin secret of 100 characters: %v", err)
 	}
 	led.Close()
 

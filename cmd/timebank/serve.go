@@ -46,7 +46,7 @@ func (c *serveCmd) Help() string {
 	return `On first start it creates the data directory, the ledger (its genesis entry, with the
 default policy), the checkpoint signing key (checkpoint.key; its verifier key is printed
 and written to checkpoint.vkey) and an admin token: the value of TIMEBANK_ADMIN_TOKEN when
-that is set (24 to 256 characters), else a random one written to DIR/admin.token (mode 0600).
+that is set (24 to 256 bytes), else a random one written to DIR/admin.token (mode 0600).
 A start that finds no admin token live makes one again, the same way.
 
 SIGINT or SIGTERM stops it gracefully: in-flight requests finish (10 s at most) and it exits
@@ -206,8 +206,9 @@ func serveUntilSignal(ctx context.Context, hs *http.Server, ln net.Listener, log
 	return nil
 }
 
-// The lengths of a TIMEBANK_ADMIN_TOKEN taken: a secret, not a password (only its unsalted
-// SHA-256 is stored, and backups carry it), and no longer than Authenticate reads.
+// The lengths in bytes of a TIMEBANK_ADMIN_TOKEN taken: a secret, not a password (only its
+// unsalted SHA-256 is stored, and backups carry it), and no longer than Authenticate reads
+// (bytes, not characters: a non-ASCII character takes two to four).
 const (
 	minAdminSecret = 24
 	maxAdminSecret = 256
@@ -239,7 +240,7 @@ func (c *serveCmd) ensureAdmin(led *store.Ledger) error {
 		case led.TokenStatus(env) == store.TokenRevoked:
 			return fmt.Errorf("TIMEBANK_ADMIN_TOKEN was revoked and is never restored; unset it (a new admin token is then written to %s) or set a new secret", path)
 		case len(env) < minAdminSecret || len(env) > maxAdminSecret:
-			return fmt.Errorf("TIMEBANK_ADMIN_TOKEN must be %d to %d characters: it is the admin's secret (e.g. 32 random bytes in base64)", minAdminSecret, maxAdminSecret)
+			return fmt.Errorf("TIMEBANK_ADMIN_TOKEN must be %d to %d bytes, not %d: it is the admin's secret (e.g. 32 random bytes in base64)", minAdminSecret, maxAdminSecret, len(env))
 		case strings.TrimSpace(env) != env || strings.ContainsFunc(env, unicode.IsControl):
 			// The API trims the Authorization header and clients refuse control characters:
 			// stored as it is, such a secret would be a live admin token nobody can present.
