@@ -167,6 +167,24 @@ func TestServeBadFlagsLeaveNothing(t *testing.T) {
 	}
 }
 
+// TestServeBadAdminSecretLeavesNothing: a first start refused for its TIMEBANK_ADMIN_TOKEN
+// makes no data directory either. It used to make the whole ledger first (genesis entry,
+// signing key, the ledger's name fixed) and refuse the secret after, so the corrected start
+// found a ledger it had not made: with another --name, it refused to start.
+func TestServeBadAdminSecretLeavesNothing(t *testing.T) {
+	for _, secret := range []string{"short", " env-secret-0123456789abcdef", strings.Repeat("x", 257)} {
+		t.Setenv("TIMEBANK_ADMIN_TOKEN", secret)
+		dir := filepath.Join(t.TempDir(), "data")
+		err := (&serveCmd{Data: dir, Addr: "127.0.0.1:0", LogLevel: "error"}).Run()
+		if err == nil || !strings.Contains(err.Error(), "TIMEBANK_ADMIN_TOKEN") {
+			t.Fatalf("serve with TIMEBANK_ADMIN_TOKEN %.30q: %v", secret, err)
+		}
+		if _, statErr := os.Stat(dir); !os.IsNotExist(statErr) {
+			t.Errorf("serve with TIMEBANK_ADMIN_TOKEN %.30q (%v) left %s behind: %v", secret, err, dir, statErr)
+		}
+	}
+}
+
 // TestLoosePermissionsWarned: a signing key others may read is named at start.
 func TestLoosePermissionsWarned(t *testing.T) {
 	dir := t.TempDir()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math"
 	"net"
@@ -144,6 +145,15 @@ func (c *serveCmd) Run() error {
 	if err != nil {
 		return err
 	}
+	// So is a first start's admin secret that cannot be one: refused after store.Open, it left
+	// a new ledger behind, its name and signing key fixed by the start that failed.
+	if env := os.Getenv("TIMEBANK_ADMIN_TOKEN"); env != "" {
+		if _, err := os.Stat(filepath.Join(c.Data, store.DBFile)); errors.Is(err, fs.ErrNotExist) {
+			if err := checkAdminSecret(env); err != nil {
+				return err
+			}
+		}
+	}
 	reg := api.NewRegistry()
 	led, err := store.Open(c.Data, store.Options{Name: c.Name, Logger: log, NewSigningKey: c.NewSigningKey,
 		AllowClockBehind: c.AllowClockBehind, OnCommit: commitHistograms(reg)})
@@ -214,6 +224,19 @@ const (
 	maxAdminSecret = 256
 )
 
+// checkAdminSecret refuses a TIMEBANK_ADMIN_TOKEN that cannot be the admin's secret.
+func checkAdminSecret(env string) error {
+	switch {
+	case len(env) < minAdminSecret || len(env) > maxAdminSecret:
+		return fmt.Errorf("TIMEBANK_ADMIN_TOKEN must be %d to %d bytes, not %d: it is the admin's secret (e.g. 32 random bytes in base64)", minAdminSecret, maxAdminSecret, len(env))
+	case strings.TrimSpace(env) != env || strings.ContainsFunc(env, unicode.IsControl):
+		// The API trims the Authorization header and clients refuse control characters:
+		// stored as it is, such a secret would be a live admin token nobody can present.
+		return fmt.Errorf("TIMEBANK_ADMIN_TOKEN begins or ends with white space or holds a control character (a line break?): no client could send it; set the secret alone")
+	}
+	return nil
+}
+
 // ensureAdmin makes sure an admin can log in, and does nothing else. While any admin token
 // is live (every start after the first, normally), nothing is created: a revoked bootstrap
 // token stays revoked, and a TIMEBANK_ADMIN_TOKEN that is not a live token is ignored with a
@@ -236,15 +259,11 @@ func (c *serveCmd) ensureAdmin(led *store.Ledger) error {
 		return nil
 	}
 	if env != "" {
-		switch {
-		case led.TokenStatus(env) == store.TokenRevoked:
+		if led.TokenStatus(env) == store.TokenRevoked {
 			return fmt.Errorf("TIMEBANK_ADMIN_TOKEN was revoked and is never restored; unset it (a new admin token is then written to %s) or set a new secret", path)
-		case len(env) < minAdminSecret || len(env) > maxAdminSecret:
-			return fmt.Errorf("TIMEBANK_ADMIN_TOKEN must be %d to %d bytes, not %d: it is the admin's secret (e.g. 32 random bytes in base64)", minAdminSecret, maxAdminSecret, len(env))
-		case strings.TrimSpace(env) != env || strings.ContainsFunc(env, unicode.IsControl):
-			// The API trims the Authorization header and clients refuse control characters:
-			// stored as it is, such a secret would be a live admin token nobody can present.
-			return fmt.Errorf("TIMEBANK_ADMIN_TOKEN begins or ends with white space or holds a control character (a line break?): no client could send it; set the secret alone")
+		}
+		if err := checkAdminSecret(env); err != nil {
+			return err
 		}
 		if err := led.EnsureAdminToken(env); err != nil {
 			return fmt.Errorf("TIMEBANK_ADMIN_TOKEN: %w", err)
