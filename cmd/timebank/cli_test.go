@@ -544,7 +544,8 @@ func TestLoadgenHelpTellsSessions(t *testing.T) {
 // --out`) naming a running server's database swapped the file under the server, which went
 // on acknowledging writes into the unlinked file: all lost at its next start. Both are now
 // refused as wrong usage, the files untouched, and so is an export over any database (a
-// backup named by a TIMEBANK_OUT that was exported for backup).
+// backup named by a TIMEBANK_OUT that was exported for backup) and any --out over a
+// checkpoint signing key.
 func TestOutNeverReplacesALedger(t *testing.T) {
 	cleanEnv(t)
 	f := newLedger(t)
@@ -565,6 +566,10 @@ func TestOutNeverReplacesALedger(t *testing.T) {
 		{"export over a running server's database", []string{"export", "--data", f.data}, live},
 		{"export --url over the server's database", []string{"export", "--url", srv.url, "--token", srv.admin}, live},
 		{"backup over the server's database", []string{"backup", "--url", srv.url, "--token", srv.admin}, live},
+		// A signing key is the ledger's identity to auditors (they pin its verifier key): an
+		// --out naming one, any ledger's, destroyed it, and the server refused its next start.
+		{"export --url over a server's signing key", []string{"export", "--url", srv.url, "--token", srv.admin}, filepath.Join(srvDir, store.KeyFile)},
+		{"backup over a server's signing key", []string{"backup", "--url", srv.url, "--token", srv.admin}, filepath.Join(srvDir, store.KeyFile)},
 		// TIMEBANK_OUT exported for backup is also export's --out (README, Configuration).
 		{"export over a backup", []string{"export", "--url", srv.url, "--token", srv.admin}, backupFile},
 	} {

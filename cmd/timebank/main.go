@@ -255,6 +255,9 @@ func checkOut(command, out, data string) (string, error) {
 	if data != "" && sameFile(out, filepath.Join(data, store.KeyFile)) {
 		return "", usagef("%s: --out %s is the %s of the ledger it reads; write to another file", command, out, store.KeyFile)
 	}
+	if isSigningKey(out) {
+		return "", usagef("%s: --out %s is a checkpoint signing key, which auditors' pinned key depends on; write to another file", command, out)
+	}
 	switch database, inUse := store.Probe(out); {
 	case inUse:
 		return "", usagef("%s: --out %s is the database of a running server; replacing it would lose every entry the server writes after; write to another file", command, out)
@@ -262,6 +265,24 @@ func checkOut(command, out, data string) (string, error) {
 		return "", usagef("%s: --out %s is a ledger's database or a backup, which an export would replace; write to another file", command, out)
 	}
 	return out, nil
+}
+
+// signingKeyPrefix opens every signing key of golang.org/x/mod/sumdb/note, checkpoint.key's
+// format.
+const signingKeyPrefix = "PRIVATE+KEY+"
+
+// isSigningKey reports whether path is a file holding a note signing key: any ledger's
+// checkpoint.key, not only the one of the directory exported. Replaced, the key is gone for
+// good, its ledger's server refuses to start, and auditors must pin a new one.
+func isSigningKey(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, len(signingKeyPrefix))
+	_, err = io.ReadFull(f, head)
+	return err == nil && string(head) == signingKeyPrefix
 }
 
 // sameFile reports whether the paths a and b name one existing file.
