@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -784,5 +785,26 @@ func TestTokenListJSONIsTheServersJSON(t *testing.T) {
 	status, stdout, stderr := runCLI(t, "token", "list", "--json", "--url", real.url, "--token", real.admin)
 	if want := fetch(t, real.url, real.admin, "/v1/tokens"); status != 0 || stdout != string(want) {
 		t.Fatalf("token list --json: status %d, printed %q, want %q\n%s", status, stdout, want, stderr)
+	}
+}
+
+// TestSigningKeyCheckOpensOnlyFiles: the check that --out is no signing key reads only a
+// regular file. Opening a named pipe waits for a writer (export --out FIFO hung before
+// writing anything), and what a pipe holds is no file --out would replace.
+func TestSigningKeyCheckOpensOnlyFiles(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip(err)
+	}
+	w, err := os.OpenFile(fifo, os.O_RDWR, 0) // does not wait for a reader (Linux)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.WriteString(signingKeyPrefix + "timebank+00000000+AAAA\n"); err != nil {
+		t.Fatal(err)
+	}
+	if isSigningKey(fifo) {
+		t.Fatal("a named pipe was opened and read as a signing key file")
 	}
 }

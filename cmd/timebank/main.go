@@ -273,8 +273,12 @@ const signingKeyPrefix = "PRIVATE+KEY+"
 
 // isSigningKey reports whether path is a file holding a note signing key: any ledger's
 // checkpoint.key, not only the one of the directory exported. Replaced, the key is gone for
-// good, its ledger's server refuses to start, and auditors must pin a new one.
+// good, its ledger's server refuses to start, and auditors must pin a new one. Only a regular
+// file is read: opening a named pipe would wait for a writer.
 func isSigningKey(path string) bool {
+	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+		return false
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return false
