@@ -212,3 +212,61 @@ func sizes(b *testing.B, l *Ledger, dir string) (data, file int64) {
 	}
 	return data, fi.Size()
 }
+
+// BenchmarkHoldsOfOneResident measures a hold entry of a resident who already has open
+// holds: an account's open holds live in its account record (docs/decisions/0002), which
+// every entry touching the account reads, decides over and writes back whole, in the one
+// sequencer, so each such entry costs in proportion to the open holds. Sequential, one
+// entry per commit (fsync included):
+//
+//	go test ./ledger/store -run '^$' -bench HoldsOfOneResident -benchtime 500x
+func BenchmarkHoldsOfOneResident(b *testing.B) {
+	for _, open := range []int{0, 2000, 20000} {
+		b.Run(fmt.Sprintf("open=%d", open), func(b *testing.B) {
+			l, err := Open(b.TempDir(), Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close()
+			admin := ledger.Principal{Role: ledger.RoleAdmin, TokenID: "tok_bench"}
+			resident := ledger.Principal{Role: ledger.RoleResident, TokenID: "tok_r", Account: "resident:r1"}
+			var key atomic.Int64
+			submit := func(p ledger.Principal, body ledger.Body) {
+				if _, _, err := l.Submit(context.Background(), ledger.Request{Principal: p, IdempotencyKey: fmt.Sprint("k", key.Add(1)), Body: body}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for _, id := range []ledger.AccountID{"station:s1", "resident:r1", "outlet:o1"} {
+				submit(admin, &ledger.OpenBody{ID: id})
+			}
+			// 28 days of 12 hours: 33,600 holds of 0.01 hour.
+			day := time.Now().UTC().Truncate(24 * time.Hour)
+			for d := 1; d <= 28; d++ {
+				start := day.AddDate(0, 0, -d).Add(2 * time.Hour)
+				submit(admin, &ledger.CreditBody{Station: "station:s1", Volunteer: "resident:r1", Hours: "12",
+					Activity: ledger.Activity{ID: fmt.Sprint("a", d), Category: "elderly-care",
+						StartedAt: start.Format(time.RFC3339), EndedAt: start.Add(12 * time.Hour).Format(time.RFC3339)}})
+			}
+			hold := &ledger.HoldBody{Payee: "outlet:o1", Asset: "HOURS", Amount: "0.01", TTLSeconds: 86400}
+			var wg sync.WaitGroup
+			for w := range 64 { // the setup's holds, batched
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := w; i < open; i += 64 {
+						submit(resident, hold)
+					}
+				}()
+			}
+			wg.Wait()
+			if b.N+open > 33600 {
+				b.Fatalf("the resident has hours for 33,600 holds of 0.01, not %d", b.N+open)
+			}
+			b.ResetTimer()
+			for range b.N {
+				submit(resident, hold)
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/hold")
+		})
+	}
+}
