@@ -47,17 +47,11 @@ func TestLogWriterRecovers(t *testing.T) {
 	}
 }
 
-// TestServeOutlivesItsLogReader: serve's log goes to standard error, often a pipe to a log
-// collector or `tee`. When the reader of that pipe goes away, a write to it fails (EPIPE),
-// which the log writer survives; but Go ends a program that writes to a broken pipe on
-// descriptor 1 or 2 with SIGPIPE unless it asked for the signal, so the whole ledger died at
-// its next log flush, cutting every request in flight. The test closes the pipe's reading end,
-// sends requests whose log lines overflow the log's buffer (so that it is written at least
-// once, whatever its flush timer does), and wants serve still answering, then a clean stop.
-func TestServeOutlivesItsLogReader(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
+// serveLoggingToPipe starts the built binary's serve on a new data directory with its
+// standard error the writing end of a pipe, and returns the command, the pipe's reading
+// end (the test decides whether to read it, close it or leave it) and the server's URL.
+func serveLoggingToPipe(t *testing.T) (*exec.Cmd, *os.File, string) {
+	t.Helper()
 	bin := buildBinary(t)
 	data := filepath.Join(t.TempDir(), "data")
 	cmd := exec.Command(bin, "serve", "--data", data, "--addr", "127.0.0.1:0")
@@ -80,7 +74,6 @@ func TestServeOutlivesItsLogReader(t *testing.T) {
 	}
 	t.Cleanup(func() { cmd.Process.Kill() })
 	logW.Close() // the child has its own copy
-	logR.Close() // the log collector goes away: the child's next log write gets EPIPE
 	sc := bufio.NewScanner(stdout)
 	var url string
 	for url == "" && sc.Scan() {
@@ -92,6 +85,22 @@ func TestServeOutlivesItsLogReader(t *testing.T) {
 		t.Fatalf("serve did not start: %v", cmd.Wait())
 	}
 	go io.Copy(io.Discard, stdout)
+	return cmd, logR, url
+}
+
+// TestServeOutlivesItsLogReader: serve's log goes to standard error, often a pipe to a log
+// collector or `tee`. When the reader of that pipe goes away, a write to it fails (EPIPE),
+// which the log writer survives; but Go ends a program that writes to a broken pipe on
+// descriptor 1 or 2 with SIGPIPE unless it asked for the signal, so the whole ledger died at
+// its next log flush, cutting every request in flight. The test closes the pipe's reading end,
+// sends requests whose log lines overflow the log's buffer (so that it is written at least
+// once, whatever its flush timer does), and wants serve still answering, then a clean stop.
+func TestServeOutlivesItsLogReader(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	cmd, logR, url := serveLoggingToPipe(t)
+	logR.Close() // the log collector goes away: the child's next log write gets EPIPE
 	// Each request logs a line of about 200 bytes: 1,000 lines overflow the 64 KiB buffer.
 	client := &http.Client{Timeout: 10 * time.Second}
 	for i := range 1000 {
@@ -124,40 +133,8 @@ func TestServeOutlivesAStalledLogReader(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := buildBinary(t)
-	data := filepath.Join(t.TempDir(), "data")
-	cmd := exec.Command(bin, "serve", "--data", data, "--addr", "127.0.0.1:0")
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "TIMEBANK_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	logR, logW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cmd, logR, url := serveLoggingToPipe(t)
 	defer logR.Close() // open, and never read until the end: the collector hangs
-	cmd.Stderr = logW
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill() })
-	logW.Close()
-	sc := bufio.NewScanner(stdout)
-	var url string
-	for url == "" && sc.Scan() {
-		if u, ok := strings.CutPrefix(sc.Text(), "timebank: serving on "); ok {
-			url = u
-		}
-	}
-	if url == "" {
-		t.Fatalf("serve did not start: %v", cmd.Wait())
-	}
-	go io.Copy(io.Discard, stdout)
 	// About 200 bytes a line: 30,000 lines are 6 MB, past the pipe's 64 KiB and the log
 	// writer's buffer, whatever their sizes.
 	client := &http.Client{Timeout: 10 * time.Second}
