@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -68,25 +67,14 @@ func serveHoldsGap(t *testing.T, gap time.Duration, rewrite map[string]func([]by
 		t.Fatal(err)
 	}
 	h := api.New(l, api.Options{Logger: slog.New(slog.DiscardHandler), Now: now}).Handler()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return tampering(t, h, rewrite, func(r *http.Request) {
 		if since != nil && r.URL.Path == "/v1/export" {
 			since(l, &clock)
 		}
 		if before != nil {
 			before(r)
 		}
-		fn := rewrite[r.URL.EscapedPath()]
-		if fn == nil {
-			h.ServeHTTP(w, r)
-			return
-		}
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, r)
-		w.WriteHeader(rec.Code)
-		w.Write(fn(rec.Body.Bytes()))
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL, token, vkey
+	}), token, vkey
 }
 
 // TestURLVerifyComparesHolds: an honest server with a hold in every status passes, and the

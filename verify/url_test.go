@@ -40,6 +40,12 @@ func serve(t *testing.T, rewrite map[string]func([]byte) []byte, before func(r *
 		t.Fatal(err)
 	}
 	h := api.New(l, api.Options{Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return t0 }}).Handler()
+	return tampering(t, h, rewrite, before), token, vkey
+}
+
+// tampering serves h, with before (when set) run on every request first and rewrite (when
+// set) changing the body of answers to the paths it names; it returns the server's URL.
+func tampering(t *testing.T, h http.Handler, rewrite map[string]func([]byte) []byte, before func(r *http.Request)) string {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if before != nil {
 			before(r)
@@ -55,7 +61,7 @@ func serve(t *testing.T, rewrite map[string]func([]byte) []byte, before func(r *
 		w.Write(fn(rec.Body.Bytes()))
 	}))
 	t.Cleanup(srv.Close)
-	return srv.URL, token, vkey
+	return srv.URL
 }
 
 func TestURLVerify(t *testing.T) {
