@@ -188,17 +188,9 @@ func TestProofSeqZeroNamesSeq(t *testing.T) {
 		{"/v1/proofs/inclusion?seq=0&tree_size=1", "seq"},
 		{"/v1/proofs/inclusion?seq=2&tree_size=1", "tree_size"},
 	} {
-		var body struct {
-			Error struct {
-				Code    string
-				Message string
-				Details map[string]any
-			}
-		}
 		r := e.do("GET", c.query, "auditor", "")
-		r.decode(&body)
-		if r.Status != 400 || body.Error.Code != "invalid_field" || body.Error.Details["field"] != c.field ||
-			!strings.HasPrefix(body.Error.Message, c.field) {
+		message, field := r.errorOf()
+		if r.Status != 400 || r.code() != "invalid_field" || field != c.field || !strings.HasPrefix(message, c.field) {
 			t.Errorf("%s: %s, want 400 invalid_field naming %s", c.query, r, c.field)
 		}
 	}

@@ -34,6 +34,24 @@ func runCLI(t *testing.T, args ...string) (status int, stdout, stderr string) {
 	return status, out.String(), errw.String()
 }
 
+// runCLIGuarded is runCLI for a command that must end by itself (a client giving up on a
+// stalled or rate-limited server, an interrupted command): it fails the test, saying what
+// hung, when the command still runs after 20 s, far above every limit such tests set.
+func runCLIGuarded(t *testing.T, what string, args ...string) (status int, stdout, stderr string) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		status, stdout, stderr = runCLI(t, args...)
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s: still running after 20 s", what)
+	}
+	return status, stdout, stderr
+}
+
 // cleanEnv unsets the developer's TIMEBANK_* variables for the test (t.Setenv restores them).
 func cleanEnv(t *testing.T) {
 	t.Helper()

@@ -151,18 +151,7 @@ func TestLoadgenRevokesItsStationToken(t *testing.T) {
 			"--warmup", "0s", "--duration", duration}
 	}
 	run := func(args []string) (int, string) {
-		done := make(chan struct{})
-		var status int
-		var stderr string
-		go func() {
-			defer close(done)
-			status, _, stderr = runCLI(t, args...)
-		}()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second): // a hang guard
-			t.Fatalf("loadgen still running after 20 s")
-		}
+		status, _, stderr := runCLIGuarded(t, "loadgen", args...)
 		return status, stderr
 	}
 	t.Run("run ends", func(t *testing.T) {
@@ -300,18 +289,7 @@ func TestStreamsInterruptedLeaveNoPartialFile(t *testing.T) {
 		if err := os.WriteFile(out, []byte("the previous file\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		done := make(chan struct{})
-		var status int
-		var stderr string
-		go func() {
-			defer close(done)
-			status, _, stderr = runCLI(t, cmd, "--url", srv.URL, "--token", "tb_x", "--out", out)
-		}()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second): // a hang guard
-			t.Fatalf("%s still running 20 s after SIGINT", cmd)
-		}
+		status, _, stderr := runCLIGuarded(t, cmd+" after SIGINT", cmd, "--url", srv.URL, "--token", "tb_x", "--out", out)
 		srv.Close()
 		got, _ := os.ReadFile(out)
 		entries, _ := os.ReadDir(dir)

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // rateLimited is a proxy to target that refuses every request once with 429 and
@@ -77,16 +76,7 @@ func TestStreamsWaitOutRateLimit(t *testing.T) {
 			t.Errorf("%s of a rate-limited server: status %d, %d bytes written, want %d\nstderr: %s", cmd, status, len(got), len(want), stderr)
 		}
 		out = filepath.Join(t.TempDir(), "out")
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			status, _, stderr = runCLI(t, cmd, "--url", rateLimited(t, srv.url, "3600"), "--token", srv.admin, "--out", out)
-		}()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second): // a hang guard
-			t.Fatalf("%s waits out a Retry-After of an hour", cmd)
-		}
+		status, _, stderr = runCLIGuarded(t, cmd+" told to come back in an hour", cmd, "--url", rateLimited(t, srv.url, "3600"), "--token", srv.admin, "--out", out)
 		if _, err := os.Stat(out); status != exitFailed || !strings.Contains(stderr, "429 rate_limited") || err == nil {
 			t.Errorf("%s told to come back in an hour: status %d, %s left: %v\nstderr: %s", cmd, status, out, err == nil, stderr)
 		}
@@ -118,16 +108,8 @@ func TestTokenCommandsWaitOutRateLimit(t *testing.T) {
 		t.Fatalf("token revoke through a rate limit: status %d\n%s%s", status, stdout, stderr)
 	}
 	before := fetch(t, srv.url, srv.admin, "/v1/tokens")
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		status, _, stderr = runCLI(t, "token", "create", "--url", rateLimited(t, srv.url, "3600"), "--token", srv.admin, "--role", "auditor")
-	}()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second): // a hang guard
-		t.Fatal("token create waits out a Retry-After of an hour")
-	}
+	status, _, stderr = runCLIGuarded(t, "token create told to come back in an hour",
+		"token", "create", "--url", rateLimited(t, srv.url, "3600"), "--token", srv.admin, "--role", "auditor")
 	if status != exitFailed || !strings.Contains(stderr, "rate_limited") {
 		t.Fatalf("token create told to come back in an hour: status %d\n%s", status, stderr)
 	}
